@@ -1,0 +1,3 @@
+from baa.cli import main
+
+raise SystemExit(main())
