@@ -1,0 +1,55 @@
+"""Evaluation metrics (section 4.2, eq. 1-4) and the two regression losses compared in Table 2
+(eq. 5-6). Ages are in years throughout."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def _abs_err(pred, target) -> np.ndarray:
+    p = torch.as_tensor(pred, dtype=torch.float64).flatten()
+    t = torch.as_tensor(target, dtype=torch.float64).flatten()
+    if p.shape != t.shape:
+        raise ValueError(f"prediction has {p.numel()} values, target {t.numel()}")
+    return (p - t).abs().numpy()
+
+
+def mae(pred, target) -> float:
+    """Mean absolute error, eq. (1)-(2): mean over images of |y_hat - y|."""
+    return float(_abs_err(pred, target).mean())
+
+
+def mdae(pred, target) -> float:
+    """Median absolute error, eq. (3): the median of |y_hat - y|."""
+    return float(np.median(_abs_err(pred, target)))
+
+
+def ccs(pred, target, thresholds=None) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative score, eq. (4): CCS(t) = number of images with |error| <= t, for each threshold
+    ``t`` (years). Default thresholds 0 to 3 years in steps of 0.1, as Fig. 11 and Fig. 12 plot.
+    Returns ``(thresholds, counts)``; divide by ``len(target)`` for a fraction."""
+    err = _abs_err(pred, target)
+    t = np.round(np.arange(0.0, 3.0001, 0.1), 10) if thresholds is None else np.asarray(thresholds, float)
+    counts = (err[None, :] <= t[:, None] + 1e-12).sum(1)
+    return t, counts
+
+
+def summary(pred, target) -> dict:
+    """MAE, MdAE and the CCS curve as one JSON-able dict (the CLI's ``evaluate`` output)."""
+    t, c = ccs(pred, target)
+    return {"n": int(len(_abs_err(pred, target))), "mae": mae(pred, target), "mdae": mdae(pred, target),
+            "ccs": {"thresholds": [float(x) for x in t], "counts": [int(x) for x in c]}}
+
+
+def loss_mae(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L_MAE, eq. (5): (1/N) sum |y_hat - y|. The paper's choice for BoNet+."""
+    return (pred - target).abs().mean()
+
+
+def loss_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L_MSE, eq. (6): (1/N) sum (y_hat - y)^2, the loss BoNet+ is compared against in Table 2."""
+    return ((pred - target) ** 2).mean()
+
+
+LOSSES = {"mae": loss_mae, "mse": loss_mse}
