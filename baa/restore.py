@@ -93,7 +93,7 @@ def exact_unbiased_inverse_anscombe(y):
     ys = np.maximum(y, 2.0 * np.sqrt(3.0 / 8.0))  # keep the negative powers finite
     out = (0.25 * ys ** 2 + 0.25 * _SQRT_3_2 / ys - 11.0 / 8.0 / ys ** 2
            + 5.0 / 8.0 * _SQRT_3_2 / ys ** 3 - 1.0 / 8.0)
-    return np.maximum((y / 2) ** 2 - 3 / 8, 0)
+    return np.where(y < 2.0 * np.sqrt(3.0 / 8.0), 0.0, np.maximum(out, 0.0))
 
 
 # --------------------------------------------------------------------------------------------
