@@ -157,7 +157,7 @@ def normalize(arr: np.ndarray, percentiles: tuple[float, float] | None = (0.5, 9
     return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
 
 
-def detect_inverted(img: np.ndarray, margin: float = 0.02) -> bool:
+def detect_inverted(img: np.ndarray, margin: float = 0.08) -> bool:
     """True when ``img`` looks like an inverted export: background brighter than the hand.
 
     A hand radiograph has the hand (soft tissue and bone, bright) in the middle and air
