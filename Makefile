@@ -1,0 +1,49 @@
+# The two set-up commands: `make book` and `make test`. Both create .venv/ first.
+#   PROFILE=smoke|cpu|paper   which sizes the book runs at (default cpu; see baa/profiles.py)
+#   TORCH_SPEC=...            how torch is installed when none is found (default: the CPU wheel
+#                             torch==2.13.0; on a CUDA machine use TORCH_SPEC=torch)
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= cpu
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.baa-installed
+
+.PHONY: env book test test-unit test-notebooks test-browser bench clean
+
+env: $(STAMP)
+
+# Reuse a torch the base interpreter already has (no download at all); otherwise install
+# TORCH_SPEC before the package, so that `torch>=2.1` in pyproject.toml is already satisfied
+# and pip never reaches for the several-GB CUDA build on a CPU machine.
+$(STAMP): pyproject.toml
+	@if [ ! -x $(PY) ]; then \
+	  if $(PYTHON) -c "import torch" 2>/dev/null; then \
+	    echo "reusing the torch of $(PYTHON)"; $(PYTHON) -m venv --system-site-packages $(VENV); \
+	  else $(PYTHON) -m venv $(VENV); fi; fi
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[book,test]"
+	@$(PY) -c "import torch; print('torch', torch.__version__, 'cuda' if torch.cuda.is_available() else 'cpu')"
+	@touch $(STAMP)
+
+book: env
+	$(PY) -m baa.book --profile $(PROFILE)
+
+test: env test-unit test-notebooks
+
+test-unit: env
+	$(PY) -m pytest -q tests
+
+# nbval checks the cells tagged nbval-check-output (deterministic: shapes, parameter counts,
+# metrics on fixed input); every other cell must run without error.
+test-notebooks: env
+	BAA_PROFILE=smoke $(PY) -m pytest -q --nbval-lax notebooks
+
+test-browser: env
+	$(PY) -m pytest -q -m browser tests
+
+bench: env
+	$(PY) -m baa bench --profile $(PROFILE) --out artifacts/$(PROFILE)/bench.json
+
+clean:
+	rm -rf _build book/_build artifacts/smoke

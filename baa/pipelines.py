@@ -1,0 +1,269 @@
+"""The paper's experiments, each one function that trains (or reuses) its models under
+``artifacts/<profile>/`` and returns the numbers a chapter shows.
+
+- ``dataset``: the phantom train/test/bench sets of a profile (rendered once, cached).
+- ``loss_comparison``: BoNet+ with L_MAE vs L_MSE under k-fold CV (Table 2, Fig. 11).
+- ``regressors``: plain BoNet+ (high quality) and BoNet+_NQ (every quality) (Tables 4-5).
+- ``restorers``: the DQ ResUNet and CQ's three experts (section 3.3.1).
+- ``classifier``: the VGG quality classifier (section 3.2).
+- ``assessment``: plain / CQ / DQ / NQ on every quality (Tables 4-5, Fig. 12) and on all three
+  degradations at once.
+- ``load_pipeline``: a trained pipeline by name, for the CLI and the widgets.
+
+A re-run with unchanged parameters loads the checkpoints instead of training again: each
+checkpoint stores the profile it was trained under and is reused only when that matches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from baa import degrade as D
+from baa.data import BoneAgeData, kfold_splits
+from baa.metrics import ccs, mae, mdae
+from baa.models import BoNetPlus, CQPipeline, DQPipeline, PlainPipeline, QualityClassifier, ResUNet
+from baa.profiles import Profile, get_profile
+from baa.train import TrainConfig, Trainer, fit_classifier, fit_regressor, fit_restorer, load_checkpoint, predict
+
+PIPELINES = ("plain", "cq", "dq", "nq")
+QUALITIES = ("high", "noise", "label", "lowres")
+SPLIT_OFFSET = {"train": 0, "test": 1_000_000, "bench": 2_000_000}  # disjoint phantom indices
+
+
+def artifacts_root() -> Path:
+    """``$BAA_ARTIFACTS``, else ``artifacts/`` at the repository root (for an editable install),
+    else ``./artifacts``."""
+    if os.environ.get("BAA_ARTIFACTS"):
+        return Path(os.environ["BAA_ARTIFACTS"])
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "pyproject.toml").exists():
+        return repo / "artifacts"
+    return Path.cwd() / "artifacts"
+
+
+def artifact_dir(profile: str | Profile | None = None) -> Path:
+    return artifacts_root() / get_profile(profile).name
+
+
+def _json_dump(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+def dataset(profile: str | Profile | None = None, split: str = "train", progress: bool = True) -> BoneAgeData:
+    """The phantom images of ``split`` (``train``: ``n_images``, ``test``: ``n_test``, ``bench``:
+    ``n_bench``) at the profile's size, rendered once and cached under ``artifacts/<profile>/data``."""
+    from baa.phantom import PhantomConfig, PhantomDataset
+
+    p = get_profile(profile)
+    n = {"train": p.n_images, "test": p.n_test, "bench": p.n_bench}[split]
+    path = artifact_dir(p) / "data" / f"{split}-{p.image_size}-{n}-{p.seed}.pt"
+    if path.exists():
+        return torch.load(path, weights_only=False)
+    ds = PhantomDataset(n, seed=p.seed, config=PhantomConfig(size=p.image_size), start=SPLIT_OFFSET[split])
+    out = ds.render_all(progress=progress)
+    data = BoneAgeData(images=out["image"].float(), age=out["label"].float(), male=out["male"].float(),
+                       ids=[f"phantom-{int(i)}" for i in out["index"]], source=f"phantom (seed {p.seed})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(data, path.with_suffix(".tmp"))
+    os.replace(path.with_suffix(".tmp"), path)
+    return data
+
+
+def _tensors(data: BoneAgeData, idx=None) -> dict:
+    d = data if idx is None else data.subset(idx)
+    return {"image": d.images, "age": d.age, "male": d.male}
+
+
+def _config(p: Profile, task: str, seed: int = 0, progress: bool = True) -> TrainConfig:
+    epochs, batch, lr = {"regressor": (p.epochs_regressor, p.batch_regressor, p.lr_regressor),
+                         "classifier": (p.epochs_classifier, p.batch_classifier, p.lr_classifier),
+                         "restorer": (p.epochs_resunet, p.batch_resunet, p.lr_resunet)}[task]
+    schedule = "constant" if p.name == "paper" else "cosine"
+    return TrainConfig(epochs=epochs, batch_size=batch, lr=lr, seed=p.seed + seed, schedule=schedule, progress=progress)
+
+
+def _train_or_load(path: Path, p: Profile, build, fit, **fit_kw) -> tuple[torch.nn.Module, list]:
+    """Load ``path`` when it was trained to the end under this profile; otherwise (re)train
+    (resuming an interrupted run of the same profile)."""
+    model = build()
+    if path.exists():
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        same = ckpt.get("extra", {}).get("profile") == p.to_dict()
+        if same and ckpt["epoch"] >= ckpt["config"]["epochs"]:
+            model.load_state_dict(ckpt["model"])
+            return model.eval(), ckpt["history"]
+        if not same:
+            path.unlink()
+    trainer: Trainer = fit(model, checkpoint=path, extra={"profile": p.to_dict(), "name": path.stem}, **fit_kw)
+    return trainer.model.eval(), trainer.history
+
+
+def _bonet(p: Profile) -> BoNetPlus:
+    return BoNetPlus(width=p.width)
+
+
+# -- Table 2: the loss ----------------------------------------------------------------------------
+
+def loss_comparison(profile: str | Profile | None = None, progress: bool = True) -> dict:
+    """BoNet+ trained with L_MAE and with L_MSE on the same k-fold splits (section 4.3, Table 2).
+
+    Returns ``{"mae"|"mse": {"folds": [{"mae", "mdae", "pred", "true"}...], "mae_mean", "mae_std",
+    "mdae_mean", "mdae_std"}}``; only ``cv_folds_run`` of the ``folds`` are trained at the CPU
+    profiles (all five at ``paper``)."""
+    p = get_profile(profile)
+    data = dataset(p, "train", progress)
+    splits = kfold_splits(data.age, k=p.folds, seed=p.seed)[: p.cv_folds_run]
+    out = {}
+    for loss in ("mae", "mse"):
+        folds = []
+        for f, (tr, va) in enumerate(splits):
+            path = artifact_dir(p) / "models" / f"bonet_{loss}_fold{f}.pt"
+            torch.manual_seed(p.seed + f)
+            model, hist = _train_or_load(path, p, lambda: _bonet(p),
+                                         lambda m, **kw: fit_regressor(m, _tensors(data, tr), _config(p, "regressor", f, progress),
+                                                                       loss=loss, val=_tensors(data, va), **kw))
+            pred = predict(model, data.images[va])
+            true = data.age[va]
+            folds.append({"fold": f, "mae": mae(pred, true), "mdae": mdae(pred, true), "pred": pred.tolist(),
+                          "true": true.tolist(), "history": hist})
+        m, md = np.array([x["mae"] for x in folds]), np.array([x["mdae"] for x in folds])
+        out[loss] = {"folds": folds, "mae_mean": float(m.mean()), "mae_std": float(m.std()),
+                     "mdae_mean": float(md.mean()), "mdae_std": float(md.std())}
+    _json_dump({k: {kk: vv for kk, vv in v.items() if kk != "folds"} for k, v in out.items()},
+               artifact_dir(p) / "results" / "table2.json")
+    return out
+
+
+# -- the models of Tables 4 and 5 ---------------------------------------------------------------
+
+def regressors(profile: str | Profile | None = None, progress: bool = True) -> dict[str, BoNetPlus]:
+    """``plain``: BoNet+_MAE on high-quality images (fold 0 of the loss comparison, reused);
+    ``nq``: BoNet+_MAE on the same split with every image degraded by a random quality (NQ)."""
+    p = get_profile(profile)
+    data = dataset(p, "train", progress)
+    tr, va = kfold_splits(data.age, k=p.folds, seed=p.seed)[0]
+    loss_comparison(p, progress)  # trains (or loads) bonet_mae_fold0
+    plain, _ = load_checkpoint(artifact_dir(p) / "models" / "bonet_mae_fold0.pt")
+    torch.manual_seed(p.seed)
+    nq, _ = _train_or_load(artifact_dir(p) / "models" / "bonet_nq.pt", p, lambda: _bonet(p),
+                           lambda m, **kw: fit_regressor(m, _tensors(data, tr), _config(p, "regressor", 0, progress),
+                                                         loss="mae", val=_tensors(data, va), qualities=QUALITIES, **kw))
+    return {"plain": plain.eval(), "nq": nq.eval()}
+
+
+# DQ's single model learns every kind, the three at once, and to leave good images alone.
+DQ_KINDS = ("high", "noise", "label", "lowres", "all")
+
+
+def restorers(profile: str | Profile | None = None, progress: bool = True) -> dict[str, ResUNet]:
+    """The ResUNets: ``dq`` (trained on ``DQ_KINDS``) and one expert per degradation for CQ."""
+    p = get_profile(profile)
+    data = dataset(p, "train", progress)
+    out = {}
+    for name, kinds in [("dq", DQ_KINDS), ("noise", ("noise",)), ("label", ("label",)), ("lowres", ("lowres",))]:
+        torch.manual_seed(p.seed)
+        out[name], _ = _train_or_load(artifact_dir(p) / "models" / f"resunet_{name}.pt", p,
+                                      lambda: ResUNet(width=p.width, depth=p.resunet_depth),
+                                      lambda m, **kw: fit_restorer(m, _tensors(data), _config(p, "restorer", 0, progress),
+                                                                   kinds=kinds, **kw))
+    return out
+
+
+def classifier(profile: str | Profile | None = None, multi_label: bool = False, progress: bool = True) -> QualityClassifier:
+    """The VGG quality classifier (4-way softmax; or the multi-label view)."""
+    p = get_profile(profile)
+    data = dataset(p, "train", progress)
+    torch.manual_seed(p.seed)
+    name = "classifier_multilabel" if multi_label else "classifier"
+    model, _ = _train_or_load(artifact_dir(p) / "models" / f"{name}.pt", p,
+                              lambda: QualityClassifier(width=p.classifier_width, multi_label=multi_label),
+                              lambda m, **kw: fit_classifier(m, _tensors(data), _config(p, "classifier", 0, progress), **kw))
+    return model
+
+
+def build_pipelines(profile: str | Profile | None = None, progress: bool = True) -> dict[str, torch.nn.Module]:
+    """``{"plain", "cq", "dq", "nq", "cq_multilabel"}`` as modules in eval mode (Fig. 10)."""
+    regs, res = regressors(profile, progress), restorers(profile, progress)
+    experts = {k: res[k] for k in D.KINDS}
+    return {"plain": PlainPipeline(regs["plain"]).eval(),
+            "cq": CQPipeline(classifier(profile, False, progress), experts, regs["plain"]).eval(),
+            "dq": DQPipeline(res["dq"], regs["plain"]).eval(),
+            "nq": PlainPipeline(regs["nq"]).eval(),
+            "cq_multilabel": CQPipeline(classifier(profile, True, progress), experts, regs["plain"]).eval()}
+
+
+def degraded_set(images: torch.Tensor, kind: str, seed: int = 1234) -> torch.Tensor:
+    """The test images under one quality, the same bits for every pipeline (seeded per kind)."""
+    return D.degrade(images, kind, seed + QUALITIES.index(kind) if kind in QUALITIES else seed + 99)
+
+
+@torch.inference_mode()
+def run_pipeline(pipe: torch.nn.Module, images: torch.Tensor, batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Ages (and, for CQ, predicted classes) of ``images``."""
+    ages, classes = [], []
+    for i in range(0, len(images), batch_size):
+        out = pipe(images[i:i + batch_size])
+        if isinstance(out, tuple):
+            ages.append(out[0])
+            classes.append(out[1])
+        else:
+            ages.append(out)
+    return torch.cat(ages).float(), (torch.cat(classes) if classes else None)
+
+
+def assessment(profile: str | Profile | None = None, progress: bool = True) -> dict:
+    """Tables 4-5 and Fig. 12: every pipeline on the held-out test set under each quality, plus
+    the three degradations at once (the paper: DQ 0.824 / 0.733). Also the classifier's confusion
+    matrix on the test set (the paper: > 98 % accuracy)."""
+    p = get_profile(profile)
+    test = dataset(p, "test", progress)
+    pipes = build_pipelines(p, progress)
+    results: dict = {"profile": p.name, "source": test.source, "n_test": len(test), "mae": {}, "mdae": {}, "ccs": {}}
+    confusion = np.zeros((4, 4), dtype=int)
+    for kind in QUALITIES + ("all",):
+        x = degraded_set(test.images, kind)
+        for name, pipe in pipes.items():
+            if name == "cq_multilabel" and kind != "all":
+                continue
+            pred, cls = run_pipeline(pipe, x)
+            results["mae"].setdefault(name, {})[kind] = mae(pred, test.age)
+            results["mdae"].setdefault(name, {})[kind] = mdae(pred, test.age)
+            t, c = ccs(pred, test.age)
+            results["ccs"].setdefault(name, {})[kind] = c.tolist()
+            if name == "cq" and kind in QUALITIES:
+                for j in cls.tolist():
+                    confusion[QUALITIES.index(kind), j] += 1
+    results["ccs_thresholds"] = t.tolist()
+    results["confusion"] = confusion.tolist()
+    results["classifier_accuracy"] = float(np.trace(confusion) / confusion.sum())
+    _json_dump(results, artifact_dir(p) / "results" / "assessment.json")
+    return results
+
+
+def load_pipeline(name: str = "dq", profile: str | Profile | None = None, checkpoint_dir: str | Path | None = None) -> torch.nn.Module:
+    """A trained pipeline from ``artifacts/<profile>/models`` (or ``checkpoint_dir``), without
+    training anything: raises ``FileNotFoundError`` naming what is missing and how to make it."""
+    d = Path(checkpoint_dir) if checkpoint_dir else artifact_dir(profile) / "models"
+    need = {"plain": ["bonet_mae_fold0"], "nq": ["bonet_nq"], "dq": ["resunet_dq", "bonet_mae_fold0"],
+            "cq": ["classifier", "resunet_noise", "resunet_label", "resunet_lowres", "bonet_mae_fold0"]}[name]
+    missing = [n for n in need if not (d / f"{n}.pt").exists()]
+    if missing:
+        raise FileNotFoundError(f"{d}: no trained {', '.join(missing)} checkpoint; run `make book` "
+                                f"(or `make book PROFILE=smoke`) to train them")
+    m = {n: load_checkpoint(d / f"{n}.pt")[0] for n in need}
+    reg = m["bonet_nq"] if name == "nq" else m["bonet_mae_fold0"]
+    if name in ("plain", "nq"):
+        return PlainPipeline(reg).eval()
+    if name == "dq":
+        return DQPipeline(m["resunet_dq"], reg).eval()
+    return CQPipeline(m["classifier"], {k: m[f"resunet_{k}"] for k in D.KINDS}, reg).eval()
