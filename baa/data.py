@@ -211,10 +211,15 @@ def _read_pil(path: Path) -> tuple[np.ndarray, bool]:
     except UnidentifiedImageError:
         raise InputError(path, "not an image (format not recognised)") from None
     except Image.DecompressionBombError as e:
-        raise InputError(path, f"image too large ({e})") from None
+        raise InputError(path, f"image too large ({_one_line(e)})") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as e:
-        raise InputError(path, f"truncated or corrupt image ({e})") from None
+        raise InputError(path, f"truncated or corrupt image ({_one_line(e)})") from None
     return arr, eight_bit
+
+
+def _one_line(e: BaseException) -> str:
+    """Library messages can span lines (pydicom lists every plugin); InputError is one line."""
+    return " ".join(str(e).split())
 
 
 def _is_dicom(path: Path) -> bool:
@@ -228,33 +233,46 @@ def _is_dicom(path: Path) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
+def _open_dicom(path: Path, **kw):
+    """pydicom Dataset with pixel data, or InputError. ``kw`` go to ``dcmread``."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        ds = pydicom.dcmread(path, **kw)
+    except InvalidDicomError:
+        try:  # old files without the 128-byte preamble
+            ds = pydicom.dcmread(path, force=True, **kw)
+            ok = "PixelData" in ds and "Rows" in ds
+        except Exception:
+            ok = False
+        if not ok:
+            raise InputError(path, "not a DICOM file (no DICM header, no pixel data)") from None
+    except Exception as e:
+        raise InputError(path, f"corrupt DICOM file ({type(e).__name__}: {_one_line(e)})") from None
+    if "PixelData" not in ds:
+        raise InputError(path, "DICOM file has no pixel data")
+    return ds
+
+
+def _transfer_syntax_name(ds) -> str:
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    return str(getattr(ts, "name", None) or ts or "unknown")
+
+
 def _read_dicom(path: Path) -> np.ndarray:
     """DICOM -> display values: modality LUT (slope/intercept), VOI LUT or window, MONOCHROME1
     inverted so bone is bright. pydicom's ``pixel_array`` alone gives raw stored values."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
-    try:
-        ds = pydicom.dcmread(path)
-    except InvalidDicomError:
-        try:  # old files without the 128-byte preamble
-            ds = pydicom.dcmread(path, force=True)
-        except Exception as e:
-            raise InputError(path, f"not a DICOM file ({e})") from None
-        if "PixelData" not in ds or "Rows" not in ds:
-            raise InputError(path, "not a DICOM file (no DICM header, no pixel data)")
-    except Exception as e:
-        raise InputError(path, f"corrupt DICOM file ({type(e).__name__}: {e})") from None
-    if "PixelData" not in ds:
-        raise InputError(path, "DICOM file has no pixel data")
-    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    ds = _open_dicom(path)
     try:
         raw = ds.pixel_array
     except Exception as e:
-        name = getattr(ts, "name", None) or str(ts)
         raise InputError(
-            path, f"cannot decode DICOM pixel data (transfer syntax {name}: {type(e).__name__}: {e})"
+            path,
+            f"cannot decode DICOM pixel data (transfer syntax {_transfer_syntax_name(ds)}: "
+            f"{type(e).__name__}: {_one_line(e)})",
         ) from None
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     frames = int(ds.get("NumberOfFrames", 1) or 1)
@@ -268,7 +286,7 @@ def _read_dicom(path: Path) -> np.ndarray:
         arr = apply_modality_lut(raw, ds).astype(np.float64)
         voi = apply_voi_lut(arr, ds)
     except Exception as e:
-        raise InputError(path, f"invalid DICOM rescale/window/LUT ({type(e).__name__}: {e})") from None
+        raise InputError(path, f"invalid DICOM rescale/window/LUT ({type(e).__name__}: {_one_line(e)})") from None
     arr = np.asarray(voi, dtype=np.float64)
     if photometric == "MONOCHROME1":  # minimum value is white: flip so bone is bright
         arr = arr.max() + arr.min() - arr
@@ -859,21 +877,31 @@ def _quick_check(path: str) -> str | None:
         if p.stat().st_size == 0:
             return "empty file (0 bytes)"
         if _is_dicom(p):
-            import pydicom
+            ds = _open_dicom(p, defer_size="1 KB")
+            if ds.file_meta.get("TransferSyntaxUID") is not None:
+                from pydicom.pixels import get_decoder
 
-            ds = pydicom.dcmread(p, defer_size="1 KB")
-            if "PixelData" not in ds:
-                return "DICOM file has no pixel data"
+                try:
+                    if not get_decoder(ds.file_meta.TransferSyntaxUID).is_available:
+                        return f"no decoder installed for transfer syntax {_transfer_syntax_name(ds)}"
+                except NotImplementedError:
+                    return f"unsupported transfer syntax {_transfer_syntax_name(ds)}"
             return None
         with Image.open(p) as img:
             w, h = img.size
-            img.verify()
+            if img.format == "JPEG":
+                img.draft("L", (max(1, w // 8), max(1, h // 8)))  # DCT-scaled decode: 1/64 of the work
+                img.load()  # a truncated JPEG fails here; verify() does nothing for JPEG
+            else:
+                img.verify()  # PNG: walks the chunks and checks CRCs without decoding
         if min(w, h) < MIN_SIDE:
             return f"image too small ({w}x{h} pixels)"
+    except InputError as e:
+        return e.problem
     except UnidentifiedImageError:
         return "not an image (format not recognised)"
     except Exception as e:  # any failure here is a finding to report, not a crash
-        return f"unreadable ({type(e).__name__}: {e})"
+        return f"unreadable ({type(e).__name__}: {_one_line(e)})"
     return None
 
 
@@ -888,6 +916,8 @@ def summarize(root: str | os.PathLike, format: str = "rsna", check_images: bool 
     {male,female,unknown}, and ``problems``: ids without images, unreadable images (header /
     PIL ``verify`` only, never decoded at full size), duplicates, non-numeric ages, ages outside
     0-20 years. Missing CSV / columns still raise :class:`InputError` (nothing to summarise)."""
+    for k in ("size", "limit", "fix_polarity", "workers"):  # loader-only options: nothing is decoded here
+        kw.pop(k, None)
     t = _table(root, format, **kw)
     rows = t.rows
     if len(rows) == 0:

@@ -212,8 +212,9 @@ def test_dicom_unsupported_transfer_syntax(tmp_path):
 
     p = write_dicom(tmp_path / "j2k.dcm", dicom_object(), transfer_syntax=JPEG2000Lossless,
                     pixel_data=encapsulate([b"\xff\x4f\xff\x51 not really a codestream" * 4]))
-    with pytest.raises(InputError, match="transfer syntax"):
+    with pytest.raises(InputError, match="transfer syntax") as e:
         read_image(p)
+    assert "\n" not in str(e.value)  # pydicom's multi-line plugin report folded into one line
 
 
 # ------------------------------------------------------------------ bad files
@@ -366,6 +367,17 @@ def test_load_dha_two_readings(tmp_path):
     assert d.ids == ["7186"] and d.age.item() == pytest.approx(13.0)
 
 
+def test_summarize_dha(tmp_path):
+    root = make_dha(tmp_path / "dha")
+    (root / "meta.csv").write_text("id,reading1,reading2\n7186,150,156\n100,36,40\n999,12,12\n")
+    s = summarize(root, "dha", progress=False, size=256)  # loader-only options are ignored
+    assert s["n"] == 3 and s["n_images"] == 2 and s["sex"] == {"male": 1, "female": 1, "unknown": 1}
+    text = " | ".join(s["problems"])
+    assert "1 ids without images: 999" in text and "1 images in JPEGimages have no row" in text
+    with pytest.raises(InputError, match="image not found .*1 of 3"):
+        load_dha(root, size=16, progress=False)
+
+
 def test_load_dha_plain_csv(tmp_path):
     root = make_dha(tmp_path / "dha")
     (root / "labels.csv").write_text(
@@ -404,13 +416,16 @@ def test_summarize_reports_problems_without_raising(tmp_path):
     rows = [(1, 120, "True"), (2, 60, "False"), (3, 300, "False"), (3, 30, "True"), (5, "abc", "x"), (6, 50, "1")]
     root = make_rsna(tmp_path / "r", rows, missing=("6",))
     (root / "boneage-training-dataset" / "5.png").write_bytes(b"not a png")
+    jpg = root / "boneage-training-dataset" / "2.png"  # a truncated JPEG under a .png name
+    Image.fromarray(to_u8(hand(80, 60))).save(tmp_path / "t.jpg")
+    jpg.write_bytes((tmp_path / "t.jpg").read_bytes()[:500])
     s = summarize(root, format="rsna", progress=False)
     json.dumps(s)
     assert s["n"] == 6 and s["n_images"] == 5
     assert s["sex"] == {"male": 3, "female": 2, "unknown": 1}
     assert s["age_years"]["max"] == pytest.approx(25.0) and s["age_years"]["min"] == pytest.approx(2.5)
     text = " | ".join(s["problems"])
-    for needle in ("1 ids without images", "6.png", "unreadable", "5.png", "duplicated ids", "outside 0-20",
+    for needle in ("1 ids without images", "6.png", "2 unreadable", "5.png", "2.png: unreadable", "duplicated ids", "outside 0-20",
                    "numeric bone age"):
         assert needle in text, (needle, text)
     clean = make_rsna(tmp_path / "c", [(1, 120, "True"), (2, 60, "False")])
