@@ -223,13 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extensions():
     """Subcommands defined beside the code they run (bench, assess, restore)."""
-    regs = []
-    for mod in ("baa.bench", "baa.assess"):
-        try:
-            regs.append(__import__(mod, fromlist=["register_cli"]).register_cli)
-        except (ImportError, AttributeError):
-            pass
-    return regs
+    import importlib
+    import importlib.util
+
+    return [importlib.import_module(mod).register_cli for mod in ("baa.bench", "baa.assess")
+            if importlib.util.find_spec(mod) is not None]
 
 
 def main(argv: list[str] | None = None) -> int:
