@@ -1,0 +1,184 @@
+"""baa.report: tables beside the paper's and the claims check, on hand-made results dicts."""
+
+import copy
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from baa import paper
+from baa import report as R
+from baa.models import BoNetPlus
+
+
+def _loss(mae_mean=0.8, mse_mean=0.9, folds=2):
+    def one(m):
+        fs = [{"fold": f, "mae": m, "mdae": m * 0.8, "pred": [1.0, 2.0, 3.0], "true": [1.5, 2.0, 2.0],
+               "history": [{"epoch": e + 1, "loss": 1.0 / (e + 1), "val_mae": m + 0.1 / (e + 1)} for e in range(3)]}
+              for f in range(folds)]
+        return {"folds": fs, "mae_mean": m, "mae_std": 0.05, "mdae_mean": m * 0.8, "mdae_std": 0.04}
+    return {"mae": one(mae_mean), "mse": one(mse_mean)}
+
+
+def _assessment():
+    """Our numbers as the paper's (Tables 4-5 and DQ on all three), plus a 4x4 confusion."""
+    a, _ = R.paper_results()
+    a = copy.deepcopy(a)
+    a.update(profile="smoke", source="phantom (seed 0)", n_test=10)
+    for name in ("plain", "cq", "nq", "cq_multilabel"):
+        a["mae"].setdefault(name, {})["all"] = 1.5
+        a["mdae"].setdefault(name, {})["all"] = 1.2
+    a["confusion"] = [[10, 0, 0, 0], [0, 10, 0, 0], [0, 0, 10, 0], [0, 0, 0, 10]]
+    a["classifier_accuracy"] = 1.0
+    a["ccs_thresholds"] = [0.0, 0.5, 1.0]
+    a["ccs"] = {"dq": {"noise": [2, 5, 10]}}
+    return a
+
+
+def test_claims_hold_on_the_papers_own_numbers():
+    got = R.claims(*R.paper_results())
+    assert len(got) == 8
+    assert all(isinstance(c, R.Claim) and isinstance(c.evidence, str) and c.evidence for c in got)
+    assert all(c.holds for c in got), [c for c in got if not c.holds]
+
+
+def test_claims_are_computed_from_the_numbers():
+    a, loss = _assessment(), _loss(mae_mean=1.0, mse_mean=0.9)  # MSE wins here
+    a["mae"]["nq"]["label"] = 0.5  # NQ beats CQ and DQ on label
+    a["mae"]["dq"]["high"] = 0.9  # DQ costs 18 % on high quality
+    a["mae"]["dq"]["all"] = 2.0  # worse than plain BoNet+ (1.5) on all three at once
+    a["classifier_accuracy"] = 0.9
+    got = {c.claim.split(" (")[0]: c for c in R.claims(a, loss)}
+    assert not got["L_MAE trains a better BoNet+ than L_MSE"].holds
+    assert "1.000 vs 0.900" in got["L_MAE trains a better BoNet+ than L_MSE"].evidence
+    assert got["CQ and DQ are about equal on poor images"].holds
+    nq = got["CQ and DQ both beat NQ on every poor quality"]
+    assert not nq.holds and "not on label" in nq.evidence
+    assert got["CQ, DQ and NQ all beat plain BoNet+ on every poor quality"].holds
+    assert not got["Restoration costs nothing on high-quality images"].holds
+    dq = got["One restoration model"] if "One restoration model" in got else next(
+        c for k, c in got.items() if k.startswith("One restoration"))
+    assert not dq.holds and "not on all" in dq.evidence
+    assert not next(c for k, c in got.items() if "classifier" in k).holds
+
+
+def test_cq_dq_tolerance_and_missing_inputs():
+    a = _assessment()
+    a["mae"]["cq"]["noise"] = 2 * a["mae"]["dq"]["noise"]
+    c = next(c for c in R.claims(a) if c.claim.startswith("CQ and DQ are about equal"))
+    assert not c.holds
+    assert R.claims(None, None) == []
+    assert len(R.claims(None, _loss())) == 1
+
+
+def test_table2_side_by_side():
+    df = R.table2(_loss(), profile="smoke", source="phantom (seed 0)")
+    ours = "ours (phantom, profile smoke)"
+    assert list(df.index) == ["BoNet+_MAE", "BoNet+_MSE"]
+    assert df.loc["BoNet+_MAE", (ours, "MAE")] == "0.800 ± 0.050"
+    assert df.loc["BoNet+_MAE", (R.PAPER, "MAE")] == "0.762 ± 0.103"
+    assert df.loc["BoNet+_MSE", (ours, "folds")] == 2
+    num = R.table2(_loss(), profile="smoke", numbers=True)
+    assert num.loc["BoNet+_MSE", (R.PAPER, "MdAE")] == pytest.approx(0.774)
+    summary_only = {k: {kk: vv for kk, vv in v.items() if kk != "folds"} for k, v in _loss().items()}
+    assert R.table2(summary_only, "smoke", n_folds=1).loc["BoNet+_MAE", (ours, "folds")] == 1
+
+
+def test_history_and_pooled_predictions():
+    h = R.history_frame(_loss(folds=2))
+    assert len(h) == 2 * 2 * 3 and set(h["objective"]) == {"mae", "mse"}
+    pred, true = R.pooled_predictions(_loss(folds=2))
+    assert pred.shape == true.shape == (6,)
+
+
+def test_table45_and_dq_all():
+    a = _assessment()
+    t4 = R.table45(a, "mae")
+    ours = "ours (phantom, profile smoke)"
+    assert list(t4.index) == ["BoNet+", "BoNet+_CQ", "BoNet+_DQ", "BoNet+_NQ"]
+    assert t4.loc["BoNet+", (R.PAPER, "low-res")] == pytest.approx(1.215)
+    assert t4.loc["BoNet+_DQ", (ours, "noise")] == pytest.approx(paper.TABLE4["dq"]["noise"])
+    t5 = R.table45(a, "mdae")
+    assert t5.loc["BoNet+_NQ", (R.PAPER, "high")] == pytest.approx(0.697)
+    d = R.dq_all_table(a)
+    assert "BoNet+_CQ (multi-label)" in d.index
+    assert d.loc["BoNet+_DQ", (R.PAPER, "MAE")] == pytest.approx(0.824)
+    assert np.isnan(d.loc["BoNet+", (R.PAPER, "MAE")])
+    md = R.to_markdown(t4)
+    assert md.count("\n") == 5 and "1.215" in md and f"{ours} / high" in md
+    t, frac = R.ccs_fraction(a, "dq", "noise")
+    assert frac.tolist() == [0.2, 0.5, 1.0]
+
+
+def test_classifier_tables():
+    conf = [[9, 1, 0, 0], [0, 10, 0, 0], [0, 0, 8, 2], [0, 0, 0, 10]]
+    cf = R.confusion_frame(conf)
+    assert cf.loc["label", "low-res"] == 2 and list(cf.columns) == ["high", "noise", "label", "low-res"]
+    ct = R.classifier_table(conf, "smoke")
+    col = "ours (phantom, profile smoke)"
+    assert ct.loc["all", col] == pytest.approx(37 / 40)
+    assert ct.loc["label", col] == pytest.approx(0.8) and ct.loc["all", "images"] == 40
+    assert ct.loc["all", R.PAPER] == "> 98%"
+
+
+def test_bench_tables_and_load(tmp_path, monkeypatch):
+    bench = {"restoration": {"noise": {"resunet": {"psnr": 30.0, "ssim": 0.9, "mae_years": 0.8},
+                                       "anscombe_nlm": {"psnr": 28.0, "ssim": 0.85, "mae_years": 0.9}},
+                             "lowres": {"bicubic": {"psnr": 25.0, "ssim": 0.7}}},
+             "speed": {"bonet_images_per_s": 120.0, "resunet_ms": 3.5}}
+    rest, speed = R.bench_tables(bench)
+    assert rest.loc[("noise", "anscombe_nlm"), "PSNR (dB)"] == 28.0
+    assert np.isnan(rest.loc[("low-res", "bicubic"), "MAE (years)"])
+    assert speed.loc["resunet_ms", "value"] == 3.5
+    assert R.bench_tables({}) == (None, None)
+    monkeypatch.setenv("BAA_ARTIFACTS", str(tmp_path))
+    assert R.load_bench("smoke") is None
+    (tmp_path / "smoke").mkdir()
+    (tmp_path / "smoke" / "bench.json").write_text(json.dumps(bench))
+    assert R.load_bench("smoke")["speed"]["resunet_ms"] == 3.5
+
+
+def test_cached_results_uses_fresh_json_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("BAA_ARTIFACTS", str(tmp_path))
+    (tmp_path / "smoke" / "models").mkdir(parents=True)
+    (tmp_path / "smoke" / "results").mkdir()
+    ckpt = tmp_path / "smoke" / "models" / "bonet_mae_fold0.pt"
+    ckpt.write_text("x")
+    res = tmp_path / "smoke" / "results" / "assessment.json"
+    res.write_text(json.dumps({"from": "json"}))
+    os.utime(ckpt, (1000, 1000))
+    calls = []
+    compute = lambda p: calls.append(p) or {"from": "compute"}
+    assert R.cached_results("assessment", "smoke", compute) == {"from": "json"}
+    os.utime(ckpt, (res.stat().st_mtime + 10,) * 2)  # a checkpoint newer than the results
+    assert R.cached_results("assessment", "smoke", compute) == {"from": "compute"} and calls == ["smoke"]
+
+
+def test_architecture_table_matches_table1_without_computing():
+    with torch.device("meta"):
+        m = BoNetPlus()
+    df = R.architecture_table(m, 256)
+    assert df["matches"].all() and len(df) == len(R.TABLE1)
+    small = R.architecture_table(BoNetPlus(width=0.125), 64)
+    assert not small["matches"].all()  # narrower and smaller: the table says so
+    assert small.loc["db1", "size"] == "32×32"
+
+
+def test_restoration_quality_identity_restorer():
+    clean = torch.rand(3, 1, 16, 16)
+    degrade = lambda x, kind: (x * 0.5).clamp(0, 1)
+    ident = torch.nn.Identity()
+    df = R.restoration_quality({"DQ": ident, "CQ expert": {"noise": ident, "label": ident, "lowres": ident}}, clean, degrade)
+    assert list(df.index) == ["noise", "label", "low-res"]
+    assert df.loc["noise", "DQ PSNR"] == pytest.approx(df.loc["noise", "degraded PSNR"])
+    assert df.loc["label", "CQ expert SSIM"] == pytest.approx(df.loc["label", "degraded SSIM"])
+
+
+def test_claims_markdown():
+    items = [R.Claim("a", True, "x 1"), R.Claim("b", False, "y 2")]
+    md = R.claims_markdown(items, "phantom")
+    assert md.startswith("1 of 2 claims hold on phantom") and "❌ does not hold: **b**" in md
+    assert list(R.claims_frame(items)["holds"]) == ["holds", "does not hold"]
