@@ -1,0 +1,927 @@
+"""Synthetic left-hand PA radiographs whose skeletal maturity follows real development.
+
+The project's default dataset: every image comes with its true bone age, the two simulated
+radiologist readings, sex, the clean image, per-bone landmarks and group masks, so later
+chapters can check both *what* a network predicts and *where* it looks.
+
+Model (facts from ``shared/reference/skeletal-maturation.md``; "judged" = chosen, not found)
+--------------------------------------------------------------------------------------------
+Subject.  ``bone_age`` (BA, years) is drawn from ``age_dist`` over ``age_range``; chronological
+age CA = BA + N(0, min(1, 0.1 + 0.15 BA)).  Two readings = BA + N(0, reader_sd * r(BA)) each,
+r(BA) = min(1, 0.3 + BA / 5) (infants are read to within weeks, judged); ``label`` = their mean,
+as the Digital Hand Atlas does.  BA is in the sex-specific Greulich-Pyle sense, so the maturity
+tables below have a girls and a boys column and girls are ahead at equal chronological age.
+
+Maturity.  30 ossification centres: the 8 carpals (appearance, girls/boys: capitate 0.17/0.25,
+hamate 0.25/0.33, triquetrum 1.5/2.0, lunate 2.5/4.0, scaphoid 4.0/5.5, trapezium 4.0/6.0,
+trapezoid 4.0/6.0, pisiform 9.5/11), 21 epiphyses (distal radius 0.8/1.1 "~1 y, before the
+triquetrum"; distal ulna 5.0/6.5 "5-6 y"; phalangeal bases, heads of metacarpals 2-5 and base of
+the thumb metacarpal in the toddler window 0.85-2.0 y girls / 1.2-3.0 y boys, in the order proximal
+phalanges -> metacarpals -> middle -> distal, middle finger first, little finger last, its middle
+phalanx the very last) and the adductor sesamoid (11/13, puberty marker).  Each subject's centre
+``e`` runs on its own clock a_e = BA - d_e with
+``d_e = timing_sd * s(BA) * (sqrt(timing_corr) z_group + sqrt(1 - timing_corr) z_e)``, groups =
+carpals / hand epiphyses / forearm / growth, s(BA) = min(1, 0.25 + BA / 6) (young centres scatter
+by weeks, not years; judged).  So no single feature reads out the age.
+An epiphysis appears at t_app, widens to the metaphysis width by t_wide = t_fuse - 7 (hand;
+forearm -8), caps it (width 1.0 -> 1.1) from t_cap = t_fuse - 3.5 ("girls 7-13, boys 9-14 y"),
+then fuses over 1.5 y from t_fuse (girls/boys: distal phalanges 13.5/15.5, metacarpals and proximal
+phalanges 14.0/16.0, middle phalanges 14.4/16.4, ulna 15.8/17.2, radius last 16.5/18.0), the physis
+gap narrowing as (1 - progress) and the metaphysis bridging to the epiphysis (a faint bright scar).
+Carpal nuclei grow from round dots to adult size and shape by 13/15 y.
+
+Growth.  Hand length (cm) follows the reference's judged curve (birth 6, 1 y 8.5, 2 y 9.5, 4 y 11,
+6 y 12.5, 8 y 13.5, 10 y 14.5, 12 y 16, girls plateau 17 from 14 y, boys 18.5 at 16 y, 18.9
+adult) driven by a growth age (mean of CA and BA, plus the growth-group scatter), times a subject
+size factor.  Infants: bones relatively wide (x1.3), ossified shafts only ~78% of the bone (the
+rest cartilage, i.e. wide gaps), chubby soft tissue; the cortex thickens from 18% to 45% of the
+shaft radius, bone mineral from 75% to 100%.
+
+Image formation.  Analytic 2.5-D thickness fields: every bone is a *generalised capsule* (a shaft
+whose radius flares at the ends, closed by ellipsoidal caps; an ellipsoid is the zero-length case)
+with projected chord t = 2 k sqrt(R(u)^2 - v^2); the medullary chord is subtracted to give the
+cortical shell (bright rims by itself) and put back at trabecular density with band-limited texture.
+Epiphyses, carpals and the sesamoid are ellipsoids with a thin shell.  Soft tissue = max-union of
+finger capsules, a palm slab, the thenar eminence and the forearm.  Each primitive is evaluated only
+inside its own pixel patch and scattered into the image, batched over images and bones in torch.
+Beer-Lambert with mu_bone 1.6-2.6 cm^-1 and mu_soft 0.30-0.40 cm^-1 (effective energy ~30-35 keV,
+varied per site), heel effect +-5-15%, 2-7% blurred scatter, detector blur sigma 0.5-1.0 px @256,
+then q = -ln(I / I0) and a film-like display curve v = 1 - exp(-q / q0) with per-site black level,
+white level and gamma (bone bright, background dark).  Random rotation (+-15 deg), finger spread,
+thumb abduction, position and scale; optional collimation borders (unexposed, bright) and a lead
+'L' marker.
+
+Determinism.  Every random number of image ``index`` comes from one ``torch.Generator`` seeded with
+splitmix64(seed, index), drawn in a fixed order (subject, anatomy, pose/site, texture), and all
+per-pixel work is elementwise or an order-preserving scatter, so the same (seed, index) gives the
+same bytes whatever the batch size.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# ----------------------------------------------------------------------------------------------
+# configuration
+
+
+@dataclass
+class PhantomConfig:
+    size: int = 256
+    age_range: tuple[float, float] = (0.0, 19.0)
+    age_dist: str = "uniform"  # "uniform" | "dha" (few infants, flat 2-18 y) | "rsna" (peak 10-14 y)
+    p_male: float = 0.5
+    reader_sd: float = 0.5  # years, per reading (mean of two: ~0.35 y)
+    timing_sd: float = 0.65  # years, scatter of each ossification / fusion event
+    timing_corr: float = 0.5  # share of the timing variance common to a bone group
+    collimation: bool = True
+    marker: bool = True
+    site_variation: bool = True  # brightness / contrast / gamma / energy / heel / blur per image
+    pose_variation: bool = True  # rotation, position, scale, finger spread
+    max_rotation_deg: float = 15.0
+    texture: float = 0.5  # amplitude of the trabecular texture
+
+
+# ----------------------------------------------------------------------------------------------
+# anatomy tables (adult male, cm; hand frame: origin at the centre of the distal radius articular
+# surface, +y distal, +x radial i.e. towards the thumb, which lies on the image's right for a left
+# hand seen PA)
+
+H_REF = 19.3  # hand length the tables are drawn at (adult male ~18.9 cm + fingertip pad)
+FINGERS = ("thumb", "index", "middle", "ring", "little")
+MC_BASE = ((2.45, 3.05), (1.3, 3.6), (0.1, 3.65), (-0.95, 3.5), (-1.9, 3.25))
+MC_ANGLE = (0.55, 0.07, 0.0, -0.08, -0.17)  # radians from +y, positive towards the thumb
+MC_LEN = (4.4, 6.6, 6.3, 5.6, 5.2)
+MC_R = (0.46, 0.42, 0.43, 0.38, 0.38)
+PP_LEN = (3.1, 3.9, 4.3, 4.05, 3.3)
+PP_R = (0.42, 0.42, 0.44, 0.41, 0.36)
+MP_LEN = (0.0, 2.3, 2.75, 2.6, 1.85)
+MP_R = (0.0, 0.35, 0.37, 0.35, 0.30)
+DP_LEN = (2.3, 1.7, 1.85, 1.8, 1.6)
+DP_R = (0.34, 0.27, 0.28, 0.27, 0.25)
+SPREAD = (0.12, 0.12, 0.0, -0.10, -0.24)  # extra angle at the MCP joints per unit of finger spread
+FINGER_SOFT_R = (1.05, 0.95, 0.98, 0.93, 0.84)
+JOINT = 0.13  # adult joint space (cm)
+
+# carpals: name, centre, semi-axis across, semi-axis along, angle, in order of appearance
+CARPALS = (
+    ("capitate", (0.05, 2.5), 0.6, 1.0, 0.0),
+    ("hamate", (-1.25, 2.45), 0.65, 0.95, -0.15),
+    ("triquetrum", (-1.35, 1.2), 0.5, 0.62, -1.0),
+    ("lunate", (0.1, 0.85), 0.72, 0.6, 0.0),
+    ("scaphoid", (1.4, 1.05), 0.55, 1.05, 0.75),
+    ("trapezium", (2.2, 2.55), 0.7, 0.7, 0.5),
+    ("trapezoid", (1.2, 2.75), 0.5, 0.6, 0.2),
+    ("pisiform", (-1.55, 1.0), 0.42, 0.48, 0.3),
+)
+CARPAL_NAMES = tuple(c[0] for c in CARPALS)
+EPIPHYSES = (
+    ("radius", "ulna")
+    + tuple(f"mc{i}" for i in range(1, 6))
+    + tuple(f"pp{i}" for i in range(1, 6))
+    + tuple(f"mp{i}" for i in range(2, 6))
+    + tuple(f"dp{i}" for i in range(1, 6))
+)
+CENTRES = CARPAL_NAMES + EPIPHYSES + ("sesamoid",)  # every ossification event, 30 in all
+N_CARPAL, N_EPI = len(CARPAL_NAMES), len(EPIPHYSES)
+
+
+def _event_tables() -> dict[str, torch.Tensor]:
+    """(30, 2) tables [girls, boys] of appearance, widening, capping, fusion and full-size ages."""
+    inf = 1e3
+    app, fuse, group = [], [], []
+    carp_app = ((0.17, 0.25), (0.25, 0.33), (1.5, 2.0), (2.5, 4.0), (4.0, 5.5), (4.0, 6.0), (4.0, 6.0), (9.5, 11.0))
+    for t in carp_app:
+        app.append(t), fuse.append((inf, inf)), group.append(0)
+    app += [(0.8, 1.1), (5.0, 6.5)]  # distal radius ~1 y (before the triquetrum), distal ulna 5-6 y
+    fuse += [(16.5, 18.0), (15.8, 17.2)]  # radius last
+    group += [2, 2]
+    # toddler window, girls 10 mo - 2 y, boys 14 mo - 3 y: PP -> MC -> MP -> DP, middle finger first
+    row_g = {"mc": 1.05, "pp": 0.85, "mp": 1.25, "dp": 1.45}
+    finger_off = {1: 0.15, 2: 0.07, 3: 0.0, 4: 0.1, 5: 0.2}
+    row_fuse = {"dp": (13.5, 15.5), "mc": (14.0, 16.0), "pp": (14.0, 16.0), "mp": (14.4, 16.4)}
+    for name in EPIPHYSES[2:]:
+        row, f = name[:2], int(name[2])
+        tg = row_g[row] + finger_off[f]
+        if name == "mp5":
+            tg = 2.0  # the little finger's middle phalanx is the very last
+        app.append((tg, 1.2 + (tg - 0.85) * 1.55)), fuse.append(row_fuse[row]), group.append(1)
+    app.append((11.0, 13.0)), fuse.append((inf, inf)), group.append(1)  # adductor sesamoid: puberty
+    app_t, fuse_t = torch.tensor(app), torch.tensor(fuse)
+    is_epi = torch.zeros(len(CENTRES), dtype=torch.bool)
+    is_epi[N_CARPAL : N_CARPAL + N_EPI] = True
+    widen = torch.tensor([7.0, 7.5])[None].expand(len(CENTRES), 2).clone()
+    widen[N_CARPAL : N_CARPAL + 2] = 8.0  # forearm epiphyses take longer to span their metaphysis
+    wide_t = torch.where(is_epi[:, None], fuse_t - widen, torch.full_like(fuse_t, inf))
+    wide_t = torch.maximum(wide_t, app_t + 1.0)
+    cap_t = torch.where(is_epi[:, None], fuse_t - 3.5, torch.full_like(fuse_t, inf))
+    full_t = torch.where(is_epi[:, None], wide_t, torch.tensor([[13.0, 15.0]]).expand_as(app_t))
+    return dict(app=app_t, wide=wide_t, cap=cap_t, fuse=fuse_t, full=full_t, group=torch.tensor(group), is_epi=is_epi)
+
+
+EVENTS = _event_tables()
+FUSION_YEARS = 1.5  # fusion progress 0 -> 1
+N_GROUPS = 4  # carpal, hand, forearm, growth (for the correlated part of the timing scatter)
+
+# hand length (cm) by age, the reference's judged curve; girls plateau at 14 y
+_HL_AGE = torch.tensor([0.0, 1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 30])
+_HL_BOY = torch.tensor([6.0, 8.5, 9.5, 11.0, 12.5, 13.5, 14.5, 15.8, 17.3, 18.5, 18.9, 18.9])
+_HL_GIRL = torch.tensor([6.0, 8.5, 9.5, 11.0, 12.5, 13.5, 14.6, 16.0, 17.0, 17.0, 17.0, 17.0])
+
+N_Z, N_U = 48, 40  # per-image normal and uniform draws for anatomy, pose and site
+
+
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    xp, fp = xp.to(x), fp.to(x)
+    i = torch.searchsorted(xp, x.clamp(xp[0], xp[-1]).contiguous()).clamp(1, len(xp) - 1)
+    w = ((x - xp[i - 1]) / (xp[i] - xp[i - 1])).clamp(0, 1)
+    return fp[i - 1] + w * (fp[i] - fp[i - 1])
+
+
+# ----------------------------------------------------------------------------------------------
+# randomness: one generator per (seed, index)
+
+
+def _mix(seed: int, index: int) -> int:
+    """splitmix64 of (seed, index): a stable 63-bit generator seed (Python's hash is not stable)."""
+    m = (1 << 64) - 1
+    x = (int(seed) * 0x9E3779B97F4A7C15 + int(index) * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) & m
+    for _ in range(2):
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9 & m
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EB & m
+        x ^= x >> 31
+    return x & ((1 << 63) - 1)
+
+
+def _age_weights(cfg: PhantomConfig) -> np.ndarray | None:
+    if cfg.age_dist == "uniform":
+        return None
+    years = np.arange(20)
+    if cfg.age_dist == "dha":  # DHA: 19 yearly groups, infants scarce
+        return np.minimum(1.0, 0.25 + 0.25 * years)
+    if cfg.age_dist == "rsna":  # RSNA training set: broad peak around 10-14 y
+        return np.exp(-0.5 * ((years + 0.5 - 11.5) / 4.0) ** 2) + 0.03
+    raise ValueError(f"unknown age_dist {cfg.age_dist!r} (uniform, dha, rsna)")
+
+
+def _age_from_u(u: torch.Tensor, cfg: PhantomConfig) -> torch.Tensor:
+    """Inverse CDF of the configured bone-age distribution (piecewise flat per yearly group)."""
+    lo, hi = cfg.age_range
+    w = _age_weights(cfg)
+    if w is None:
+        return lo + u * (hi - lo)
+    edges = np.arange(21.0)
+    a, b = np.clip(edges[:-1], lo, hi), np.clip(edges[1:], lo, hi)
+    mass = w * (b - a)
+    cdf = np.concatenate([[0.0], np.cumsum(mass) / mass.sum()])
+    x = np.concatenate([[lo], b])
+    return torch.from_numpy(np.interp(u.double().numpy(), cdf, x)).float()
+
+
+def _subject_from_draws(su: torch.Tensor, sz: torch.Tensor, cfg: PhantomConfig) -> dict:
+    """su: (B,2) uniforms [age, sex]; sz: (B,3) normals [CA deviation, reading 1, reading 2]."""
+    ba = _age_from_u(su[:, 0], cfg)
+    male = su[:, 1] < cfg.p_male
+    ca = (ba + sz[:, 0] * (0.1 + 0.15 * ba).clamp(max=1.0)).clamp(min=0.02)
+    r_sd = cfg.reader_sd * (0.3 + ba / 5).clamp(max=1.0)
+    readings = (ba[:, None] + r_sd[:, None] * sz[:, 1:3]).clamp(min=0.0)
+    return dict(bone_age=ba, chrono_age=ca, male=male, readings=readings, label=readings.mean(1))
+
+
+def _generators(indices: torch.Tensor, seed: int) -> list[torch.Generator]:
+    return [torch.Generator().manual_seed(_mix(seed, int(i))) for i in indices]
+
+
+def sample_subjects(n: int, seed: int = 0, config: PhantomConfig | None = None, start: int = 0) -> dict:
+    """Subjects ``start .. start+n-1``: index, bone_age, chrono_age (years), male, readings (n,2), label."""
+    cfg = config or PhantomConfig()
+    idx = torch.arange(start, start + n, dtype=torch.int64)
+    return _subjects(idx, seed, cfg)
+
+
+def _subjects(idx: torch.Tensor, seed: int, cfg: PhantomConfig, gens=None) -> dict:
+    gens = gens if gens is not None else _generators(idx, seed)
+    su = torch.stack([torch.rand(2, generator=g) for g in gens]) if len(gens) else torch.zeros(0, 2)
+    sz = torch.stack([torch.randn(3, generator=g) for g in gens]) if len(gens) else torch.zeros(0, 3)
+    return dict(index=idx.clone(), **_subject_from_draws(su, sz, cfg))
+
+
+# ----------------------------------------------------------------------------------------------
+# maturity
+
+
+def timing_offsets(bone_age: torch.Tensor, z_event: torch.Tensor, z_group: torch.Tensor, cfg: PhantomConfig) -> torch.Tensor:
+    """(B,30) years by which each centre's clock lags the bone age; z_event (B,30), z_group (B,4)."""
+    rho = cfg.timing_corr
+    zg = z_group[:, EVENTS["group"].to(z_group.device)]  # (B,30)
+    s = (0.25 + bone_age / 6).clamp(max=1.0)[:, None]
+    return cfg.timing_sd * s * (math.sqrt(rho) * zg + math.sqrt(1 - rho) * z_event)
+
+
+def maturity_state(bone_age, male, offsets: torch.Tensor | None = None) -> dict:
+    """Stage of every ossification centre for bone age(s) ``bone_age`` (years) and sex ``male``.
+
+    ``offsets`` (B,30): per-centre lag in years (``timing_offsets``); ``None`` = population mean.
+    Returns (B,30) tensors: 'eff_age'; 'present' (bool, centre has appeared); 'size' (carpals and
+    sesamoid: fraction of adult size; epiphyses: width / metaphysis width, >1 when capping);
+    'fusion' (0 open .. 1 fused); 'physis_gap' (fraction of the open physis gap, epiphyses only,
+    0 elsewhere); plus 'n_carpals' (B,) and 'names'.
+    """
+    ba = torch.as_tensor(bone_age, dtype=torch.float32).reshape(-1)
+    m = torch.as_tensor(male, device=ba.device).reshape(-1).to(torch.bool).expand_as(ba)
+    col = m.long()[:, None].expand(-1, len(CENTRES))  # (B,30) 0 girls, 1 boys
+    tab = {k: EVENTS[k].to(ba.device).T[None].expand(len(ba), 2, -1).gather(1, col[:, None]).squeeze(1) for k in ("app", "wide", "cap", "fuse", "full")}
+    a = ba[:, None] - (offsets if offsets is not None else 0.0)
+    present = a >= tab["app"]
+    grow = ((a - tab["app"]) / (tab["full"] - tab["app"])).clamp(0, 1)
+    is_epi = EVENTS["is_epi"].to(ba.device)[None]
+    epi_w = 0.22 + 0.78 * grow.pow(0.6) + 0.1 * ((a - tab["cap"]) / 1.5).clamp(0, 1)
+    # carpal nuclei: fast first year (to ~55% of adult size), then slowly to full size
+    carp_q = ((a - tab["app"]) / 1.0).clamp(0, 1).sqrt() * (0.55 + 0.45 * grow)
+    size = torch.where(present, torch.where(is_epi, epi_w, carp_q.clamp(min=0.05)), torch.zeros_like(a))
+    fusion = torch.where(is_epi, ((a - tab["fuse"]) / FUSION_YEARS).clamp(0, 1), torch.zeros_like(a))
+    gap = torch.where(is_epi, 1 - fusion, torch.zeros_like(a))
+    return dict(names=CENTRES, eff_age=a, present=present, size=size, fusion=fusion, physis_gap=gap,
+                n_carpals=present[:, :N_CARPAL].sum(1))
+
+
+# ----------------------------------------------------------------------------------------------
+# primitives: generalised capsules in hand-frame cm, one (B,) tensor per field
+
+PRIM_FIELDS = ("ax", "ay", "th", "L", "r0", "fp", "wp", "fd", "wd", "c0", "c1", "k", "cort", "rho", "drho")
+
+
+def _prim(ref, ax, ay, th, L, r0, fp=0.0, wp=0.3, fd=0.0, wd=0.3, c0=None, c1=None, k=1.0, cort=0.0, rho=0.4, drho=0.0):
+    """A shaft from point a=(ax,ay) along angle th (radians from +y) of length L, radius
+    r(s) = r0 (1 + fp relu(1 - s/wp)^2 + fd relu(1 - (1-s)/wd)^2), ellipsoidal caps of length
+    c0 (proximal) and c1 (distal), depth/width ratio k, cortical shell ``cort`` cm, trabecular density
+    ``rho`` (+``drho`` in the flared ends).  L = 0 and fp = fd = 0 gives an ellipsoid."""
+    t = lambda v: v.to(ref.dtype) if torch.is_tensor(v) and v.dim() > 0 else torch.full_like(ref, float(v))
+    rp, rd = r0 * (1 + fp), r0 * (1 + fd)
+    c0 = rp if c0 is None else c0
+    c1 = rd if c1 is None else c1
+    vals = (ax, ay, th, L, r0, fp, wp, fd, wd, c0, c1, k, cort, rho, drho)
+    return {f: t(v) for f, v in zip(PRIM_FIELDS, vals)}
+
+
+def _stack(prims: list[dict]) -> dict:
+    return {f: torch.stack([p[f] for p in prims], 1) for f in PRIM_FIELDS}  # (B,K)
+
+
+def _prepare(g: dict, T: dict, tubular: bool, scale: float = 1.0) -> dict:
+    """Per-primitive pixel-space coefficients (B,K) and a patch size (Py, Px) covering every one.
+
+    g: primitive fields (B,K) in cm; T: per-image transform; ``scale`` renders on a grid ``scale``
+    times the image size (soft tissue is smooth and is done at half resolution)."""
+    s = T["s"][:, None] * scale  # px per cm (B,1)
+    L, r0 = g["L"] * s, g["r0"] * s
+    rmax = r0 * (1 + torch.maximum(g["fp"], g["fd"]))
+    c0, c1 = g["c0"] * s, g["c1"] * s
+    psi = g["th"] - T["phi"][:, None]
+    sn, cs = torch.sin(psi), torch.cos(psi)
+    X, Y = g["ax"] - T["xa"][:, None], g["ay"] - T["ya"][:, None]
+    cph, sph = torch.cos(T["phi"])[:, None], torch.sin(T["phi"])[:, None]
+    px0 = T["cx"][:, None] * scale + s * (cph * X - sph * Y)  # start point in pixels
+    py0 = T["cy"][:, None] * scale - s * (sph * X + cph * Y)
+    # axis-aligned box around the rotated capsule (the axis points along (sn, -cs) in the image)
+    e0, e1 = -c0, L + c1
+    mid = 0.5 * (e0 + e1)
+    pcx, pcy = px0 + sn * mid, py0 - cs * mid
+    hx = torch.maximum(0.5 * (e1 - e0) * sn.abs() + rmax * cs.abs().clamp(min=0.35), rmax) + 1.5
+    hy = torch.maximum(0.5 * (e1 - e0) * cs.abs() + rmax * sn.abs().clamp(min=0.35), rmax) + 1.5
+    Px = int(2 * math.ceil(float(hx.max())) + 2) if hx.numel() else 2
+    Py = int(2 * math.ceil(float(hy.max())) + 2) if hy.numel() else 2
+    ox, oy = torch.round(pcx - Px / 2), torch.round(pcy - Py / 2)
+    ct = g["cort"] * s
+    return dict(
+        Px=Px, Py=Py, tubular=tubular, ox=ox.long(), oy=oy.long(),
+        **{k: v.float() for k, v in dict(  # the scene is float64 (see _render_batch); pixels are float32
+            sn=sn, cs=cs, px0=px0, py0=py0, L=L, invL=1 / L.clamp(min=1e-3), r0=r0,
+            fp=g["fp"], fd=g["fd"], iwp=1 / g["wp"], iwd=1 / g["wd"], ic0=1 / c0.clamp(min=1e-3), ic1=1 / c1.clamp(min=1e-3),
+            ic0i=1 / (c0 - ct).clamp(min=0.3), ic1i=1 / (c1 - ct).clamp(min=0.3), ct=ct,
+            k2s=2 * g["k"] / s, rho=g["rho"], drho=g["drho"]).items()},
+    )
+
+
+def _splat(p: dict, sl: slice, S: int, inner: bool):
+    """Thickness (cm) of the primitives of images ``sl`` over their patches.
+
+    Returns flat indices (b,K,Py,Px) into a (b,(S+2)^2) buffer with a one-pixel guard ring (patch
+    pixels outside the image land on the ring and are cropped), the outer chord and, with ``inner``,
+    the cortical and trabecular path lengths."""
+    q = {k: (v[sl] if torch.is_tensor(v) else v) for k, v in p.items()}
+    Px, Py = q["Px"], q["Py"]
+    b, K = q["L"].shape
+    dev = q["L"].device
+    e3 = lambda t: t[..., None]
+    e4 = lambda t: t[..., None, None]
+    # pixel centres minus the start point: exact integers + 0.5, so the same pixel gets the same
+    # value whatever patch (and hence batch) it is computed in
+    gx = (q["ox"][..., None] + torch.arange(Px, device=dev)).float().add_(0.5).sub_(e3(q["px0"]))  # (b,K,Px)
+    gy = (q["oy"][..., None] + torch.arange(Py, device=dev)).float().add_(0.5).sub_(e3(q["py0"]))  # (b,K,Py)
+    sn, cs = e3(q["sn"]), e3(q["cs"])
+    u = (sn * gx)[..., None, :] - (cs * gy)[..., :, None]  # along the axis (b,K,Py,Px), pixels
+    v = (cs * gx)[..., None, :] + (sn * gy)[..., :, None]  # across
+    v2 = v.square_()
+    over_p = (-u).clamp_(min=0)
+    over_d = (u - e4(q["L"])).clamp_(min=0)
+    if q["tubular"]:
+        sfrac = (u * e4(q["invL"])).clamp_(0, 1)
+        tp = (1 - sfrac * e4(q["iwp"])).clamp_(min=0).square_()
+        td = ((sfrac - 1) * e4(q["iwd"])).add_(1).clamp_(min=0).square_()
+        R = (tp * e4(q["fp"])).add_(td * e4(q["fd"])).add_(1).mul_(e4(q["r0"]))
+        ends = tp.add_(td)
+    else:
+        R = e4(q["r0"]).expand(b, K, Py, Px)
+        ends = None
+    du = over_p * e4(q["ic0"]) + over_d * e4(q["ic1"])
+    t_out = (1 - du.square_()).clamp_(min=0).mul_(R.square()).sub_(v2).clamp_(min=0).sqrt_().mul_(e4(q["k2s"]))
+    xi = (q["ox"][..., None] + torch.arange(Px, device=dev)).clamp_(-1, S) + 1  # (b,K,Px) in the guarded frame
+    yi = (q["oy"][..., None] + torch.arange(Py, device=dev)).clamp_(-1, S) + 1
+    S2 = S + 2
+    flat = (torch.arange(b, device=dev)[:, None, None, None] * (S2 * S2) + (yi * S2)[..., :, None]) + xi[..., None, :]
+    if not inner:
+        return flat, t_out, None, None
+    ct = e4(q["ct"])
+    Ri = (R - (ct * (1 - 0.5 * ends) if ends is not None else ct)).clamp_(min=0)
+    dui = over_p.mul_(e4(q["ic0i"])).add_(over_d.mul_(e4(q["ic1i"])))
+    t_in = (1 - dui.square_()).clamp_(min=0).mul_(Ri.square_()).sub_(v2).clamp_(min=0).sqrt_().mul_(e4(q["k2s"]))
+    rho = e4(q["rho"]) + e4(q["drho"]) * ends if ends is not None else e4(q["rho"])
+    return flat, t_out, t_out - t_in, t_in.mul_(rho)
+
+
+# ----------------------------------------------------------------------------------------------
+# scene: per-image anatomy, pose and site from the draws
+
+
+def _draw(indices: torch.Tensor, seed: int, cfg: PhantomConfig, S: int):
+    gens = _generators(indices, seed)
+    subj = _subjects(indices, seed, cfg, gens)
+    z = torch.stack([torch.randn(N_Z, generator=g) for g in gens])
+    u = torch.stack([torch.rand(N_U, generator=g) for g in gens])
+    s2, s4 = max(S // 2, 4), max(S // 6, 4)
+    tex = [(torch.randn(s2, s2, generator=g), torch.randn(s4, s4, generator=g)) for g in gens]
+    return subj, z, u, tex
+
+
+def _scene(subj: dict, z: torch.Tensor, u: torch.Tensor, cfg: PhantomConfig, S: int, masks: bool):
+    """Build every primitive (cm, hand frame), the image transform and the site parameters.
+
+    z: (B,48) normals, u: (B,40) uniforms (fixed meaning per column, see below)."""
+    B = z.shape[0]
+    ref = subj["bone_age"]  # (B,) float: device and dtype of everything below
+    dev = ref.device
+    ba, ca, male = subj["bone_age"], subj["chrono_age"], subj["male"]
+    offs = timing_offsets(ba, z[:, :30], z[:, 30:34], cfg)
+    mat = maturity_state(ba, male, offs)
+    # growth clock: mean of CA and BA, lagged by the growth group's share of the scatter
+    ag = (0.5 * (ca + ba) - cfg.timing_sd * math.sqrt(cfg.timing_corr) * z[:, 33] * (0.25 + ba / 6).clamp(max=1)).clamp(min=0)
+    hl = torch.where(male, _interp(ag, _HL_AGE, _HL_BOY), _interp(ag, _HL_AGE, _HL_GIRL)) * torch.exp(0.05 * z[:, 34])
+    sg = hl / H_REF  # global scale (B,)
+    young = torch.exp(-ag / 3)
+    wx = (1 + 0.15 * young) * (1 + 0.04 * z[:, 35])  # infants: broad hands
+    wf = (1 + 0.30 * young) * (1 + 0.06 * z[:, 36])  # infants: short, wide bones
+    f_oss = 1 - 0.22 * torch.exp(-ag / 2.5)  # ossified share of each bone's length
+    cort_f = 0.18 + 0.27 * (1 - torch.exp(-ag / 6))  # cortex / shaft radius
+    soft_f = (1 + 0.3 * young) * torch.exp(0.08 * z[:, 37])
+    lf = 1 - 0.08 * torch.exp(-ag / 4)  # fingers grow faster than the palm (37% from 3 to 10 y)
+    spread = (0.3 + 1.1 * u[:, 0]) if cfg.pose_variation else torch.full_like(ref, 0.6)
+    thumb_abd = (-0.12 + 0.3 * u[:, 1]) if cfg.pose_variation else torch.zeros_like(ref)
+
+    P = lambda x, y: (x * wx * sg, y * sg)  # table point -> this hand (cm)
+    bones, nuclei, carp, growth_reg, soft, marks = {}, [], [], [], [], {}
+    ci = {n: i for i, n in enumerate(CENTRES)}
+    gap_cm = torch.zeros(B, len(CENTRES), device=dev)
+
+    def tubular(name, ax, ay, th, L, r_adult, epi_end, prof, fe, hr, epi_name, far_margin=True, cortf=None, nucleus_tilt=0.0):
+        """One tubular bone in its slot: diaphysis + epiphysis nucleus + growth-region mask."""
+        fp, wp, fd, wd, cp, cd = prof
+        r0 = r_adult * sg * wf
+        e_len = L * fe * (1 + 0.6 * young)  # epiphyseal (cartilage) region at the epiphysis end
+        r_end = r0 * (1 + (fp if epi_end == "p" else fd))
+        g_open = 0.16 * r_end + 0.04 * sg  # open physis: radiolucent gap between nucleus and metaphysis
+        j = ci[epi_name]
+        pres, wr, fus = mat["present"][:, j], mat["size"][:, j], mat["fusion"][:, j]
+        gap = g_open * (1 - fus)
+        margin = L * (1 - f_oss) * 0.5 if far_margin else torch.zeros_like(ref)
+        a_n = wr * r_end
+        c_n = torch.minimum(a_n, hr * r_end).clamp(min=1e-3)
+        c_n = torch.minimum(c_n, 0.5 * e_len)
+        # shaft ends: bridged into the nucleus as fusion completes (overlap = scar line)
+        near = e_len + gap - fus * 0.35 * c_n
+        u0, u1 = (near, L - margin) if epi_end == "p" else (margin, L - near)
+        d = (torch.sin(th), torch.cos(th))
+        sx, sy = ax + d[0] * u0, ay + d[1] * u0
+        cf = cort_f if cortf is None else cortf
+        bones[name] = _prim(ref, sx, sy, th, (u1 - u0).clamp(min=0.05), r0, fp, wp, fd, wd,
+                            cp * r0 * (1 + fp), cd * r0 * (1 + fd), 0.95, cf * r0, 0.3, 0.15)
+        uc = e_len - c_n if epi_end == "p" else L - e_len + c_n  # nucleus centre along the slot
+        ncx, ncy = ax + d[0] * uc, ay + d[1] * uc
+        a_eff = torch.where(pres, a_n, torch.zeros_like(a_n))
+        nuclei.append((name, _prim(ref, ncx - d[0] * 1e-3, ncy - d[1] * 1e-3, th + nucleus_tilt, 2e-3, a_eff, c0=c_n, c1=c_n,
+                                   k=0.85, cort=0.12 * c_n, rho=0.5)))
+        gap_cm[:, j] = torch.where(pres, gap, g_open)
+        if masks:  # growth region: nucleus + physis + metaphyseal edge
+            ug = e_len + 0.5 * g_open if epi_end == "p" else L - e_len - 0.5 * g_open
+            half = 0.5 * e_len + 0.5 * g_open + 0.15 * r_end
+            ugc = ug - 0.5 * e_len + 0.0 if epi_end == "p" else ug + 0.5 * e_len
+            growth_reg.append(_prim(ref, ax + d[0] * ugc, ay + d[1] * ugc, th, 1e-3, 1.2 * r_end, c0=half, c1=half))
+        marks[name] = (ax + d[0] * 0.5 * L, ay + d[1] * 0.5 * L)
+        return ax + d[0] * L, ay + d[1] * L
+
+    # forearm: radius and ulna, distal epiphyses; slots reach well below the image
+    ry0 = -0.62 * H_REF
+    ax, ay = P(1.1, ry0)
+    bx, by = P(0.75, 0.0)
+    th_r = torch.atan2(bx - ax, by - ay)
+    tubular("radius", ax, ay, th_r, torch.hypot(bx - ax, by - ay), 0.62, "d", (0.0, 0.3, 1.1, 0.2, 0.3, 0.25),
+            1.0 / 12.0, 0.36, "radius", far_margin=False, nucleus_tilt=-0.3)
+    ax, ay = P(-1.9, ry0)
+    bx, by = P(-1.55, -0.35)
+    th_u = torch.atan2(bx - ax, by - ay)
+    tubular("ulna", ax, ay, th_u, torch.hypot(bx - ax, by - ay), 0.47, "d", (0.0, 0.3, 0.55, 0.18, 0.3, 0.5),
+            0.7 / 12.0, 0.5, "ulna", far_margin=False)
+
+    # rays: metacarpal -> proximal -> (middle) -> distal phalanx
+    fz = z[:, 38:43]
+    tips = []
+    prof_mc = (0.35, 0.22, 0.45, 0.2, 0.35, 0.9)
+    prof_mc1 = (0.45, 0.25, 0.35, 0.2, 0.3, 0.8)
+    prof_ph = (0.5, 0.3, 0.25, 0.2, 0.3, 0.6)
+    prof_dp = (0.45, 0.35, 0.25, 0.12, 0.25, 0.8)
+    for f in range(5):
+        lfac = 1 + 0.03 * fz[:, f]
+        bx, by = P(*MC_BASE[f])
+        th = MC_ANGLE[f] + (thumb_abd if f == 0 else 0.0) + 0.02 * z[:, 43 + f % 5]
+        jt = JOINT * sg * (1 + 1.5 * young)
+        mc = f"mc{f+1}"
+        ex, ey = tubular(mc, bx, by, th, MC_LEN[f] * sg * lfac, MC_R[f],
+                         "p" if f == 0 else "d", prof_mc1 if f == 0 else prof_mc, 0.1 if f == 0 else 0.15,
+                         0.45 if f == 0 else 0.8, mc)
+        th = th + SPREAD[f] * spread + (0.1 * thumb_abd if f == 0 else 0.03 * (u[:, 2 + f] - 0.5))
+        soft_start = (ex, ey)
+        rows = ("pp", "dp") if f == 0 else ("pp", "mp", "dp")
+        for row in rows:
+            Lr = {"pp": PP_LEN, "mp": MP_LEN, "dp": DP_LEN}[row][f] * sg * lfac * lf
+            rr = {"pp": PP_R, "mp": MP_R, "dp": DP_R}[row][f]
+            sx, sy = ex + torch.sin(th) * jt, ey + torch.cos(th) * jt
+            ex, ey = tubular(f"{row}{f+1}", sx, sy, th, Lr, rr, "p", prof_dp if row == "dp" else prof_ph, 0.11,
+                             0.42, f"{row}{f+1}")
+            th = th + 0.03 * (u[:, 7 + f] - 0.5)
+        tips.append((soft_start, (ex, ey), th))
+
+    # carpals (present ones grow from round dots to their adult shape) and the sesamoid
+    for i, (name, (cx, cy), a, c, ang) in enumerate(CARPALS):
+        q = mat["size"][:, i]
+        mround = math.sqrt(a * c)
+        aa = q * (a * q + mround * (1 - q)) * sg
+        cc = q * (c * q + mround * (1 - q)) * sg
+        px, py = P(cx, cy)
+        thc = ang + 0.1 * z[:, 43 + i % 5]
+        carp.append((name, _prim(ref, px - torch.sin(thc) * 1e-3, py - torch.cos(thc) * 1e-3, thc, 2e-3, aa,
+                                 c0=cc.clamp(min=1e-3), c1=cc.clamp(min=1e-3), k=0.9, cort=0.1 * torch.minimum(aa, cc), rho=0.45)))
+        marks[name] = (px, py)
+    mc1 = bones["mc1"]
+    hx = mc1["ax"] + torch.sin(mc1["th"]) * mc1["L"]
+    hy = mc1["ay"] + torch.cos(mc1["th"]) * mc1["L"]
+    nx, ny = -torch.cos(mc1["th"]), torch.sin(mc1["th"])  # towards the ulnar side of the thumb
+    q = mat["size"][:, -1]
+    sx = hx + nx * 0.42 * sg - torch.sin(mc1["th"]) * 0.1 * sg
+    sy = hy + ny * 0.42 * sg - torch.cos(mc1["th"]) * 0.1 * sg
+    carp.append(("sesamoid", _prim(ref, sx, sy, mc1["th"], 2e-3, 0.24 * q * sg, c0=(0.3 * q * sg).clamp(min=1e-3),
+                                   c1=(0.3 * q * sg).clamp(min=1e-3), k=0.9, cort=0.03 * q * sg, rho=0.5)))
+    marks["sesamoid"] = (sx, sy)
+
+    # soft tissue: fingers, palm, thenar eminence, forearm (cm of tissue along the ray)
+    for f, ((sx0, sy0), (tx, ty), th) in enumerate(tips):
+        rf = FINGER_SOFT_R[f] * sg * soft_f
+        pad = 0.25 * sg
+        dx, dy = tx - sx0, ty - sy0
+        Lf = torch.hypot(dx, dy) + pad
+        thf = torch.atan2(dx, dy)
+        back = 0.6 * sg if f else 1.2 * sg  # start inside the palm
+        soft.append(_prim(ref, sx0 - torch.sin(thf) * back, sy0 - torch.cos(thf) * back, thf, Lf + back - rf, rf,
+                          fp=0.12, wp=0.4, c0=rf, c1=rf, k=0.85))
+    # palm: widens from the wrist (~5.6 cm) to the metacarpal heads (~8 cm), ~3 cm thick
+    px, py = P(-0.2, -1.0)
+    qx, qy = P(-0.1, 9.2)
+    palm_w = 2.85 * sg * wx * soft_f.sqrt()
+    soft.append(_prim(ref, px, py, torch.atan2(qx - px, qy - py), torch.hypot(qx - px, qy - py), palm_w,
+                      fd=0.40, wd=0.8, c0=1.0 * palm_w, c1=0.42 * palm_w * 1.4, k=0.5))
+    th1 = bones["mc1"]["th"]
+    ax_, ay_ = P(1.3, 1.0)
+    soft.append(_prim(ref, ax_, ay_, th1, MC_LEN[0] * sg * 1.0, 1.5 * sg * soft_f, k=0.65))  # thenar eminence
+    m1x = bones["mc1"]["ax"] + torch.sin(th1) * MC_LEN[0] * sg * 0.7
+    m1y = bones["mc1"]["ay"] + torch.cos(th1) * MC_LEN[0] * sg * 0.7
+    m2x, m2y = P(1.9, 9.0)
+    soft.append(_prim(ref, m1x, m1y, torch.atan2(m2x - m1x, m2y - m1y), torch.hypot(m2x - m1x, m2y - m1y), 0.9 * sg * soft_f,
+                      k=0.5))  # thumb-index web
+    ax_, ay_ = P(0.1, -0.72 * H_REF)
+    bx_, by_ = P(-0.2, 1.2)
+    soft.append(_prim(ref, ax_, ay_, torch.atan2(bx_ - ax_, by_ - ay_), torch.hypot(bx_ - ax_, by_ - ay_), 2.75 * sg * wx * soft_f.sqrt(),
+                      fp=0.35, wp=0.9, c0=1.0 * sg, c1=2.0 * sg, k=0.75))
+
+    # image transform: hand point (xa, ya) lands at pixel (cx, cy), rotation phi, s px / cm
+    if cfg.pose_variation:
+        phi = math.radians(cfg.max_rotation_deg) * (2 * u[:, 12] - 1)
+        fov = 1.30 + 0.25 * u[:, 13]  # image height in hand lengths
+        cxp = S * (0.5 + 0.07 * (2 * u[:, 14] - 1))
+        cyp = S * (0.5 + 0.05 * (2 * u[:, 15] - 1))
+    else:
+        phi, fov = torch.zeros_like(ref), torch.full_like(ref, 1.38)
+        cxp, cyp = torch.full_like(ref, S / 2), torch.full_like(ref, S / 2)
+    T = dict(s=S / (fov * hl), phi=phi, cx=cxp, cy=cyp, xa=0.2 * sg, ya=0.355 * hl)
+
+    groups = {
+        "forearm": ([bones["radius"], bones["ulna"]], True, 1),
+        "metacarpal": ([bones[f"mc{i}"] for i in range(1, 6)], True, 2),
+        "proximal": ([bones[f"pp{i}"] for i in range(1, 6)], True, 3),
+        "distal": ([bones[n] for n in ("mp2", "mp3", "mp4", "mp5", "dp1", "dp2", "dp3", "dp4", "dp5")], True, 3),
+        "nuclei": ([p for _, p in nuclei], False, 4),
+        "carpal": ([p for _, p in carp], False, 5),
+    }
+    return dict(mat=mat, gap_cm=gap_cm, groups=groups, soft=soft, growth=growth_reg, T=T, marks=marks,
+                hand_length=hl, mineral=0.75 + 0.25 * (1 - torch.exp(-ag / 4)))
+
+
+# ----------------------------------------------------------------------------------------------
+# rendering
+
+
+def _blur_sep(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Separable blur of x (B,1,H,W) with per-image 1-D kernels w (B,2r+1), replicate padding."""
+    r = (w.shape[1] - 1) // 2
+    H, W = x.shape[-2:]
+    w4 = w[:, None, None, :]
+    xp = F.pad(x, (r, r, 0, 0), mode="replicate")
+    y = sum(w4[..., k : k + 1] * xp[..., :, k : k + W] for k in range(2 * r + 1))
+    yp = F.pad(y, (0, 0, r, r), mode="replicate")
+    return sum(w4[..., k : k + 1] * yp[..., k : k + H, :] for k in range(2 * r + 1))
+
+
+def _gauss(sig: torch.Tensor, r: int) -> torch.Tensor:
+    k = torch.arange(-r, r + 1, dtype=sig.dtype, device=sig.device)
+    w = torch.exp(-0.5 * (k[None] / sig[:, None].clamp(min=1e-3)) ** 2)
+    return w / w.sum(1, keepdim=True)
+
+
+def _render_batch(idx: torch.Tensor, seed: int, cfg: PhantomConfig, S: int, masks: bool, override: dict | None = None,
+                  device="cpu") -> dict:
+    subj, z, u, tex = _draw(idx, seed, cfg, S)
+    B = len(idx)
+    if override:  # fixed bone age / sex (figures, tests): CA = BA, readings = BA
+        ba = torch.as_tensor(override.get("bone_age", subj["bone_age"]), dtype=torch.float32).expand(B).clone()
+        subj.update(bone_age=ba, chrono_age=ba.clone(), readings=ba[:, None].repeat(1, 2), label=ba.clone())
+        if "male" in override:
+            subj["male"] = torch.as_tensor(override["male"]).to(torch.bool).expand(B).clone()
+    dev = torch.device(device)
+    subj = _to(subj, dev)
+    z, u = z.to(dev), u.to(dev)
+    # The scene (a few thousand numbers) is computed in float64 and rounded to float32: transcendental
+    # functions may differ in the last bit between SIMD body and scalar tail, which depends on the
+    # batch size; float64 makes such differences vanish on rounding.
+    subj64 = {k: (v.double() if v.is_floating_point() else v) for k, v in subj.items()}
+    z, u = z.double(), u.double()
+    sc = _scene(subj64, z, u, cfg, S, masks)
+    T = sc["T"]
+    groups = [(name, _prepare(_stack(prims), T, tub)) for name, (prims, tub, _) in sc["groups"].items()]
+    if masks and sc["growth"]:
+        groups.append(("growth", _prepare(_stack(sc["growth"]), T, False)))
+    S_soft = max(S // 2, 8)
+    soft_p = _prepare(_stack(sc["soft"]), T, True, scale=S_soft / S)
+    t2 = torch.stack([a for a, _ in tex])[:, None].to(dev)
+    t6 = torch.stack([b for _, b in tex])[:, None].to(dev)
+
+    # site / exposure parameters (B,)
+    if cfg.site_variation:
+        e = u[:, 16]
+        heel, heel_dir = 0.05 + 0.10 * u[:, 17], 2 * math.pi * u[:, 18]
+        scat, sig = 0.02 + 0.05 * u[:, 19], (0.5 + 0.5 * u[:, 20]) * S / 256
+        q0 = 0.6 + 0.4 * u[:, 21]
+        lo, hi, gam = 0.03 + 0.27 * u[:, 22], 0.85 + 0.15 * u[:, 23], torch.exp(0.5 * (u[:, 24] - 0.5))
+    else:
+        c = lambda v: torch.full((B,), float(v), device=dev)
+        e, heel, heel_dir, scat, sig = c(0.5), c(0.08), c(math.pi / 2), c(0.04), c(0.7 * S / 256)
+        q0, lo, hi, gam = c(0.8), c(0.12), c(0.95), c(1.0)
+    mu_b, mu_s = 2.2 - 0.9 * e, 0.37 - 0.09 * e  # cm^-1 at an effective ~32-40 keV
+    mu_bone = (mu_b - mu_s) * sc["mineral"]  # bone replaces soft tissue along the ray
+    r_blur = max(1, int(math.ceil(3 * 1.0 * S / 256)))
+    wblur = _gauss(sig, r_blur).float()
+    mu_bone, mu_s, heel, heel_dir, scat, q0, lo, hi, gam = (t.float() for t in (mu_bone, mu_s, heel, heel_dir, scat, q0, lo, hi, gam))
+    u = u.float()
+    ar = torch.arange(S, dtype=torch.float32, device=dev)
+    xn, yn = ((ar + 0.5) / S - 0.5)[None, :], ((ar + 0.5) / S - 0.5)[:, None]  # (1,S), (S,1)
+    n_lay = 2 + (4 if masks else 0)  # cortical, trabecular, [carpal, growth, bone, -]
+    image = torch.empty(B, 1, S, S, device=dev)
+    mask_out = {k: torch.empty(B, 1, S, S, dtype=torch.bool, device=dev) for k in ("bones", "carpals", "epiphyses", "hand")} if masks else None
+    cb = max(1, 200_000 // (S * S))  # images per chunk: keep the working set in cache
+    S2 = S + 2
+    for i0 in range(0, B, cb):
+        sl = slice(i0, min(B, i0 + cb))
+        b = sl.stop - sl.start
+        buf = torch.zeros(n_lay, b * S2 * S2, device=dev)
+        for name, p in groups:
+            if name == "growth":
+                flat, t_out, _, _ = _splat(p, sl, S, False)
+                buf[3].index_add_(0, flat.reshape(-1), t_out.reshape(-1))
+                continue
+            flat, t_out, cort, trab = _splat(p, sl, S, True)
+            fl = flat.reshape(-1)
+            buf[0].index_add_(0, fl, cort.reshape(-1))
+            buf[1].index_add_(0, fl, trab.reshape(-1))
+            if masks:
+                buf[4].index_add_(0, fl, t_out.reshape(-1))
+                if name == "carpal":
+                    buf[2].index_add_(0, fl, t_out.reshape(-1))
+        lay = buf.view(n_lay, b, 1, S2, S2)[..., 1:-1, 1:-1]  # crop the guard ring
+        Ss2 = S_soft + 2
+        soft = torch.zeros(b * Ss2 * Ss2, device=dev)
+        flat, t_out, _, _ = _splat(soft_p, sl, S_soft, False)
+        soft.scatter_reduce_(0, flat.reshape(-1), t_out.reshape(-1), reduce="amax")
+        tsoft = soft.view(b, 1, Ss2, Ss2)[..., 1:-1, 1:-1]
+        tsoft = F.interpolate(tsoft, size=(S, S), mode="bilinear", align_corners=False) if S_soft != S else tsoft
+
+        # trabecular texture: band-limited noise modulating the trabecular density
+        noise = 0.6 * F.interpolate(t2[sl], size=(S, S), mode="bilinear", align_corners=False)
+        noise += 0.8 * F.interpolate(t6[sl], size=(S, S), mode="bilinear", align_corners=False)
+        v4 = lambda t: t[sl, None, None, None]
+        q = (noise.mul_(cfg.texture).add_(1).clamp_(min=0)).mul_(lay[1]).add_(lay[0]).mul_(v4(mu_bone))
+        q += v4(mu_s) * tsoft  # (b,1,S,S) line integral of attenuation
+        if cfg.collimation:  # unexposed borders (left, right, top, bottom)
+            w = 0.1 * u[sl, 25:29] * (u[sl, 29:33] < 0.5)
+            w4 = lambda j: w[:, j, None, None, None]
+            coll = ((xn + 0.5) < w4(0)) | ((0.5 - xn) < w4(1)) | ((yn + 0.5) < w4(2)) | ((0.5 - yn) < w4(3))
+            q += coll * v4(1.5 + 2.5 * u[:, 33])
+        if cfg.marker:  # lead 'L' near a corner
+            on = v4(u[:, 34] < 0.8)
+            corner_x = torch.where(u[:, 35] < 0.5, 0.06 + 0.03 * u[:, 36], 0.86 - 0.03 * u[:, 36])
+            corner_y = torch.where(u[:, 37] < 0.5, 0.06, 0.83) + 0.03 * u[:, 38]
+            hv = v4(0.06 + 0.03 * u[:, 39])
+            bx, by = xn + 0.5 - v4(corner_x), yn + 0.5 - v4(corner_y)  # relative to the letter's top-left
+            bar = hv * 0.22
+            Lm = (bx >= 0) & (((bx < bar) & (by >= 0) & (by < hv)) | ((bx < 0.7 * hv) & (by >= hv - bar) & (by < hv)))
+            q += (Lm & on) * 4.0
+        heel_f = 1 + 2 * v4(heel) * (xn * v4(torch.cos(heel_dir)) + yn * v4(torch.sin(heel_dir)))
+        I = q.neg_().exp_().mul_(heel_f)  # Beer-Lambert with the heel effect
+        k = max(S // 16, 1)
+        lowp = F.interpolate(F.avg_pool2d(I, k), size=(S, S), mode="bilinear", align_corners=False)
+        I = I.add_(lowp.mul_(v4(scat))).div_(1 + v4(scat))  # a little blurred scatter
+        I = _blur_sep(I, wblur[sl])  # detector blur
+        qd = I.clamp_(min=1e-6).log_().neg_()  # log transform: bone bright, background dark
+        vv = (qd.add_(0.12).clamp_(min=0).div_(v4(-q0))).exp_().neg_().add_(1).clamp_(0, 1)
+        image[sl] = (vv.pow_(v4(gam)).mul_(v4(hi - lo)).add_(v4(lo))).clamp_(0, 1)
+        if masks:
+            thr = 0.03
+            mask_out["bones"][sl] = lay[4] > thr
+            mask_out["carpals"][sl] = lay[2] > thr
+            mask_out["epiphyses"][sl] = lay[3] > thr
+            mask_out["hand"][sl] = tsoft > 0.1
+
+    mat = sc["mat"]
+    out = dict(subj)
+    out.update(image=image, hand_length_cm=sc["hand_length"])
+    out["maturity"] = dict(names=CENTRES, present=mat["present"], size=mat["size"], fusion=mat["fusion"],
+                           physis_gap=mat["physis_gap"], physis_gap_cm=sc["gap_cm"] * EVENTS["is_epi"].float().to(dev),
+                           eff_age=mat["eff_age"], n_carpals=mat["n_carpals"])
+    # landmarks: bone centres in pixels (x, y)
+    names = list(sc["marks"].keys())
+    mx = torch.stack([sc["marks"][n][0] for n in names], 1) - T["xa"][:, None]
+    my = torch.stack([sc["marks"][n][1] for n in names], 1) - T["ya"][:, None]
+    cph, sph, s = torch.cos(T["phi"])[:, None], torch.sin(T["phi"])[:, None], T["s"][:, None]
+    out["landmarks"] = torch.stack([T["cx"][:, None] + s * (cph * mx - sph * my), T["cy"][:, None] - s * (sph * mx + cph * my)], -1)
+    out["landmark_names"] = tuple(names)
+    out = _f32(out)
+    if masks:
+        out["masks"] = mask_out
+    return out
+
+
+def _f32(x):
+    if torch.is_tensor(x):
+        return x.float() if x.dtype == torch.float64 else x
+    if isinstance(x, dict):
+        return {k: _f32(v) for k, v in x.items()}
+    return x
+
+
+def render(indices, seed: int = 0, config: PhantomConfig | None = None, device="cpu", masks: bool = False,
+           size: int | None = None, override: dict | None = None) -> dict:
+    """Render the images of ``indices`` (an int, list or int64 tensor).
+
+    Returns 'image' float32 (B,1,S,S) in [0,1], the ``sample_subjects`` fields, 'maturity' (per-centre
+    state, see ``maturity_state``, plus 'physis_gap_cm'), 'landmarks' (B,31,2) pixel (x,y) bone centres
+    named by 'landmark_names', 'hand_length_cm'; with ``masks`` also 'masks': name -> bool (B,1,S,S)
+    for 'bones', 'carpals', 'epiphyses' (growth regions: nuclei + physes + metaphyseal edges), 'hand'.
+    The geometry is computed on the CPU (small); tensors are returned on ``device``.
+    """
+    cfg = config or PhantomConfig()
+    S = int(size or cfg.size)
+    idx = torch.as_tensor(indices, dtype=torch.int64).reshape(-1).cpu()
+    return _render_batch(idx, seed, cfg, S, masks, override, device)
+
+
+def _to(x, device):
+    if torch.is_tensor(x):
+        return x.to(device)
+    if isinstance(x, dict):
+        return {k: _to(v, device) for k, v in x.items()}
+    return x
+
+
+# ----------------------------------------------------------------------------------------------
+# datasets, files, baseline, figure
+
+
+class PhantomDataset(torch.utils.data.Dataset):
+    """Phantom images ``start .. start+n-1`` rendered on the fly (or all at once with ``render_all``).
+
+    ``__getitem__`` returns dict(image=(1,S,S) float32, label=float years (mean of the two readings),
+    male=float 0/1, index=int).  Subject fields are sampled up front (cheap), so ``labels`` /
+    ``subjects`` are available without rendering."""
+
+    def __init__(self, n: int, seed: int = 0, config: PhantomConfig | None = None, size: int | None = None,
+                 device="cpu", start: int = 0):
+        self.n, self.seed, self.start, self.device = int(n), int(seed), int(start), device
+        self.config = replace(config or PhantomConfig(), **({"size": int(size)} if size else {}))
+        self.subjects = sample_subjects(self.n, self.seed, self.config, self.start)
+        self.labels = self.subjects["label"]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict:
+        if not -self.n <= i < self.n:
+            raise IndexError(i)
+        i = i % self.n
+        out = render([self.start + i], self.seed, self.config, self.device)
+        return dict(image=out["image"][0], label=float(out["label"][0]), male=float(out["male"][0]), index=self.start + i)
+
+    def render_all(self, batch_size: int = 64, progress: bool = True, masks: bool = False) -> dict:
+        """``render`` over every index, concatenated (tqdm progress bar)."""
+        from tqdm.auto import tqdm
+
+        parts = []
+        idx = torch.arange(self.start, self.start + self.n)
+        for j in tqdm(range(0, self.n, batch_size), disable=not progress, desc="phantom", unit="batch"):
+            parts.append(render(idx[j : j + batch_size], self.seed, self.config, self.device, masks=masks))
+        return _cat(parts)
+
+
+def _cat(parts: list[dict]) -> dict:
+    out = {}
+    for k, v in parts[0].items():
+        if torch.is_tensor(v):
+            out[k] = torch.cat([p[k] for p in parts])
+        elif isinstance(v, dict):
+            out[k] = _cat([p[k] for p in parts])
+        else:
+            out[k] = v
+    return out
+
+
+def _to_png_array(img: torch.Tensor, bits: int) -> np.ndarray:
+    x = img.detach().float().cpu().clamp(0, 1).numpy()
+    if bits == 8:
+        return np.round(x * 255).astype(np.uint8)
+    if bits == 16:
+        return np.round(x * 65535).astype(np.uint16)
+    raise ValueError("bits must be 8 or 16")
+
+
+def write_rsna(out_dir, n: int, size: int = 256, seed: int = 0, bits: int = 8, config: PhantomConfig | None = None,
+               progress: bool = True, batch_size: int = 64, start: int = 0) -> dict:
+    """Write ``n`` phantom images in the RSNA layout under ``out_dir``:
+    ``boneage-training-dataset.csv`` (``id,boneage,male``; boneage = label in months, 2 decimals;
+    male True/False) and ``boneage-training-dataset/{id}.png`` (8- or 16-bit grey).  ids = index + 1.
+
+    Written into a temporary folder next to ``out_dir`` and renamed at the end, so an error leaves
+    nothing half-written.  An existing ``out_dir`` is replaced.  Returns a summary dict."""
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    cfg = replace(config or PhantomConfig(), size=int(size))
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        img_dir = tmp / "boneage-training-dataset"
+        img_dir.mkdir()
+        rows = []
+        for j in tqdm(range(0, n, batch_size), disable=not progress, desc="write_rsna", unit="batch"):
+            idx = torch.arange(start + j, start + min(n, j + batch_size))
+            r = render(idx, seed, cfg)
+            arr = _to_png_array(r["image"][:, 0], bits)
+            for k, i in enumerate(idx.tolist()):
+                Image.fromarray(arr[k]).save(img_dir / f"{i + 1}.png", compress_level=1)
+                rows.append((i + 1, round(float(r["label"][k]) * 12, 2), bool(r["male"][k])))
+        with open(tmp / "boneage-training-dataset.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "boneage", "male"])
+            for i, m, male in rows:
+                w.writerow([i, f"{m:.2f}", "True" if male else "False"])
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    months = [m for _, m, _ in rows]
+    n_male = sum(1 for *_, male in rows if male)
+    return dict(n=len(rows), out=str(out), csv=str(out / "boneage-training-dataset.csv"), size=cfg.size, bits=bits,
+                age_range_months=(min(months), max(months)) if rows else None, male=n_male, female=len(rows) - n_male)
+
+
+def linear_baseline_mae(n_train: int = 2000, n_test: int = 500, seed: int = 0, size: int = 128,
+                        config: PhantomConfig | None = None, progress: bool = False) -> float:
+    """Ridge regression on 32x32 thumbnails (pixels + sex) -> label; returns the test MAE (years).
+
+    The calibration check: the phantom must not be solvable by a linear read-out of the image.
+    The ridge strength is picked on a held-out fifth of the training set."""
+    cfg = replace(config or PhantomConfig(), size=int(size))
+    ds_tr = PhantomDataset(n_train, seed, cfg).render_all(progress=progress)
+    ds_te = PhantomDataset(n_test, seed, cfg, start=10_000_000).render_all(progress=progress)
+
+    def feats(d):
+        x = F.adaptive_avg_pool2d(d["image"], 32).reshape(len(d["image"]), -1).double().numpy()
+        return np.concatenate([x, d["male"].double().numpy()[:, None]], 1)
+
+    Xtr, ytr, Xte, yte = feats(ds_tr), ds_tr["label"].double().numpy(), feats(ds_te), ds_te["label"].double().numpy()
+    mu, sd = Xtr.mean(0), Xtr.std(0) + 1e-6
+    Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
+
+    def fit(X, y, lam):
+        Xa = np.concatenate([X, np.ones((len(X), 1))], 1)
+        A = Xa.T @ Xa + lam * np.eye(Xa.shape[1])
+        A[-1, -1] -= lam  # no penalty on the intercept
+        return np.linalg.solve(A, Xa.T @ y)
+
+    pred = lambda X, w: np.concatenate([X, np.ones((len(X), 1))], 1) @ w
+    nv = max(1, len(Xtr) // 5)
+    best = min((np.abs(pred(Xtr[:nv], fit(Xtr[nv:], ytr[nv:], lam)) - ytr[:nv]).mean(), lam) for lam in (1, 10, 100, 1000, 1e4))[1]
+    w = fit(Xtr, ytr, best)
+    return float(np.abs(pred(Xte, w) - yte).mean())
+
+
+def age_grid(ages=(0.5, 2, 4, 6, 8, 10, 12, 14, 16, 18), size: int = 128, seed: int = 0) -> torch.Tensor:
+    """Figure helper: one hand per bone age, girls in the top row and boys below, same subject and
+    a fixed upright pose with neutral exposure; returns a (2*size, len(ages)*size) float tensor."""
+    cfg = PhantomConfig(size=size, collimation=False, marker=False, site_variation=False, pose_variation=False)
+    rows = []
+    for male in (False, True):
+        ims = [render([0], seed, cfg, override=dict(bone_age=float(a), male=male))["image"][0, 0] for a in ages]
+        rows.append(torch.cat(ims, 1))
+    return torch.cat(rows, 0)
