@@ -89,7 +89,7 @@ class PhantomConfig:
     site_variation: bool = True  # brightness / contrast / gamma / energy / heel / blur per image
     pose_variation: bool = True  # rotation, position, scale, finger spread
     max_rotation_deg: float = 15.0
-    texture: float = 0.5  # amplitude of the trabecular texture
+    texture: float = 0.6  # amplitude of the trabecular texture
 
 
 # ----------------------------------------------------------------------------------------------
@@ -464,7 +464,7 @@ def _scene(subj: dict, z: torch.Tensor, u: torch.Tensor, cfg: PhantomConfig, S: 
         sx, sy = ax + d[0] * u0, ay + d[1] * u0
         cf = cort_f if cortf is None else cortf
         bones[name] = _prim(ref, sx, sy, th, (u1 - u0).clamp(min=0.05), r0, fp, wp, fd, wd,
-                            cp * r0 * (1 + fp), cd * r0 * (1 + fd), 0.95, cf * r0, 0.3, 0.15)
+                            cp * r0 * (1 + fp), cd * r0 * (1 + fd), 0.95, cf * r0, 0.2, 0.25)
         uc = e_len - c_n if epi_end == "p" else L - e_len + c_n  # nucleus centre along the slot
         ncx, ncy = ax + d[0] * uc, ay + d[1] * uc
         a_eff = torch.where(pres, a_n, torch.zeros_like(a_n))
@@ -524,8 +524,8 @@ def _scene(subj: dict, z: torch.Tensor, u: torch.Tensor, cfg: PhantomConfig, S: 
     for i, (name, (cx, cy), a, c, ang) in enumerate(CARPALS):
         q = mat["size"][:, i]
         mround = math.sqrt(a * c)
-        aa = q * (a * q + mround * (1 - q)) * sg
-        cc = q * (c * q + mround * (1 - q)) * sg
+        aa = 1.1 * q * (a * q + mround * (1 - q)) * sg
+        cc = 1.1 * q * (c * q + mround * (1 - q)) * sg
         px, py = P(cx, cy)
         thc = ang + 0.1 * z[:, 43 + i % 5]
         carp.append((name, _prim(ref, px - torch.sin(thc) * 1e-3, py - torch.cos(thc) * 1e-3, thc, 2e-3, aa,
@@ -553,41 +553,44 @@ def _scene(subj: dict, z: torch.Tensor, u: torch.Tensor, cfg: PhantomConfig, S: 
         soft.append(_prim(ref, sx0 - torch.sin(thf) * back, sy0 - torch.cos(thf) * back, thf, Lf + back - rf, rf,
                           fp=0.12, wp=0.4, c0=rf, c1=rf, k=0.85))
     # palm: widens from the wrist (~5.6 cm) to the metacarpal heads (~8 cm), ~3 cm thick
-    px, py = P(-0.2, -1.0)
-    qx, qy = P(-0.1, 9.2)
-    palm_w = 2.85 * sg * wx * soft_f.sqrt()
+    px, py = P(-0.3, -0.5)
+    qx, qy = P(-0.4, 9.0)
+    palm_w = 2.65 * sg * wx * soft_f.sqrt()
     soft.append(_prim(ref, px, py, torch.atan2(qx - px, qy - py), torch.hypot(qx - px, qy - py), palm_w,
-                      fd=0.40, wd=0.8, c0=1.0 * palm_w, c1=0.42 * palm_w * 1.4, k=0.5))
+                      fd=0.15, wd=0.8, c0=1.0 * palm_w, c1=0.5 * palm_w, k=0.58))
     th1 = bones["mc1"]["th"]
     ax_, ay_ = P(1.3, 1.0)
     soft.append(_prim(ref, ax_, ay_, th1, MC_LEN[0] * sg * 1.0, 1.5 * sg * soft_f, k=0.65))  # thenar eminence
     m1x = bones["mc1"]["ax"] + torch.sin(th1) * MC_LEN[0] * sg * 0.7
     m1y = bones["mc1"]["ay"] + torch.cos(th1) * MC_LEN[0] * sg * 0.7
     m2x, m2y = P(1.9, 9.0)
-    soft.append(_prim(ref, m1x, m1y, torch.atan2(m2x - m1x, m2y - m1y), torch.hypot(m2x - m1x, m2y - m1y), 0.9 * sg * soft_f,
+    soft.append(_prim(ref, m1x, m1y, torch.atan2(m2x - m1x, m2y - m1y), torch.hypot(m2x - m1x, m2y - m1y), 0.7 * sg * soft_f,
                       k=0.5))  # thumb-index web
     ax_, ay_ = P(0.1, -0.72 * H_REF)
-    bx_, by_ = P(-0.2, 1.2)
-    soft.append(_prim(ref, ax_, ay_, torch.atan2(bx_ - ax_, by_ - ay_), torch.hypot(bx_ - ax_, by_ - ay_), 2.75 * sg * wx * soft_f.sqrt(),
-                      fp=0.35, wp=0.9, c0=1.0 * sg, c1=2.0 * sg, k=0.75))
+    bx_, by_ = P(-0.2, 0.8)
+    soft.append(_prim(ref, ax_, ay_, torch.atan2(bx_ - ax_, by_ - ay_), torch.hypot(bx_ - ax_, by_ - ay_), 2.45 * sg * wx * soft_f.sqrt(),
+                      fp=0.35, wp=0.9, c0=1.0 * sg, c1=3.0 * sg, k=0.72))
 
     # image transform: hand point (xa, ya) lands at pixel (cx, cy), rotation phi, s px / cm
     if cfg.pose_variation:
         phi = math.radians(cfg.max_rotation_deg) * (2 * u[:, 12] - 1)
-        fov = 1.30 + 0.25 * u[:, 13]  # image height in hand lengths
+        fov = 1.22 + 0.2 * u[:, 13]  # image height in hand lengths
         cxp = S * (0.5 + 0.07 * (2 * u[:, 14] - 1))
         cyp = S * (0.5 + 0.05 * (2 * u[:, 15] - 1))
     else:
-        phi, fov = torch.zeros_like(ref), torch.full_like(ref, 1.38)
+        phi, fov = torch.zeros_like(ref), torch.full_like(ref, 1.3)
         cxp, cyp = torch.full_like(ref, S / 2), torch.full_like(ref, S / 2)
-    T = dict(s=S / (fov * hl), phi=phi, cx=cxp, cy=cyp, xa=0.2 * sg, ya=0.355 * hl)
+    T = dict(s=S / (fov * hl), phi=phi, cx=cxp, cy=cyp, xa=0.1 * sg, ya=0.40 * hl)
 
     groups = {
+        # fixed groups of similar patch size (a fixed order keeps sums batch-independent)
         "forearm": ([bones["radius"], bones["ulna"]], True, 1),
-        "metacarpal": ([bones[f"mc{i}"] for i in range(1, 6)], True, 2),
-        "proximal": ([bones[f"pp{i}"] for i in range(1, 6)], True, 3),
-        "distal": ([bones[n] for n in ("mp2", "mp3", "mp4", "mp5", "dp1", "dp2", "dp3", "dp4", "dp5")], True, 3),
-        "nuclei": ([p for _, p in nuclei], False, 4),
+        "metacarpal": ([bones[f"mc{i}"] for i in range(2, 6)], True, 2),
+        "thumb": ([bones[n] for n in ("mc1", "pp1", "dp1")], True, 2),
+        "proximal": ([bones[f"pp{i}"] for i in range(2, 6)], True, 3),
+        "distal": ([bones[n] for n in ("mp2", "mp3", "mp4", "mp5", "dp2", "dp3", "dp4", "dp5")], True, 3),
+        "forearm_nuclei": ([p for n, p in nuclei if n in ("radius", "ulna")], False, 4),
+        "nuclei": ([p for n, p in nuclei if n not in ("radius", "ulna")], False, 4),
         "carpal": ([p for _, p in carp], False, 5),
     }
     return dict(mat=mat, gap_cm=gap_cm, groups=groups, soft=soft, growth=growth_reg, T=T, marks=marks,
@@ -638,24 +641,26 @@ def _render_batch(idx: torch.Tensor, seed: int, cfg: PhantomConfig, S: int, mask
     if masks and sc["growth"]:
         groups.append(("growth", _prepare(_stack(sc["growth"]), T, False)))
     S_soft = max(S // 2, 8)
-    soft_p = _prepare(_stack(sc["soft"]), T, True, scale=S_soft / S)
+    soft_ps = [_prepare(_stack(sc["soft"][:5]), T, True, scale=S_soft / S),  # fingers
+               _prepare(_stack(sc["soft"][5:]), T, True, scale=S_soft / S)]  # palm, thenar, web, forearm
     t2 = torch.stack([a for a, _ in tex])[:, None].to(dev)
     t6 = torch.stack([b for _, b in tex])[:, None].to(dev)
+    tex_half = 0.6 * t2 + 0.8 * F.interpolate(t6, size=t2.shape[-2:], mode="bilinear", align_corners=False)
 
     # site / exposure parameters (B,)
     if cfg.site_variation:
         e = u[:, 16]
         heel, heel_dir = 0.05 + 0.10 * u[:, 17], 2 * math.pi * u[:, 18]
         scat, sig = 0.02 + 0.05 * u[:, 19], (0.5 + 0.5 * u[:, 20]) * S / 256
-        q0 = 0.6 + 0.4 * u[:, 21]
+        q0 = 0.7 + 0.4 * u[:, 21]
         lo, hi, gam = 0.03 + 0.27 * u[:, 22], 0.85 + 0.15 * u[:, 23], torch.exp(0.5 * (u[:, 24] - 0.5))
     else:
         c = lambda v: torch.full((B,), float(v), device=dev)
         e, heel, heel_dir, scat, sig = c(0.5), c(0.08), c(math.pi / 2), c(0.04), c(0.7 * S / 256)
-        q0, lo, hi, gam = c(0.8), c(0.12), c(0.95), c(1.0)
+        q0, lo, hi, gam = c(0.9), c(0.12), c(0.95), c(1.0)
     mu_b, mu_s = 2.2 - 0.9 * e, 0.37 - 0.09 * e  # cm^-1 at an effective ~32-40 keV
     mu_bone = (mu_b - mu_s) * sc["mineral"]  # bone replaces soft tissue along the ray
-    r_blur = max(1, int(math.ceil(3 * 1.0 * S / 256)))
+    r_blur = max(1, int(math.ceil(2 * 1.0 * S / 256)))
     wblur = _gauss(sig, r_blur).float()
     mu_bone, mu_s, heel, heel_dir, scat, q0, lo, hi, gam = (t.float() for t in (mu_bone, mu_s, heel, heel_dir, scat, q0, lo, hi, gam))
     u = u.float()
@@ -686,39 +691,41 @@ def _render_batch(idx: torch.Tensor, seed: int, cfg: PhantomConfig, S: int, mask
         lay = buf.view(n_lay, b, 1, S2, S2)[..., 1:-1, 1:-1]  # crop the guard ring
         Ss2 = S_soft + 2
         soft = torch.zeros(b * Ss2 * Ss2, device=dev)
-        flat, t_out, _, _ = _splat(soft_p, sl, S_soft, False)
-        soft.scatter_reduce_(0, flat.reshape(-1), t_out.reshape(-1), reduce="amax")
+        for soft_p in soft_ps:
+            flat, t_out, _, _ = _splat(soft_p, sl, S_soft, False)
+            soft.scatter_reduce_(0, flat.reshape(-1), t_out.reshape(-1), reduce="amax")
         tsoft = soft.view(b, 1, Ss2, Ss2)[..., 1:-1, 1:-1]
         tsoft = F.interpolate(tsoft, size=(S, S), mode="bilinear", align_corners=False) if S_soft != S else tsoft
 
         # trabecular texture: band-limited noise modulating the trabecular density
-        noise = 0.6 * F.interpolate(t2[sl], size=(S, S), mode="bilinear", align_corners=False)
-        noise += 0.8 * F.interpolate(t6[sl], size=(S, S), mode="bilinear", align_corners=False)
+        noise = F.interpolate(tex_half[sl], size=(S, S), mode="bilinear", align_corners=False)
         v4 = lambda t: t[sl, None, None, None]
         q = (noise.mul_(cfg.texture).add_(1).clamp_(min=0)).mul_(lay[1]).add_(lay[0]).mul_(v4(mu_bone))
         q += v4(mu_s) * tsoft  # (b,1,S,S) line integral of attenuation
-        if cfg.collimation:  # unexposed borders (left, right, top, bottom)
+        if cfg.collimation:  # unexposed borders (left, right, top, bottom); separable masks
             w = 0.1 * u[sl, 25:29] * (u[sl, 29:33] < 0.5)
             w4 = lambda j: w[:, j, None, None, None]
-            coll = ((xn + 0.5) < w4(0)) | ((0.5 - xn) < w4(1)) | ((yn + 0.5) < w4(2)) | ((0.5 - yn) < w4(3))
-            q += coll * v4(1.5 + 2.5 * u[:, 33])
-        if cfg.marker:  # lead 'L' near a corner
-            on = v4(u[:, 34] < 0.8)
+            cx_ = (((xn + 0.5) < w4(0)) | ((0.5 - xn) < w4(1))).float()  # (b,1,1,S)
+            cy_ = (((yn + 0.5) < w4(2)) | ((0.5 - yn) < w4(3))).float()  # (b,1,S,1)
+            q += torch.maximum(cx_, cy_).mul_(v4(1.5 + 2.5 * u[:, 33]))
+        if cfg.marker:  # lead 'L' near a corner: a vertical and a horizontal bar
+            on = v4(u[:, 34] < 0.8).float()
             corner_x = torch.where(u[:, 35] < 0.5, 0.06 + 0.03 * u[:, 36], 0.86 - 0.03 * u[:, 36])
             corner_y = torch.where(u[:, 37] < 0.5, 0.06, 0.83) + 0.03 * u[:, 38]
             hv = v4(0.06 + 0.03 * u[:, 39])
             bx, by = xn + 0.5 - v4(corner_x), yn + 0.5 - v4(corner_y)  # relative to the letter's top-left
             bar = hv * 0.22
-            Lm = (bx >= 0) & (((bx < bar) & (by >= 0) & (by < hv)) | ((bx < 0.7 * hv) & (by >= hv - bar) & (by < hv)))
-            q += (Lm & on) * 4.0
+            vx, vy = ((bx >= 0) & (bx < bar)).float(), ((by >= 0) & (by < hv)).float()
+            hx_, hy_ = ((bx >= 0) & (bx < 0.7 * hv)).float(), ((by >= hv - bar) & (by < hv)).float()
+            q += torch.maximum(vx * vy, hx_ * hy_).mul_(on * 4.0)
         heel_f = 1 + 2 * v4(heel) * (xn * v4(torch.cos(heel_dir)) + yn * v4(torch.sin(heel_dir)))
         I = q.neg_().exp_().mul_(heel_f)  # Beer-Lambert with the heel effect
         k = max(S // 16, 1)
         lowp = F.interpolate(F.avg_pool2d(I, k), size=(S, S), mode="bilinear", align_corners=False)
         I = I.add_(lowp.mul_(v4(scat))).div_(1 + v4(scat))  # a little blurred scatter
         I = _blur_sep(I, wblur[sl])  # detector blur
-        qd = I.clamp_(min=1e-6).log_().neg_()  # log transform: bone bright, background dark
-        vv = (qd.add_(0.12).clamp_(min=0).div_(v4(-q0))).exp_().neg_().add_(1).clamp_(0, 1)
+        # log transform q = -ln I, then film-like v = 1 - exp(-(q + 0.12) / q0) = 1 - e^(-0.12/q0) I^(1/q0)
+        vv = I.clamp_(min=1e-6).pow_(v4(1 / q0)).mul_(v4(torch.exp(-0.12 / q0))).neg_().add_(1).clamp_(0, 1)
         image[sl] = (vv.pow_(v4(gam)).mul_(v4(hi - lo)).add_(v4(lo))).clamp_(0, 1)
         if masks:
             thr = 0.03
