@@ -52,7 +52,7 @@ def artifact_dir(profile: str | Profile | None = None) -> Path:
 
 def _json_dump(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(obj, indent=1))
     os.replace(tmp, path)
 
@@ -74,8 +74,9 @@ def dataset(profile: str | Profile | None = None, split: str = "train", progress
     data = BoneAgeData(images=out["image"].float(), age=out["label"].float(), male=out["male"].float(),
                        ids=[f"phantom-{int(i)}" for i in out["index"]], source=f"phantom (seed {p.seed})")
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(data, path.with_suffix(".tmp"))
-    os.replace(path.with_suffix(".tmp"), path)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")  # torchrun ranks may render at once
+    torch.save(data, tmp)
+    os.replace(tmp, path)
     return data
 
 

@@ -160,7 +160,9 @@ class Trainer:
         for epoch in bar:
             torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # dropout
             g = _seeded(cfg.seed, epoch)
-            order = torch.randperm(self.n, generator=g)
+            order = torch.randperm(self.n, generator=g)  # the same on every rank
+            if self.world > 1:  # but each rank draws its own augmentations and degradations
+                g = _seeded(cfg.seed, epoch, salt=1 + self.rank)
             net.train()
             t0, total, seen = time.perf_counter(), 0.0, 0
             for step in range(steps):
