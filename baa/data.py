@@ -157,6 +157,30 @@ def normalize(arr: np.ndarray, percentiles: tuple[float, float] | None = (0.5, 9
     return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
 
 
+def strip_uniform_borders(img: np.ndarray, max_fraction: float = 0.3, tol: float = 0.04) -> np.ndarray:
+    """Crop flat bands along the edges: collimator shadows (unexposed, so white on a correct
+    radiograph and black on an inverted one) and film borders. A row or column belongs to a band
+    while its spread (10th-90th percentile) stays under ``tol``; at most ``max_fraction`` of each
+    side is removed. Used before judging polarity, which such bands would otherwise decide."""
+    a = np.asarray(img, dtype=np.float32)
+    h, w = a.shape
+    top, bottom, left, right = 0, h, 0, w
+
+    def flat(v: np.ndarray) -> bool:
+        q10, q90 = np.percentile(v, (10, 90))
+        return q90 - q10 < tol
+
+    while top < int(max_fraction * h) and flat(a[top, left:right]):
+        top += 1
+    while h - bottom < int(max_fraction * h) and flat(a[bottom - 1, left:right]):
+        bottom -= 1
+    while left < int(max_fraction * w) and flat(a[top:bottom, left]):
+        left += 1
+    while w - right < int(max_fraction * w) and flat(a[top:bottom, right - 1]):
+        right -= 1
+    return a[top:bottom, left:right]
+
+
 def detect_inverted(img: np.ndarray, margin: float = 0.08) -> bool:
     """True when ``img`` looks like an inverted export: background brighter than the hand.
 
@@ -173,6 +197,7 @@ def detect_inverted(img: np.ndarray, margin: float = 0.08) -> bool:
     if not hi > lo:
         return False
     a = (a - lo) / (hi - lo)
+    a = strip_uniform_borders(a)
     h, w = a.shape
     b = max(1, int(round(0.05 * min(h, w))))
     border = np.concatenate([a[:b].ravel(), a[-b:].ravel(), a[b:-b, :b].ravel(), a[b:-b, -b:].ravel()])

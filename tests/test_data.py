@@ -499,3 +499,13 @@ def test_real_radiographs_read_right_way_up():
         assert detect_inverted(1 - img), f.name
         np.testing.assert_array_equal(read_image(f), img)  # fix_polarity leaves them alone
         assert resize_pad(img, 64).shape == (64, 64)
+
+
+def test_collimation_bands_do_not_flip_polarity():
+    """White collimator bands (unexposed film) must not make a correct radiograph look inverted."""
+    from baa.data import detect_inverted
+    from baa.phantom import PhantomConfig, render
+
+    imgs = render(torch.arange(60), seed=0, config=PhantomConfig(size=64, collimation=True))["image"][:, 0].numpy()
+    assert sum(detect_inverted(i) for i in imgs) == 0
+    assert sum(detect_inverted(1 - i) for i in imgs) == len(imgs)
