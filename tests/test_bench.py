@@ -1,0 +1,184 @@
+"""baa.bench: FLOP counting, the JSON schema on a tiny run (toy data and untrained models), the
+speed dict's keys (toy networks), atomic writing and the CLI registration. Seconds, no training."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from baa import bench as B
+from baa.data import BoneAgeData
+from baa.models import BoNetPlus, ResUNet
+from baa.restore import RESTORERS
+
+
+# ---------------------------------------------------------------- FLOPs and parameters
+
+def test_flop_count_of_a_known_conv():
+    conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+    x = torch.rand(2, 3, 16, 16)
+    # 2 FLOPs per multiply-add: out elements (2*8*16*16) x MACs each (3*3*3)
+    assert B.flop_count(conv, x) == 2 * (2 * 8 * 16 * 16) * (3 * 3 * 3)
+    total, ops = B.flop_count(conv, x, by_op=True)
+    assert ops == {"convolution": total}
+
+
+def test_flop_count_on_meta_matches_real_and_counts_backward():
+    def build():
+        return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    real = B.flop_count(build(), torch.rand(1, 1, 8, 8))
+    c = B.model_cost(build, size=8)
+    assert c["flops"] == real == c["conv_flops"]
+    assert c["params"] == sum(p.numel() for p in build().parameters())
+    # backward: weight gradients of both convs and the input gradient of the second
+    assert 2 * real < c["train_flops"] <= 3 * real
+
+
+def test_paper_sizes():
+    c = B.model_cost(lambda: BoNetPlus(width=1.0), 256)
+    assert 1e6 < c["params"] < 10e6  # section 4.3: "just less than 10 M"
+    assert c["flops"] == c["conv_flops"] > 1e10
+
+
+# ---------------------------------------------------------------- JSON writing
+
+def test_write_json_is_atomic(tmp_path):
+    path = tmp_path / "sub" / "bench.json"
+    B.write_json({"a": 1.5, "b": math.inf, "c": [np.float32(2.0), math.nan]}, path)
+    assert json.loads(path.read_text()) == {"a": 1.5, "b": None, "c": [2.0, None]}  # strict JSON
+    with pytest.raises(TypeError):
+        B.write_json({"a": object()}, path)  # fails half-way through serialising ...
+    assert json.loads(path.read_text())["a"] == 1.5  # ... and the old file is intact
+    assert [p.name for p in path.parent.iterdir()] == ["bench.json"]  # no temporary left behind
+
+
+# ---------------------------------------------------------------- a tiny restoration run
+
+def _blobs(n: int, size: int = 48, seed: int = 0) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    out = np.zeros((n, 1, size, size))
+    for i in range(n):
+        for _ in range(4):
+            cy, cx, s = rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7), rng.uniform(0.08, 0.2)
+            out[i, 0] += rng.uniform(0.3, 0.6) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
+    return torch.tensor(np.clip(out, 0.02, 1), dtype=torch.float32)
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """pipelines.dataset and the trained models replaced by toy data and untrained small nets."""
+    from baa import pipelines as P
+
+    n = 3
+    data = BoneAgeData(images=_blobs(n), age=torch.tensor([3.0, 8.0, 12.0]), male=torch.ones(n),
+                       ids=[f"t{i}" for i in range(n)], source="toy blobs")
+    monkeypatch.setattr(P, "dataset", lambda profile=None, split="train", progress=True: data)
+    torch.manual_seed(0)
+    reg = BoNetPlus(width=0.125).eval()
+    res = {k: ResUNet(width=0.125, depth=2).eval() for k in ("dq", "noise", "label", "lowres")}
+    monkeypatch.setattr(B, "_load_models", lambda p, progress: (reg, res))
+    return data
+
+
+def test_restoration_schema_and_json(toy, tmp_path):
+    out = tmp_path / "bench.json"
+    res = B.run("smoke", out=out, parts=("restoration",), progress=False)
+    on_disk = json.loads(out.read_text())
+    assert on_disk["restoration"].keys() == res["restoration"].keys() == {"noise", "label", "lowres"}
+    for kind, methods in on_disk["restoration"].items():
+        expected = {"clean", "degraded", "resunet", "resunet_dq", *RESTORERS[kind]}
+        assert set(methods) == expected
+        for m, r in methods.items():
+            assert {"psnr", "ssim", "mae_years"} <= set(r)
+            assert r["mae_years"] >= 0
+            if m != "clean":
+                assert isinstance(r["psnr"], float) and 0 < r["ssim"] <= 1
+            if kind == "label":
+                assert "psnr_mask" in r
+    # untrained ResUNets start as the identity: they return the degraded image
+    noise = on_disk["restoration"]["noise"]
+    assert noise["resunet"]["psnr"] == pytest.approx(noise["degraded"]["psnr"], abs=0.05)
+    # the label box: restoring it raises the PSNR inside it the most
+    lab = on_disk["restoration"]["label"]
+    assert lab["biharmonic"]["psnr_mask"] > lab["degraded"]["psnr_mask"] + 5
+    assert set(on_disk["verdict"]) == {"noise", "label", "lowres"}
+    assert on_disk["meta"]["data"] == "phantom" and on_disk["meta"]["profile"] == "smoke"
+    assert on_disk["meta"]["device_name"] and on_disk["meta"]["cpu_count"] >= 1
+    assert "torch" in on_disk["meta"] and "date" in on_disk["meta"]
+    assert "[label]" in B.format_table(res) and "biharmonic" in B.format_table(res)
+
+
+def test_examples(toy):
+    ex = B.restoration_examples("smoke", index=[0, 2])
+    assert set(ex["label"]) == {"clean", "degraded", "resunet", "resunet_dq", "biharmonic"}
+    assert ex["noise"]["anscombe_nlm"].shape == (2, 48, 48)
+
+
+def test_verdict():
+    r = {"lowres": {"bicubic": {"psnr": 30.0, "mae_years": 1.0}, "lanczos": {"psnr": 31.0, "mae_years": 1.2},
+                    "resunet": {"psnr": 32.5, "mae_years": 0.9}, "resunet_dq": {"psnr": 31.5, "mae_years": 0.8}}}
+    v = B._verdict(r)["lowres"]
+    assert v["best_classical_psnr"] == "lanczos" and v["best_classical_mae"] == "bicubic"
+    assert v["resunet_beats_classical"] and not v["resunet_dq_beats_classical"]  # 0.5 dB is not 1 dB
+    assert v["resunet_psnr_gain_db"] == pytest.approx(1.5)
+
+
+# ---------------------------------------------------------------- speed, on toy networks
+
+class _Reg(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x).mean((1, 2, 3))
+
+
+class _Cls(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(1, 4, 3, padding=1), nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).mean((2, 3)))
+
+
+def test_speed_keys(monkeypatch):
+    toys = {"bonet": _Reg, "resunet": lambda: nn.Conv2d(1, 1, 3, padding=1), "classifier": _Cls}
+    monkeypatch.setattr(B, "_paper_models", lambda: dict(toys))
+    monkeypatch.setattr(B, "_profile_models", lambda p: dict(toys))
+    monkeypatch.setattr(B, "PAPER_SIZE", 32)
+    monkeypatch.setattr(B, "phantom_images_per_s", lambda *a, **k: 1.0)
+    monkeypatch.setattr(B, "matmul_peak_gflops", lambda *a, **k: 10.0)
+    s, extra = B.speed("smoke", progress=False, device="cpu")
+    assert list(s) == list(B.SPEED_KEYS)
+    for k in ("bonet_paper_params", "bonet_paper_gflops", "bonet_infer_ms_256", "bonet_infer_ms_256_channels_last",
+              "train_images_per_s_cpu_profile", "matmul_peak_gflops", "conv_share_of_peak", "phantom_images_per_s_256"):
+        assert isinstance(s[k], (int, float)) and s[k] > 0, k
+    assert s["bonet_paper_params"] == sum(p.numel() for p in _Reg().parameters())
+    assert s["bonet_infer_speedup_256"] == pytest.approx(s["bonet_infer_ms_256"] / s["bonet_infer_ms_256_best"])
+    # the smoke profile leaves out what is slow and says so
+    assert s["bonet_infer_ms_256_compiled"] is None and s["train_images_per_s_256"] is None
+    assert extra["skipped"]
+
+
+def test_time_call_and_latency():
+    calls = []
+    assert B.time_call(lambda: calls.append(1), iters=3, warmup=2) >= 0
+    assert len(calls) == 5
+    t = B.inference_latency(_Reg(), 16, iters=1, warmup=0)
+    assert set(t) == {"grad", "no_grad", "inference_mode", "channels_last"}
+    assert B.matmul_peak_gflops(sizes=(64,), reps=1) > 0
+
+
+# ---------------------------------------------------------------- the CLI
+
+def test_cli_registers_bench():
+    from baa.cli import build_parser
+
+    a = build_parser().parse_args(["bench", "--profile", "smoke", "--out", "x.json", "--quick"])
+    assert a.fn is B.cmd_bench and a.quick and a.out == "x.json" and a.profile == "smoke"
