@@ -45,6 +45,10 @@ TABLE1 = [("conv1", "Conv(1)", 96, 256), ("conv2", "Conv(2)", 96, 256), ("pool1"
           ("tl7.0", "TL(7) conv", 1024, 2), ("tl7", "TL(7) pool", 1024, 1),
           ("conv3", "Conv(3)", 1024, 1), ("conv4", "Conv(4)", 512, 1), ("out", "OutLayer", 1, 1)]
 
+# Section 3.3.1: "In total, we use 23 convolutional layers, 5 max pooling layers, 5 up-convolution layers,
+# and 5 concatenation layers in this network."
+RESUNET_LAYERS = {"conv": 23, "max_pool": 5, "up_conv": 5, "concat": 5}
+
 
 def source_name(source: str | None) -> str:
     """``"phantom (seed 0)"`` -> ``"phantom"``; real-data sources (``"rsna:/path"``) stay as they are."""
@@ -230,21 +234,31 @@ def classifier_table(confusion, profile: str | None = None, source: str | None =
 # -- chapter 4: restoration quality ----------------------------------------------------------------
 
 @torch.inference_mode()
-def restoration_quality(models: dict[str, torch.nn.Module], clean: torch.Tensor, degrade: Callable,
-                        kinds=KINDS, batch_size: int = 32) -> pd.DataFrame:
+def restoration_quality(models: dict, clean: torch.Tensor, degrade: Callable, kinds=KINDS, batch_size: int = 32,
+                        progress: bool = True) -> pd.DataFrame:
     """PSNR (dB) and SSIM of each ``kind``'s degraded test images and of their restorations, all
-    against the clean image. ``models`` maps a column name to a ResUNet, or to a dict kind ->
-    ResUNet (CQ's experts); ``degrade(images, kind)`` makes the degraded set (e.g.
+    against the clean image (the degraded columns are the baseline a restoration must beat).
+
+    ``models`` maps a column name to a ResUNet (or any callable image -> image, e.g. a
+    ``CQPipeline``'s ``restore``), or to a dict kind -> ResUNet (CQ's experts; a kind missing from
+    the dict gives NaN). ``degrade(images, kind)`` makes the degraded set (e.g.
     ``baa.pipelines.degraded_set``)."""
+    from tqdm.auto import tqdm
+
     from baa.restore import psnr, ssim
 
     rows = []
-    for kind in kinds:
+    for kind in tqdm(kinds, desc="PSNR / SSIM", disable=not progress, leave=False):
         x = degrade(clean, kind)
         row = {"kind": QUALITY_NAMES.get(kind, kind), "degraded PSNR": psnr(x, clean), "degraded SSIM": ssim(x, clean)}
         for name, model in models.items():
-            m = model[kind] if isinstance(model, dict) else model
-            y = torch.cat([m.eval()(x[i:i + batch_size]).clamp(0, 1) for i in range(0, len(x), batch_size)])
+            m = model.get(kind) if isinstance(model, dict) else model
+            if m is None:
+                row[f"{name} PSNR"] = row[f"{name} SSIM"] = float("nan")
+                continue
+            if isinstance(m, torch.nn.Module):
+                m = m.eval()
+            y = torch.cat([m(x[i:i + batch_size]).clamp(0, 1) for i in range(0, len(x), batch_size)])
             row[f"{name} PSNR"], row[f"{name} SSIM"] = psnr(y, clean), ssim(y, clean)
         rows.append(row)
     return pd.DataFrame(rows).set_index("kind")
@@ -317,7 +331,7 @@ def claims(assessment: dict | None = None, loss: dict | None = None, tol: float 
         holds = a["mae_mean"] < b["mae_mean"] and a["mdae_mean"] < b["mdae_mean"]
         out.append(Claim("L_MAE trains a better BoNet+ than L_MSE (Table 2)", bool(holds),
                          f"MAE {a['mae_mean']:.3f} vs {b['mae_mean']:.3f}, MdAE {a['mdae_mean']:.3f} vs {b['mdae_mean']:.3f} "
-                         f"(L_MAE vs L_MSE; paper {paper.TABLE2['mae']['mae'][0]} vs {paper.TABLE2['mse']['mae'][0]})"))
+                         f"(L_MAE vs L_MSE; paper {paper.TABLE2['mae']['mae'][0]:.3f} vs {paper.TABLE2['mse']['mae'][0]:.3f})"))
     if assessment is None:
         return out
     t = assessment["mae"]
@@ -343,13 +357,13 @@ def claims(assessment: dict | None = None, loss: dict | None = None, tol: float 
                          f"DQ {t['dq']['high']:.3f} ({rel_h['dq']:+.1%})"))
         out.append(Claim("Training on every quality (NQ) costs accuracy on high-quality images",
                          bool(t["nq"]["high"] > base),
-                         f"high quality: NQ {t['nq']['high']:.3f} vs BoNet+ {base:.3f} (paper {paper.TABLE4['nq']['high']} vs "
-                         f"{paper.TABLE4['plain']['high']})"))
+                         f"high quality: NQ {t['nq']['high']:.3f} vs BoNet+ {base:.3f} (paper {paper.TABLE4['nq']['high']:.3f} vs "
+                         f"{paper.TABLE4['plain']['high']:.3f})"))
         kinds = [q for q in POOR + ("all",) if q in t["dq"] and q in t["plain"]]
         won, lost = _beats(t, "dq", "plain", kinds)
         extra = ""
         if "all" in t["dq"]:
-            extra = f"; all three at once: DQ {t['dq']['all']:.3f} vs BoNet+ {t['plain'].get('all', float('nan')):.3f} (paper DQ {paper.DQ_ALL['mae']})"
+            extra = f"; all three at once: DQ {t['dq']['all']:.3f} vs BoNet+ {t['plain'].get('all', float('nan')):.3f} (paper DQ {paper.DQ_ALL['mae']:.3f})"
         out.append(Claim("One restoration model (DQ) handles every degradation, and all three at once",
                          bool(not lost), f"DQ better than plain BoNet+ on {len(won)}/{len(kinds)}"
                          + (f" (not on {', '.join(lost)})" if lost else "") + extra))
@@ -393,7 +407,7 @@ def cached_results(name: str, profile: str | None = None, compute: Callable | No
     return compute(profile)
 
 
-__all__ = ["TABLE1", "Claim", "architecture_table", "table2", "pooled_predictions", "history_frame", "table45",
+__all__ = ["TABLE1", "RESUNET_LAYERS", "Claim", "architecture_table", "table2", "pooled_predictions", "history_frame", "table45",
            "dq_all_table", "ccs_fraction", "confusion_frame", "classifier_table", "restoration_quality", "load_bench",
            "bench_tables", "paper_results", "claims", "claims_frame", "claims_markdown", "cached_results",
            "to_markdown", "ours_label", "source_name"]
