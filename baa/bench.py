@@ -431,7 +431,7 @@ SPEED_KEYS = (
 
 
 def speed(profile=None, quick: bool = False, device: str | torch.device = "auto", progress: bool = True,
-          compile: bool | None = None, compile_timeout_s: float = 150.0) -> tuple[dict, dict]:
+          compile: bool | None = None, compile_timeout_s: float = 120.0) -> tuple[dict, dict]:
     """The ``speed`` section: returns ``(speed dict with every key of SPEED_KEYS, extra)``; ``extra``
     holds the CUDA-only numbers, batch sizes and, under ``"skipped"``, why a key is ``None``.
 
@@ -904,7 +904,8 @@ def format_table(result: dict) -> str:
         for k, v in result["speed"].items():
             lines.append(f"  {k:<48}{_fmt(v):>14}")
         for k, v in (result.get("speed_extra") or {}).items():
-            lines.append(f"  {k:<48}{_fmt(v):>14}")
+            if not isinstance(v, dict):  # cpu_seconds per step stays in the JSON
+                lines.append(f"  {k:<48}{_fmt(v):>14}")
     if result.get("targets"):
         lines.append("")
         lines.append("[targets]")
@@ -919,10 +920,13 @@ def format_table(result: dict) -> str:
 
 def cmd_bench(a) -> int:
     parts = tuple(a.only) if a.only else ("restoration", "speed")
-    res = run(a.profile, a.out, quick=a.quick, parts=parts, device=a.device, progress=not a.quiet,
+    from baa import pipelines as P
+
+    out = Path(a.out) if a.out else P.artifact_dir(a.profile) / "bench.json"
+    res = run(a.profile, out, quick=a.quick, parts=parts, device=a.device, progress=not a.quiet,
               compile=False if a.no_compile else None)
     print(format_table(res))
-    print(f"\nwritten: {a.out or 'artifacts/<profile>/bench.json'}")
+    print(f"\nwritten: {out}")
     return 0
 
 

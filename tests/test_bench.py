@@ -182,3 +182,23 @@ def test_cli_registers_bench():
 
     a = build_parser().parse_args(["bench", "--profile", "smoke", "--out", "x.json", "--quick"])
     assert a.fn is B.cmd_bench and a.quick and a.out == "x.json" and a.profile == "smoke"
+
+
+def test_speed_full_path_on_toys(monkeypatch):
+    """The non-quick path (every variant, paper-size training, compile results merged) on toys."""
+    toys = {"bonet": _Reg, "resunet": lambda: nn.Conv2d(1, 1, 3, padding=1), "classifier": _Cls}
+    monkeypatch.setattr(B, "_paper_models", lambda: dict(toys))
+    monkeypatch.setattr(B, "_profile_models", lambda p: dict(toys))
+    monkeypatch.setattr(B, "PAPER_SIZE", 32)
+    monkeypatch.setattr(B, "phantom_images_per_s", lambda *a, **k: 1.0)
+    monkeypatch.setattr(B, "matmul_peak_gflops", lambda *a, **k: 10.0)
+    fake = {"eager_s": 0.002, "compiled_s": 0.001, "compile_s": 3.0}
+    monkeypatch.setattr(B, "compile_inference", lambda configs, *a, **k: ({c["name"]: fake for c in configs}, None))
+    s, extra = B.speed("cpu", progress=False, device="cpu")
+    missing = [k for k, v in s.items() if v is None]
+    assert missing == [], missing
+    assert s["bonet_infer_ms_256_compiled"] == 1.0 and extra["bonet_compile_speedup_256"] == 2.0
+    assert s["bonet_infer_ms_256_best"] == min(s[f"bonet_infer_ms_256{v}"] for v in ("", "_inference_mode", "_channels_last", "_compiled"))
+    assert not extra["skipped"]
+    frames = B.frames({"speed": s})
+    assert frames["inference"].notna().all().all() and len(frames["training"]) == 4
