@@ -106,6 +106,8 @@ LAB_PAGE_CONFIG = {"disabledExtensions": {"@jupyterlab/apputils-extension:announ
 LAB_SETTINGS = {
     # never write the notebook back (the copy under test lives in a temporary folder anyway)
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    # render every cell, also those scrolled out of view, so the app's widgets stay in the DOM
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                          "checkForUpdates": False},
 }
