@@ -275,18 +275,23 @@ def load_bench(profile: str | None = None) -> dict | None:
 
 
 def bench_tables(bench: dict) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """``(restoration, speed)``: restoration rows (kind, method) with PSNR, SSIM and the bone-age
-    MAE after restoration; speed one row per measured name."""
+    """``(restoration, speed)``: restoration rows (kind, method) with PSNR, SSIM, the bone-age MAE
+    after restoration (and, where the bench gives them, the PSNR inside the label and ms per image);
+    speed one row per measured name (unmeasured entries, ``null`` in the JSON, left out)."""
     rest = None
     if bench.get("restoration"):
-        rows = {(QUALITY_NAMES.get(k, k), m): {"PSNR (dB)": v.get("psnr", float("nan")), "SSIM": v.get("ssim", float("nan")),
-                                               "MAE (years)": v.get("mae_years", float("nan"))}
+        cols = {"psnr": "PSNR (dB)", "ssim": "SSIM", "mae_years": "MAE (years)", "psnr_mask": "PSNR in label (dB)",
+                "ms_per_image": "ms / image"}
+        rows = {(QUALITY_NAMES.get(k, k), m): {name: v.get(key) for key, name in cols.items()}
                 for k, methods in bench["restoration"].items() for m, v in methods.items()}
-        rest = pd.DataFrame.from_dict(rows, orient="index")
+        rest = pd.DataFrame.from_dict(rows, orient="index").astype(float)
+        rest = rest[[c for c in rest.columns if c in ("PSNR (dB)", "SSIM", "MAE (years)") or rest[c].notna().any()]]
         rest.index = pd.MultiIndex.from_tuples(rest.index, names=["degradation", "method"])
     speed = None
     if bench.get("speed"):
-        speed = pd.DataFrame({"value": pd.Series(bench["speed"], dtype=float)})
+        values = pd.Series({k: v for k, v in bench["speed"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+                           dtype=float).dropna()
+        speed = pd.DataFrame({"value": values})
         speed.index.name = "measurement"
     return rest, speed
 

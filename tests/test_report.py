@@ -127,12 +127,14 @@ def test_classifier_tables():
 def test_bench_tables_and_load(tmp_path, monkeypatch):
     bench = {"restoration": {"noise": {"resunet": {"psnr": 30.0, "ssim": 0.9, "mae_years": 0.8},
                                        "anscombe_nlm": {"psnr": 28.0, "ssim": 0.85, "mae_years": 0.9}},
-                             "lowres": {"bicubic": {"psnr": 25.0, "ssim": 0.7}}},
-             "speed": {"bonet_images_per_s": 120.0, "resunet_ms": 3.5}}
+                             "lowres": {"bicubic": {"psnr": 25.0, "ssim": 0.7}, "clean": {"psnr": None, "ssim": 1.0}}},
+             "speed": {"bonet_images_per_s": 120.0, "resunet_ms": 3.5, "compiled_ms": None}}
     rest, speed = R.bench_tables(bench)
     assert rest.loc[("noise", "anscombe_nlm"), "PSNR (dB)"] == 28.0
     assert np.isnan(rest.loc[("low-res", "bicubic"), "MAE (years)"])
-    assert speed.loc["resunet_ms", "value"] == 3.5
+    assert speed.loc["resunet_ms", "value"] == 3.5 and "compiled_ms" not in speed.index
+    assert np.isnan(rest.loc[("low-res", "clean"), "PSNR (dB)"]) and "ms / image" not in rest.columns
+    assert rest.round(3).loc[("noise", "resunet"), "SSIM"] == 0.9
     assert R.bench_tables({}) == (None, None)
     monkeypatch.setenv("BAA_ARTIFACTS", str(tmp_path))
     assert R.load_bench("smoke") is None
@@ -171,8 +173,10 @@ def test_restoration_quality_identity_restorer():
     clean = torch.rand(3, 1, 16, 16)
     degrade = lambda x, kind: (x * 0.5).clamp(0, 1)
     ident = torch.nn.Identity()
-    df = R.restoration_quality({"DQ": ident, "CQ expert": {"noise": ident, "label": ident, "lowres": ident}}, clean, degrade)
-    assert list(df.index) == ["noise", "label", "low-res"]
+    df = R.restoration_quality({"DQ": ident, "CQ expert": {"noise": ident, "label": ident, "lowres": ident},
+                                "halve": lambda x: x * 0.5}, clean, degrade, kinds=("high", "noise", "label", "lowres"))
+    assert list(df.index) == ["high", "noise", "label", "low-res"]
+    assert np.isnan(df.loc["high", "CQ expert PSNR"]) and df.loc["noise", "halve PSNR"] < df.loc["noise", "DQ PSNR"]
     assert df.loc["noise", "DQ PSNR"] == pytest.approx(df.loc["noise", "degraded PSNR"])
     assert df.loc["label", "CQ expert SSIM"] == pytest.approx(df.loc["label", "degraded SSIM"])
 
