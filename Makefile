@@ -29,10 +29,11 @@ $(STAMP): pyproject.toml
 book: env
 	$(PY) -m baa.book --profile $(PROFILE)
 
-test: env test-unit test-notebooks
+# Browser tests come last: they reuse the smoke models the notebooks trained.
+test: env test-unit test-notebooks test-browser
 
 test-unit: env
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -m "not browser" tests
 
 # nbval checks the cells tagged nbval-check-output (deterministic: shapes, parameter counts,
 # metrics on fixed input); every other cell must run without error.

@@ -27,6 +27,7 @@ def notebooks() -> list[Path]:
 
 
 def execute(profile: str, only: list[str] | None = None) -> list[tuple[str, float]]:
+    import nbformat
     import papermill as pm
 
     CHAPTERS.mkdir(parents=True, exist_ok=True)
@@ -39,8 +40,14 @@ def execute(profile: str, only: list[str] | None = None) -> list[tuple[str, floa
                 continue
             t0 = time.perf_counter()
             print(f"[book] executing {nb.name} at profile {profile}", flush=True)
-            pm.execute_notebook(str(nb), str(CHAPTERS / nb.name), parameters={"profile": profile},
+            out = CHAPTERS / nb.name
+            pm.execute_notebook(str(nb), str(out), parameters={"profile": profile},
                                 kernel_name="python3", cwd=str(CHAPTERS), progress_bar=False)
+            # Live widgets need a kernel; the HTML book shows the static gallery instead, so drop
+            # the widget state (it would otherwise pull a widget manager from a CDN).
+            executed = nbformat.read(out, as_version=4)
+            executed.metadata.pop("widgets", None)
+            nbformat.write(executed, out)
             times.append((nb.name, time.perf_counter() - t0))
             print(f"[book] {nb.name}: {times[-1][1]:.0f} s", flush=True)
     finally:

@@ -100,7 +100,8 @@ def cmd_train(a) -> int:
             t = fit_regressor(BoNetPlus(width=p.width), tensors, cfg, loss=a.loss,
                               qualities=P.QUALITIES if a.all_qualities else None, **kw)
         elif a.task == "classifier":
-            t = fit_classifier(QualityClassifier(width=p.classifier_width), tensors, cfg, **kw)
+            t = fit_classifier(QualityClassifier(width=p.classifier_width, hidden=p.classifier_hidden or None), tensors,
+                               cfg, size=p.classifier_size or None, **kw)
         else:
             kinds = tuple(a.kinds.split(",")) if a.kinds else P.DQ_KINDS
             t = fit_restorer(ResUNet(width=p.width, depth=p.resunet_depth), tensors, cfg, kinds=kinds, **kw)

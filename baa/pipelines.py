@@ -16,6 +16,7 @@ checkpoint stores the profile it was trained under and is reused only when that 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -62,13 +63,12 @@ def _json_dump(obj, path: Path) -> None:
 def dataset(profile: str | Profile | None = None, split: str = "train", progress: bool = True) -> BoneAgeData:
     """The phantom images of ``split`` (``train``: ``n_images``, ``test``: ``n_test``, ``bench``:
     ``n_bench``) at the profile's size, rendered once and cached under ``artifacts/<profile>/data``."""
-    from baa.phantom import PhantomConfig, PhantomDataset
-
     p = get_profile(profile)
     n = {"train": p.n_images, "test": p.n_test, "bench": p.n_bench}[split]
-    path = artifact_dir(p) / "data" / f"{split}-{p.image_size}-{n}-{p.seed}.pt"
+    path = artifact_dir(p) / "data" / f"{split}-{p.image_size}-{n}-{p.seed}-{data_version(p)}.pt"
     if path.exists():
         return torch.load(path, weights_only=False)
+    from baa.phantom import PhantomConfig, PhantomDataset
     ds = PhantomDataset(n, seed=p.seed, config=PhantomConfig(size=p.image_size), start=SPLIT_OFFSET[split])
     out = ds.render_all(progress=progress)
     data = BoneAgeData(images=out["image"].float(), age=out["label"].float(), male=out["male"].float(),
@@ -78,6 +78,16 @@ def dataset(profile: str | Profile | None = None, split: str = "train", progress
     torch.save(data, tmp)
     os.replace(tmp, path)
     return data
+
+
+def data_version(profile: str | Profile | None = None) -> str:
+    """A tag of the phantom's code and configuration: cached images and the models trained on them
+    are reused only while it is unchanged."""
+    import baa.phantom as ph
+
+    p = get_profile(profile)
+    src = Path(ph.__file__).read_bytes() + repr(ph.PhantomConfig(size=p.image_size)).encode()
+    return hashlib.sha1(src).hexdigest()[:10]
 
 
 def _tensors(data: BoneAgeData, idx=None) -> dict:
@@ -99,13 +109,15 @@ def _train_or_load(path: Path, p: Profile, build, fit, **fit_kw) -> tuple[torch.
     model = build()
     if path.exists():
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        same = ckpt.get("extra", {}).get("profile") == p.to_dict()
+        extra = ckpt.get("extra", {})
+        same = extra.get("profile") == p.to_dict() and extra.get("data_version") == data_version(p)
         if same and ckpt["epoch"] >= ckpt["config"]["epochs"]:
             model.load_state_dict(ckpt["model"])
             return model.eval(), ckpt["history"]
         if not same:
             path.unlink()
-    trainer: Trainer = fit(model, checkpoint=path, extra={"profile": p.to_dict(), "name": path.stem}, **fit_kw)
+    trainer: Trainer = fit(model, checkpoint=path, extra={"profile": p.to_dict(), "data_version": data_version(p),
+                                                          "name": path.stem}, **fit_kw)
     return trainer.model.eval(), trainer.history
 
 
@@ -138,7 +150,7 @@ def loss_comparison(profile: str | Profile | None = None, progress: bool = True)
             folds.append({"fold": f, "mae": mae(pred, true), "mdae": mdae(pred, true), "pred": pred.tolist(),
                           "true": true.tolist(), "history": hist})
         m, md = np.array([x["mae"] for x in folds]), np.array([x["mdae"] for x in folds])
-        out[loss] = {"folds": folds, "mae_mean": float(m.mean()), "mae_std": float(m.std()),
+        out[loss] = {"folds": folds, "n_folds": len(folds), "mae_mean": float(m.mean()), "mae_std": float(m.std()),
                      "mdae_mean": float(md.mean()), "mdae_std": float(md.std())}
     _json_dump({k: {kk: vv for kk, vv in v.items() if kk != "folds"} for k, v in out.items()},
                artifact_dir(p) / "results" / "table2.json")
@@ -187,20 +199,24 @@ def classifier(profile: str | Profile | None = None, multi_label: bool = False, 
     torch.manual_seed(p.seed)
     name = "classifier_multilabel" if multi_label else "classifier"
     model, _ = _train_or_load(artifact_dir(p) / "models" / f"{name}.pt", p,
-                              lambda: QualityClassifier(width=p.classifier_width, multi_label=multi_label),
-                              lambda m, **kw: fit_classifier(m, _tensors(data), _config(p, "classifier", 0, progress), **kw))
+                              lambda: QualityClassifier(width=p.classifier_width, hidden=p.classifier_hidden or None,
+                                                        multi_label=multi_label),
+                              lambda m, **kw: fit_classifier(m, _tensors(data), _config(p, "classifier", 0, progress),
+                                                             size=p.classifier_size or None, **kw))
     return model
 
 
 def build_pipelines(profile: str | Profile | None = None, progress: bool = True) -> dict[str, torch.nn.Module]:
     """``{"plain", "cq", "dq", "nq", "cq_multilabel"}`` as modules in eval mode (Fig. 10)."""
-    regs, res = regressors(profile, progress), restorers(profile, progress)
+    p = get_profile(profile)
+    regs, res = regressors(p, progress), restorers(p, progress)
     experts = {k: res[k] for k in D.KINDS}
+    cs = p.classifier_size or None
     return {"plain": PlainPipeline(regs["plain"]).eval(),
-            "cq": CQPipeline(classifier(profile, False, progress), experts, regs["plain"]).eval(),
+            "cq": CQPipeline(classifier(p, False, progress), experts, regs["plain"], cs).eval(),
             "dq": DQPipeline(res["dq"], regs["plain"]).eval(),
             "nq": PlainPipeline(regs["nq"]).eval(),
-            "cq_multilabel": CQPipeline(classifier(profile, True, progress), experts, regs["plain"]).eval()}
+            "cq_multilabel": CQPipeline(classifier(p, True, progress), experts, regs["plain"], cs).eval()}
 
 
 def degraded_set(images: torch.Tensor, kind: str, seed: int = 1234) -> torch.Tensor:
@@ -267,4 +283,5 @@ def load_pipeline(name: str = "dq", profile: str | Profile | None = None, checkp
         return PlainPipeline(reg).eval()
     if name == "dq":
         return DQPipeline(m["resunet_dq"], reg).eval()
-    return CQPipeline(m["classifier"], {k: m[f"resunet_{k}"] for k in D.KINDS}, reg).eval()
+    cs = get_profile(profile).classifier_size or None
+    return CQPipeline(m["classifier"], {k: m[f"resunet_{k}"] for k in D.KINDS}, reg, cs).eval()

@@ -34,7 +34,8 @@ class Profile:
     lr_resunet: float = 2e-4  # section 4.1
     resunet_depth: int = 5  # max pools in the U-Net; paper: 5 (23 convs)
     classifier_width: float = 1.0
-    classifier_size: int = 0  # 0: same as image_size
+    classifier_hidden: int = 0  # fully connected units; 0: VGG's 4096 x classifier_width
+    classifier_size: int = 0  # side the classifier sees (images are area-resized); 0: image_size
     n_bench: int = 64  # held-out images for restoration / speed measurements
     seed: int = 0
     extra: dict = field(default_factory=dict)
@@ -50,14 +51,14 @@ PROFILES: dict[str, Profile] = {
     # Seconds per chapter: proves that every line runs, numbers mean nothing.
     "smoke": Profile(
         name="smoke", image_size=64, width=0.125, n_images=80, n_test=24, folds=2, cv_folds_run=1,
-        epochs_regressor=1, epochs_classifier=1, epochs_resunet=1, resunet_depth=3,
-        classifier_width=0.25, n_bench=8,
+        epochs_regressor=4, epochs_classifier=3, epochs_resunet=3, lr_regressor=2e-3, lr_classifier=1e-3,
+        lr_resunet=1e-3, resunet_depth=3, classifier_width=0.25, classifier_hidden=64, n_bench=8,
     ),
     # The default book on a 2-core CPU in well under 30 minutes, large enough to show the effects.
     "cpu": Profile(
         name="cpu", image_size=96, width=0.25, n_images=1200, n_test=300, folds=5, cv_folds_run=2,
         epochs_regressor=12, epochs_classifier=3, epochs_resunet=6, batch_resunet=16,
-        lr_regressor=1e-3, lr_resunet=1e-3, resunet_depth=4, classifier_width=0.25, n_bench=64,
+        lr_regressor=1e-3, lr_resunet=1e-3, resunet_depth=4, classifier_width=0.25, classifier_hidden=256, n_bench=64,
     ),
     # The paper's sizes and schedules, for a GPU kernel.
     "paper": Profile(

@@ -258,21 +258,26 @@ def regressor_batches(augment: bool = True, qualities: tuple[str, ...] | None = 
     return batch_fn
 
 
-def classifier_batches(augment: bool = True, multi_label: bool = False) -> Callable:
+def classifier_batches(augment: bool = True, multi_label: bool = False, size: int | None = None) -> Callable:
     """Batches for the quality classifier: each image degraded with a random class (section 3.2).
-    With ``multi_label``, each degradation is present independently with probability 1/2."""
+    With ``multi_label``, each degradation is present independently with probability 1/2.
+    ``size``: area-resize after degrading, for a classifier that looks at a smaller image."""
+
+    def shrink(x: torch.Tensor) -> torch.Tensor:
+        return x if not size or x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area")
 
     def batch_fn(batch: dict, g: torch.Generator):
         x = _augment(batch["image"], g, augment)
         if not multi_label:
-            return D.degrade_mixed(x, g)
+            x, y = D.degrade_mixed(x, g)
+            return shrink(x), y.to(x.device)
         flags = torch.rand(len(x), 3, generator=g) < 0.5  # noise, label, lowres
         out = x.clone()
         for k in (2, 0, 1):  # the order degrade("all") applies them: lowres, noise, label
             sel = flags[:, k].nonzero().flatten().to(x.device)
             if len(sel):
                 out[sel] = D.degrade(out[sel], D.KINDS[k], g)
-        return out, flags.float().to(x.device)
+        return shrink(out), flags.float().to(x.device)
 
     return batch_fn
 
@@ -310,11 +315,12 @@ def fit_regressor(model: nn.Module, train: dict, config: TrainConfig, loss: str 
     return t
 
 
-def fit_classifier(model: nn.Module, train: dict, config: TrainConfig, augment: bool = True, **kw) -> Trainer:
+def fit_classifier(model: nn.Module, train: dict, config: TrainConfig, augment: bool = True, size: int | None = None,
+                   **kw) -> Trainer:
     """Train the quality classifier with cross-entropy (or BCE for the multi-label view)."""
     ml = getattr(model, "multi_label", False)
     loss = nn.BCEWithLogitsLoss() if ml else nn.CrossEntropyLoss()
-    t = Trainer(model, train, classifier_batches(augment, ml), lambda out, y: loss(out, y.to(out.device)), config,
+    t = Trainer(model, train, classifier_batches(augment, ml, size), lambda out, y: loss(out, y.to(out.device)), config,
                 extra={"task": "classifier", **kw.pop("extra", {})}, **kw)
     t.fit()
     return t
