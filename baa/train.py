@@ -60,6 +60,7 @@ class TrainConfig:
     device: str = "auto"
     channels_last: bool = True  # faster convolutions on CPU and GPU alike (measured in the bench)
     amp: bool = True  # bf16 autocast, used on CUDA only
+    bn_recalibration: int = 32  # batches for "precise BN" after training (0: off); see Trainer.recalibrate_bn
     progress: bool = True
 
     def to_dict(self) -> dict:
@@ -198,8 +199,43 @@ class Trainer:
                 cb(self, record)
             if self.checkpoint:
                 self.save()
+        if cfg.bn_recalibration and self.epoch >= cfg.epochs:
+            self.recalibrate_bn(cfg.bn_recalibration)
+            if self.checkpoint:
+                self.save()
         self.model.eval()
         return self.history
+
+    @torch.no_grad()
+    def recalibrate_bn(self, n_batches: int) -> None:
+        """"Precise BN": replace BatchNorm's running statistics by their exact average over
+        ``n_batches`` training batches of the final weights. After a short schedule the exponential
+        running averages still remember the first steps, and an eval-mode network then collapses
+        to one output for every input; the recomputed statistics match what the weights expect.
+        Seeded like an epoch (epoch index = ``epochs``), so it is the same on every re-run."""
+        bns = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not bns:
+            return
+        saved = [m.momentum for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+        g = _seeded(self.config.seed, self.config.epochs, salt=1 + self.rank)
+        order = torch.randperm(self.n, generator=g)
+        bs = self.config.batch_size
+        self.model.train()
+        use_amp = self.config.amp and self.device.type == "cuda"
+        for step in range(min(n_batches, max(1, self.n // bs))):
+            idx = order[step * bs:(step + 1) * bs]
+            batch = {k: v[idx].to(self.device) for k, v in self.data.items()}
+            inputs, _ = self.batch_fn(batch, g)
+            if self.config.channels_last and inputs.dim() == 4:
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
+                self.model(inputs)
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
+        self.model.eval()
 
 
 def save_checkpoint(state: dict, path: str | Path) -> None:
