@@ -39,20 +39,9 @@ def ckpt_dir(tmp_path_factory) -> Path:
     prof = get_profile("smoke").to_dict()
     cfg = lambda epochs, lr: TrainConfig(epochs=epochs, batch_size=8, lr=lr, progress=False, device="cpu")  # noqa: E731
     torch.manual_seed(0)
-    fit_regressor(BoNetPlus(width=0.125), data, cfg(2, 3e-3), checkpoint=d / "bonet_mae_fold0.pt",
+    # six epochs and precise-BN recalibration (baa.train) give a BoNet+ whose output follows its input
+    fit_regressor(BoNetPlus(width=0.125), data, cfg(6, 3e-3), checkpoint=d / "bonet_mae_fold0.pt",
                   extra={"profile": prof})
-    # two epochs leave BoNet+ near its initial constant output, which would make the agreement
-    # across encodings vacuous: stretch its last layer so that ages spread over years (sd 3 y)
-    ck = torch.load(d / "bonet_mae_fold0.pt", weights_only=False)
-    reg = BoNetPlus(width=0.125).eval()
-    reg.load_state_dict(ck["model"])
-    with torch.no_grad():
-        pred = reg(data["image"])
-        k = 3.0 / max(float(pred.std()), 1e-6)
-        reg.out[2].weight *= k
-        reg.out[2].bias.copy_(9.5 - k * (pred.mean() - reg.out[2].bias))
-    ck["model"] = reg.state_dict()
-    torch.save(ck, d / "bonet_mae_fold0.pt")
     fit_restorer(ResUNet(width=0.125, depth=3), data, cfg(1, 1e-3), checkpoint=d / "resunet_dq.pt",
                  extra={"profile": prof})
     fit_classifier(QualityClassifier(width=0.125, hidden=32), data, cfg(1, 1e-3), checkpoint=d / "classifier.pt",
@@ -145,7 +134,7 @@ def test_every_encoding_gives_the_same_input_and_age(phantom, ckpt_dir, tmp_path
     assert all("error" not in r for r in res), res
     ages = {n: r["bone_age_years"] for n, r in zip(files, res)}
     assert max(ages.values()) - min(ages.values()) <= 0.5, ages
-    # not vacuous: the tiny model does tell other radiographs apart (barely: two epochs), by more
+    # not vacuous: the tiny model does tell other radiographs apart, by more
     # than it tells the encodings apart; the model-free check above is the strong one
     from baa.phantom import PhantomConfig, render
 
