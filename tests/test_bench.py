@@ -170,6 +170,9 @@ def test_time_call_and_latency():
     calls = []
     assert B.time_call(lambda: calls.append(1), iters=3, warmup=2) >= 0
     assert len(calls) == 5
+    order = []
+    t = B.time_interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, iters=2, warmup=1)
+    assert set(t) == {"a", "b"} and order == ["a", "b"] * 3  # round-robin: variants take turns
     t = B.inference_latency(_Reg(), 16, iters=1, warmup=0)
     assert set(t) == {"grad", "no_grad", "inference_mode", "channels_last"}
     assert B.matmul_peak_gflops(sizes=(64,), reps=1) > 0
