@@ -87,6 +87,14 @@ def hardware(device: str | torch.device = "cpu") -> dict:
     return out
 
 
+def _load() -> float | None:
+    """The 1-minute load average (other work competing for the CPUs), where the OS reports one."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -820,7 +828,7 @@ def run(profile=None, out: str | Path | None = None, quick: bool = False, parts:
     t0 = time.perf_counter()
     result: dict = {}
     meta = {**hardware(dev), "profile": p.name, "quick": bool(quick), "data": "phantom",
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "load_average_start": _load()}
     if "restoration" in parts:
         t1 = time.perf_counter()
         results, data = _restore_all(p, n or (min(p.n_bench, 16) if quick else p.n_bench), progress)
@@ -839,6 +847,12 @@ def run(profile=None, out: str | Path | None = None, quick: bool = False, parts:
     result["targets"] = _targets(result)
     if dev.type != "cuda":
         meta["gpu_note"] = "No GPU in this run: GPU numbers need `baa bench` on a GPU machine"
+    meta["load_average_end"] = _load()
+    busy = max(meta["load_average_start"] or 0.0, meta["load_average_end"] or 0.0)
+    if busy > 1.25 * (os.cpu_count() or 1):
+        meta["busy_note"] = (f"The machine was busy with other work (1-minute load average up to {busy:.1f} on "
+                             f"{os.cpu_count()} CPUs): multi-threaded kernels wait for descheduled threads at every "
+                             f"barrier, which slows small layers most; absolute times are pessimistic")
     meta["seconds"] = time.perf_counter() - t0
     result["meta"] = meta
     if out is not False:
@@ -945,8 +959,9 @@ def format_table(result: dict) -> str:
             lines.append(f"  {k:<48}{_fmt(v['value']):>14}  met: {_fmt(v['met'])}")
     for k, v in (meta.get("skipped") or {}).items():
         lines.append(f"  note: {k}: {v}")
-    if meta.get("gpu_note"):
-        lines.append(f"  note: {meta['gpu_note']}")
+    for k in ("busy_note", "gpu_note"):
+        if meta.get(k):
+            lines.append(f"  note: {meta[k]}")
     return "\n".join(lines)
 
 

@@ -108,7 +108,7 @@ def test_restoration_schema_and_json(toy, tmp_path):
     assert set(on_disk["verdict"]) == {"noise", "label", "lowres"}
     assert on_disk["meta"]["data"] == "phantom" and on_disk["meta"]["profile"] == "smoke"
     assert on_disk["meta"]["device_name"] and on_disk["meta"]["cpu_count"] >= 1
-    assert "torch" in on_disk["meta"] and "date" in on_disk["meta"]
+    assert "torch" in on_disk["meta"] and "date" in on_disk["meta"] and "load_average_start" in on_disk["meta"]
     assert "[label]" in B.format_table(res) and "biharmonic" in B.format_table(res)
 
 
