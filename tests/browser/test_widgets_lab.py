@@ -88,13 +88,15 @@ def _wait_for_change(page, before: dict, what: str) -> dict:
 
 
 def _move_slider(page, css: str) -> str:
-    """Move the noUiSlider handle of the slider with class ``css`` to the far end from where it is
-    (keyboard: End / Home), as a reader would; returns the readout after the move."""
+    """Move the noUiSlider handle of the slider with class ``css`` to its upper end (keyboard: End),
+    or to the lower end when it is there already, as a reader would; returns the readout after the
+    move. Upwards first: more photons and a larger label keep the hand visible, where the lowest
+    photon number leaves pure noise that no later slider can change the ages of."""
     handle = page.locator(f".{css} .noUi-handle").first
     handle.scroll_into_view_if_needed()
-    now, lo = (float(handle.get_attribute(a)) for a in ("aria-valuenow", "aria-valuemin"))
+    now, hi = (float(handle.get_attribute(a)) for a in ("aria-valuenow", "aria-valuemax"))
     handle.focus()
-    handle.press("End" if now <= lo else "Home")
+    handle.press("End" if now < hi else "Home")
     return page.locator(f".{css} .widget-readout").first.inner_text().strip()
 
 
