@@ -56,8 +56,8 @@ PROFILES: dict[str, Profile] = {
     ),
     # The default book on a 2-core CPU in well under 30 minutes, large enough to show the effects.
     "cpu": Profile(
-        name="cpu", image_size=96, width=0.25, n_images=1200, n_test=300, folds=5, cv_folds_run=2,
-        epochs_regressor=12, epochs_classifier=3, epochs_resunet=6, batch_resunet=16,
+        name="cpu", image_size=96, width=0.25, n_images=1000, n_test=300, folds=5, cv_folds_run=2,
+        epochs_regressor=10, epochs_classifier=3, epochs_resunet=5, batch_resunet=16,
         lr_regressor=1e-3, lr_resunet=1e-3, resunet_depth=4, classifier_width=0.25, classifier_hidden=256, n_bench=64,
     ),
     # The paper's sizes and schedules, for a GPU kernel.
