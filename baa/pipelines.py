@@ -103,19 +103,27 @@ def _config(p: Profile, task: str, seed: int = 0, progress: bool = True) -> Trai
     return TrainConfig(epochs=epochs, batch_size=batch, lr=lr, seed=p.seed + seed, schedule=schedule, progress=progress)
 
 
+def _finished(path: Path, p: Profile) -> dict | None:
+    """The checkpoint at ``path`` when it was trained to the end under this profile and data
+    version; ``None`` otherwise (a stale one, from another profile or phantom, is deleted)."""
+    if not path.exists():
+        return None
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    extra = ckpt.get("extra", {})
+    if extra.get("profile") != p.to_dict() or extra.get("data_version") != data_version(p):
+        path.unlink()
+        return None
+    return ckpt if ckpt["epoch"] >= ckpt["config"]["epochs"] else None
+
+
 def _train_or_load(path: Path, p: Profile, build, fit, **fit_kw) -> tuple[torch.nn.Module, list]:
     """Load ``path`` when it was trained to the end under this profile; otherwise (re)train
     (resuming an interrupted run of the same profile)."""
     model = build()
-    if path.exists():
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        extra = ckpt.get("extra", {})
-        same = extra.get("profile") == p.to_dict() and extra.get("data_version") == data_version(p)
-        if same and ckpt["epoch"] >= ckpt["config"]["epochs"]:
-            model.load_state_dict(ckpt["model"])
-            return model.eval(), ckpt["history"]
-        if not same:
-            path.unlink()
+    ckpt = _finished(path, p)
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        return model.eval(), ckpt["history"]
     trainer: Trainer = fit(model, checkpoint=path, extra={"profile": p.to_dict(), "data_version": data_version(p),
                                                           "name": path.stem}, **fit_kw)
     return trainer.model.eval(), trainer.history
@@ -165,8 +173,10 @@ def regressors(profile: str | Profile | None = None, progress: bool = True) -> d
     p = get_profile(profile)
     data = dataset(p, "train", progress)
     tr, va = kfold_splits(data.age, k=p.folds, seed=p.seed)[0]
-    loss_comparison(p, progress)  # trains (or loads) bonet_mae_fold0
-    plain, _ = load_checkpoint(artifact_dir(p) / "models" / "bonet_mae_fold0.pt")
+    fold0 = artifact_dir(p) / "models" / "bonet_mae_fold0.pt"
+    if _finished(fold0, p) is None:
+        loss_comparison(p, progress)  # trains bonet_mae_fold0 (with the rest of Table 2)
+    plain, _ = load_checkpoint(fold0)
     torch.manual_seed(p.seed)
     nq, _ = _train_or_load(artifact_dir(p) / "models" / "bonet_nq.pt", p, lambda: _bonet(p),
                            lambda m, **kw: fit_regressor(m, _tensors(data, tr), _config(p, "regressor", 0, progress),
