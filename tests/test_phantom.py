@@ -107,6 +107,23 @@ def test_same_seed_index_same_bytes_across_batch_sizes():
     assert png(a[5]) == png(c[0])
 
 
+def test_same_bytes_with_worker_processes_and_wider_patches(tmp_path, monkeypatch):
+    ds = P.PhantomDataset(10, seed=3, size=S, start=7)
+    ref = ds.render_all(batch_size=3, progress=False, workers=0)
+    par = ds.render_all(batch_size=4, progress=False, workers=2)
+    assert torch.equal(ref["image"], par["image"]) and torch.equal(ref["label"], par["label"])
+    P.write_rsna(tmp_path / "a", 7, size=S, seed=3, batch_size=2, progress=False, workers=0)
+    P.write_rsna(tmp_path / "b", 7, size=S, seed=3, batch_size=3, progress=False, workers=2)
+    for name in ["boneage-training-dataset.csv"] + [f"boneage-training-dataset/{i}.png" for i in range(1, 8)]:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    # each primitive's patch covers its whole footprint: a wider margin changes no pixel or mask
+    r = P.render(torch.arange(6), seed=3, config=P.PhantomConfig(size=96), masks=True)
+    monkeypatch.setattr(P, "_BOX_MARGIN", 8.0)
+    w = P.render(torch.arange(6), seed=3, config=P.PhantomConfig(size=96), masks=True)
+    assert torch.equal(r["image"], w["image"])
+    assert all(torch.equal(r["masks"][k], w["masks"][k]) for k in r["masks"])
+
+
 def test_rsna_layout_round_trip(tmp_path):
     out = tmp_path / "rsna"
     summary = P.write_rsna(out, 10, size=S, seed=2, bits=16, progress=False)
