@@ -228,6 +228,18 @@ def _prepare(model: nn.Module, device: torch.device, channels_last: bool) -> nn.
     return model.to(memory_format=torch.channels_last) if channels_last else model.to(memory_format=torch.contiguous_format)
 
 
+def bf16_supported(device: str | torch.device = "cpu") -> bool:
+    """Whether ``device`` runs bf16 arithmetic natively (CUDA with bf16; on the CPU, oneDNN's bf16
+    kernels: AVX512-BF16 or AMX). Elsewhere bf16 is emulated and slower than fp32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def inference_latency(model: nn.Module, size: int, device: str | torch.device = "cpu", batch: int = 1,
                       iters: int = 3, warmup: int = 1, variants: tuple[str, ...] | None = None) -> dict[str, float]:
     """Seconds per forward (median) of ``batch`` images ``size`` x ``size`` under cumulative
@@ -237,11 +249,13 @@ def inference_latency(model: nn.Module, size: int, device: str | torch.device = 
     - ``no_grad``: ``torch.no_grad``, NCHW;
     - ``inference_mode``: ``torch.inference_mode``, NCHW;
     - ``channels_last``: inference mode, weights and input channels_last (``train.predict``'s path);
-    - ``bf16`` (CUDA only): channels_last + bf16 autocast.
+    - ``bf16`` (where ``bf16_supported``): channels_last in bf16 -- autocast on CUDA; on the CPU
+      a bf16 copy of the weights and a bf16 input (oneDNN's bf16 convolutions; autocast there
+      adds casts that cost more than they save).
     """
     device = torch.device(device)
     if variants is None:
-        variants = ("grad", "no_grad", "inference_mode", "channels_last") + (("bf16",) if device.type == "cuda" else ())
+        variants = ("grad", "no_grad", "inference_mode", "channels_last") + (("bf16",) if bf16_supported(device) else ())
     x0 = torch.rand(batch, 1, size, size, generator=torch.Generator().manual_seed(0)).to(device)
     nchw = model.to(device).eval().to(memory_format=torch.contiguous_format)
     cl_model = None
@@ -252,9 +266,11 @@ def inference_latency(model: nn.Module, size: int, device: str | torch.device = 
             cl_model = copy.deepcopy(nchw).to(memory_format=torch.channels_last)
         m = cl_model if cl else nchw
         x = x0.contiguous(memory_format=torch.channels_last) if cl else x0.contiguous()
+        if v == "bf16" and device.type == "cpu":
+            m, x = copy.deepcopy(cl_model).to(torch.bfloat16), x.to(torch.bfloat16)
         ctx = {"grad": torch.enable_grad, "no_grad": torch.no_grad}.get(v, torch.inference_mode)
 
-        def fwd(m=m, x=x, ctx=ctx, bf16=v == "bf16"):
+        def fwd(m=m, x=x, ctx=ctx, bf16=v == "bf16" and device.type == "cuda"):
             with ctx(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 return m(x)
 
@@ -395,6 +411,8 @@ def _compile_worker(spec: dict) -> dict:
     for cfg in spec["configs"]:
         model = _prepare(BoNetPlus(width=cfg["width"]), device, True)
         x = torch.rand(1, 1, cfg["size"], cfg["size"]).to(device).contiguous(memory_format=torch.channels_last)
+        if cfg.get("bf16"):  # bf16 weights and input, as inference_latency's CPU "bf16" variant
+            model, x = model.to(torch.bfloat16), x.to(torch.bfloat16)
         t0 = time.perf_counter()
         compiled = torch.compile(model)
         with torch.inference_mode():
@@ -412,7 +430,7 @@ def compile_inference(configs: list[dict], device: str | torch.device = "cpu", i
                       timeout_s: float = 180.0) -> tuple[dict, str | None]:
     """``torch.compile`` of BoNet+ (inference mode, channels_last), time-boxed: compiled in a child
     process (single compile thread) that is killed after ``timeout_s``. ``configs``: dicts
-    ``{"name", "width", "size"}``. Returns ``({name: {"eager_s", "compiled_s", "compile_s"}},
+    ``{"name", "width", "size"[, "bf16"]}``. Returns ``({name: {"eager_s", "compiled_s", "compile_s"}},
     None)``, or ``({}, reason)`` when compiling is unavailable (no C++ compiler, offline Triton
     missing, ...) or too slow."""
     spec = {"configs": configs, "device": str(device), "iters": iters}
@@ -445,10 +463,12 @@ SPEED_KEYS = (
     "matmul_peak_gflops",
     # BoNet+ inference, one image, before -> after
     "bonet_infer_ms_256_grad", "bonet_infer_ms_256", "bonet_infer_ms_256_inference_mode",
-    "bonet_infer_ms_256_channels_last", "bonet_infer_ms_256_compiled", "bonet_infer_ms_256_best",
+    "bonet_infer_ms_256_channels_last", "bonet_infer_ms_256_bf16", "bonet_infer_ms_256_compiled",
+    "bonet_infer_ms_256_compiled_bf16", "bonet_infer_ms_256_best", "bonet_infer_ms_256_best_fp32",
     "bonet_infer_speedup_256", "bonet_infer_gflops_per_s_256", "bonet_infer_share_of_peak_256",
     "bonet_infer_ms_cpu_profile_grad", "bonet_infer_ms_cpu_profile", "bonet_infer_ms_cpu_profile_inference_mode",
-    "bonet_infer_ms_cpu_profile_channels_last", "bonet_infer_ms_cpu_profile_compiled", "bonet_infer_ms_cpu_profile_best",
+    "bonet_infer_ms_cpu_profile_channels_last", "bonet_infer_ms_cpu_profile_bf16", "bonet_infer_ms_cpu_profile_compiled",
+    "bonet_infer_ms_cpu_profile_compiled_bf16", "bonet_infer_ms_cpu_profile_best", "bonet_infer_ms_cpu_profile_best_fp32",
     "bonet_infer_speedup_cpu_profile", "bonet_compile_seconds",
     # the other networks' inference
     "resunet_infer_ms_256", "resunet_infer_ms_256_channels_last", "resunet_infer_ms_cpu_profile",
@@ -536,15 +556,14 @@ def speed(profile=None, quick: bool = False, device: str | torch.device = "auto"
     def bonet_infer(tag, model, size, n_iter, variants=None):
         t = inference_latency(model, size, device, iters=n_iter, warmup=warm, variants=variants)
         for v, key in (("grad", "_grad"), ("no_grad", ""), ("inference_mode", "_inference_mode"),
-                       ("channels_last", "_channels_last")):
+                       ("channels_last", "_channels_last"), ("bf16", "_bf16")):
             if v in t:
                 s[f"bonet_infer_ms_{tag}{key}"] = 1e3 * t[v]
-        if "bf16" in t:
-            extra[f"bonet_infer_ms_{tag}_bf16"] = 1e3 * t["bf16"]
 
     torch.manual_seed(0)
     bonet_big = paper["bonet"]()
-    bonet_infer("256", bonet_big, S, iters, ("no_grad", "channels_last") if light else None)
+    bonet_infer("256", bonet_big, S, iters, ("no_grad", "channels_last") + (("bf16",) if bf16_supported(device) else ())
+                if light else None)
     done("bonet 256")
     torch.manual_seed(0)
     bonet_small = small["bonet"]()
@@ -615,15 +634,17 @@ def speed(profile=None, quick: bool = False, device: str | torch.device = "auto"
 
     # -- torch.compile, each size time-boxed in its own child process -----------------------------
     if compile:
-        for tag, width, size in (("cpu_profile", cpu_p.width, cs), ("256", 1.0, S)):
-            res, why = compile_inference([{"name": tag, "width": width, "size": size}], device,
+        # at 256 in bf16 where the hardware has it (fp32 is bound by the matmul peak there)
+        bf = bf16_supported(device)
+        for tag, width, size, b16 in (("cpu_profile", cpu_p.width, cs, False), ("256", 1.0, S, bf)):
+            res, why = compile_inference([{"name": tag, "width": width, "size": size, "bf16": b16}], device,
                                          10 if tag == "cpu_profile" else iters, compile_timeout_s)
             if why:
                 skipped[f"compile_{tag}"] = why
                 continue
             r = res[tag]
             # the child's own eager/compiled ratio is the speed-up; its absolute times are its own
-            s[f"bonet_infer_ms_{tag}_compiled"] = 1e3 * r["compiled_s"]
+            s[f"bonet_infer_ms_{tag}_compiled" + ("_bf16" if b16 else "")] = 1e3 * r["compiled_s"]
             extra[f"bonet_compile_speedup_{tag}"] = r["eager_s"] / r["compiled_s"]
             extra[f"bonet_infer_ms_{tag}_compile_child_eager"] = 1e3 * r["eager_s"]
             extra[f"bonet_compile_seconds_{tag}"] = r["compile_s"]
@@ -635,7 +656,9 @@ def speed(profile=None, quick: bool = False, device: str | torch.device = "auto"
     bar.close()
 
     for tag in ("256", "cpu_profile"):
-        cands = [s[f"bonet_infer_ms_{tag}{v}"] for v in ("", "_inference_mode", "_channels_last", "_compiled")]
+        fp32 = [s[f"bonet_infer_ms_{tag}{v}"] for v in ("", "_inference_mode", "_channels_last", "_compiled")]
+        s[f"bonet_infer_ms_{tag}_best_fp32"] = min(c for c in fp32 if c is not None)
+        cands = fp32 + [s[f"bonet_infer_ms_{tag}{v}"] for v in ("_bf16", "_compiled_bf16")]
         best = min(c for c in cands if c is not None)
         s[f"bonet_infer_ms_{tag}_best"] = best
         before = s[f"bonet_infer_ms_{tag}_grad"] or s[f"bonet_infer_ms_{tag}"]  # light runs: no_grad is the "before"
@@ -739,6 +762,24 @@ def _verdict(results: dict) -> dict:
     return out
 
 
+def precision_check(profile=None, progress: bool = False, device: str | torch.device = "auto") -> dict:
+    """What bf16 inference does to the trained plain BoNet+ (``pipelines.regressors()["plain"]``) on the clean
+    bench images: MAE in fp32 and bf16, and the mean / largest change of a predicted age (years)."""
+    from baa import pipelines as P
+    from baa.metrics import mae
+    from baa.profiles import get_profile
+    from baa.train import pick_device, predict
+
+    p, dev = get_profile(profile), pick_device(device)
+    data = P.dataset(p, "bench", progress)
+    reg = _load_models(p, progress)[0]
+    a = predict(reg, data.images, device=dev).reshape(-1)
+    b = predict(reg, data.images, device=dev, precision="bf16").reshape(-1)
+    d = (a - b).abs()
+    return {"device": str(dev), "n": len(data), "mae_years_fp32": mae(a, data.age), "mae_years_bf16": mae(b, data.age),
+            "mean_abs_change_years": float(d.mean()), "max_abs_change_years": float(d.max())}
+
+
 def restoration(profile=None, quick: bool = False, progress: bool = True, n: int | None = None) -> dict:
     """The ``restoration`` section: ``{kind: {method: {"psnr", "ssim", "mae_years", "ms_per_image"
     [, "psnr_mask"]}}}`` on the first ``n`` (default ``profile.n_bench``; ``quick``: at most 16)
@@ -804,7 +845,8 @@ def _targets(result: dict) -> dict:
     t = {}
     if s:
         v = s.get("bonet_infer_ms_256_best")
-        t["bonet_infer_256_ms_le_100"] = {"value": v, "target": 100.0, "met": v is not None and v <= 100.0}
+        t["bonet_infer_256_ms_le_100"] = {"value": v, "target": 100.0, "met": v is not None and v <= 100.0,
+                                          "precision": "fp32" if v is not None and v == s.get("bonet_infer_ms_256_best_fp32") else "bf16"}
         v = s.get("conv_share_of_peak")
         t["conv_share_of_peak_ge_0.5"] = {"value": v, "target": 0.5, "met": v is not None and v >= 0.5}
         for key, goal in (("phantom_images_per_s_256", 200.0), ("phantom_images_per_s_256_png", 100.0)):
@@ -839,6 +881,8 @@ def run(profile=None, out: str | Path | None = None, quick: bool = False, parts:
         meta.update(data_source=data.source, n_bench=len(data), image_size=int(data.images.shape[-1]),
                     restoration_device=str(dev), classical_device="cpu (NumPy / scikit-image)",
                     seconds_restoration=time.perf_counter() - t1)
+        if bf16_supported(dev):  # the price of the bf16 speed-up, on the trained model
+            result["precision"] = precision_check(p, False, dev)
     if "speed" in parts:
         t1 = time.perf_counter()
         s, extra = speed(p, quick, dev, progress, compile=compile)
@@ -864,7 +908,8 @@ def run(profile=None, out: str | Path | None = None, quick: bool = False, parts:
 
 NETWORK_NAMES = {"bonet": "BoNet+", "resunet": "ResUNet", "classifier": "QualityClassifier"}
 INFERENCE_STEPS = {"grad": "_grad", "no_grad": "", "inference_mode": "_inference_mode",
-                   "channels_last": "_channels_last", "compiled": "_compiled"}
+                   "channels_last": "_channels_last", "compiled": "_compiled", "bf16": "_bf16",
+                   "compiled, bf16": "_compiled_bf16"}
 
 
 def frames(result: dict) -> dict:
@@ -954,6 +999,11 @@ def format_table(result: dict) -> str:
         for k, v in (result.get("speed_extra") or {}).items():
             if not isinstance(v, dict):  # cpu_seconds per step stays in the JSON
                 lines.append(f"  {k:<48}{_fmt(v):>14}")
+    if result.get("precision"):
+        lines.append("")
+        lines.append("[bf16 inference, trained plain BoNet+, clean bench images]")
+        for k, v in result["precision"].items():
+            lines.append(f"  {k:<48}{_fmt(v):>14}")
     if result.get("targets"):
         lines.append("")
         lines.append("[targets]")

@@ -174,7 +174,9 @@ def test_time_call_and_latency():
     t = B.time_interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, iters=2, warmup=1)
     assert set(t) == {"a", "b"} and order == ["a", "b"] * 3  # round-robin: variants take turns
     t = B.inference_latency(_Reg(), 16, iters=1, warmup=0)
-    assert set(t) == {"grad", "no_grad", "inference_mode", "channels_last"}
+    assert set(t) == {"grad", "no_grad", "inference_mode", "channels_last"} | ({"bf16"} if B.bf16_supported() else set())
+    t = B.inference_latency(_Reg(), 16, iters=1, warmup=0, variants=("channels_last", "bf16"))
+    assert set(t) == {"channels_last", "bf16"} and t["bf16"] > 0  # bf16 runs (emulated where unsupported)
     assert B.matmul_peak_gflops(sizes=(64,), reps=1) > 0
 
 
@@ -187,8 +189,10 @@ def test_cli_registers_bench():
     assert a.fn is B.cmd_bench and a.quick and a.out == "x.json" and a.profile == "smoke"
 
 
-def test_speed_full_path_on_toys(monkeypatch):
-    """The non-quick path (every variant, paper-size training, compile results merged) on toys."""
+@pytest.mark.parametrize("bf16", [False, True])
+def test_speed_full_path_on_toys(monkeypatch, bf16):
+    """The non-quick path (every variant, paper-size training, compile results merged) on toys;
+    with bf16 hardware the 256 compile runs in bf16 and bf16 variants count towards the best."""
     toys = {"bonet": _Reg, "resunet": lambda: nn.Conv2d(1, 1, 3, padding=1), "classifier": _Cls}
     monkeypatch.setattr(B, "_paper_models", lambda: dict(toys))
     monkeypatch.setattr(B, "_profile_models", lambda p: dict(toys))
@@ -197,11 +201,20 @@ def test_speed_full_path_on_toys(monkeypatch):
     monkeypatch.setattr(B, "matmul_peak_gflops", lambda *a, **k: 10.0)
     fake = {"eager_s": 0.002, "compiled_s": 0.001, "compile_s": 3.0}
     monkeypatch.setattr(B, "compile_inference", lambda configs, *a, **k: ({c["name"]: fake for c in configs}, None))
+    monkeypatch.setattr(B, "bf16_supported", lambda *a: bf16)
     s, extra = B.speed("cpu", progress=False, device="cpu")
-    missing = [k for k, v in s.items() if v is None]
-    assert missing == [], missing
-    assert s["bonet_infer_ms_256_compiled"] == 1.0 and extra["bonet_compile_speedup_256"] == 2.0
-    assert s["bonet_infer_ms_256_best"] == min(s[f"bonet_infer_ms_256{v}"] for v in ("", "_inference_mode", "_channels_last", "_compiled"))
+    missing = sorted(k for k, v in s.items() if v is None)
+    if bf16:
+        assert missing == ["bonet_infer_ms_256_compiled", "bonet_infer_ms_cpu_profile_compiled_bf16"], missing
+        assert s["bonet_infer_ms_256_compiled_bf16"] == 1.0
+    else:
+        assert missing == sorted(f"bonet_infer_ms_{t}{v}" for t in ("256", "cpu_profile") for v in ("_bf16", "_compiled_bf16"))
+        assert s["bonet_infer_ms_256_compiled"] == 1.0
+    assert extra["bonet_compile_speedup_256"] == 2.0
+    fp32 = [s[f"bonet_infer_ms_256{v}"] for v in ("", "_inference_mode", "_channels_last", "_compiled")]
+    assert s["bonet_infer_ms_256_best_fp32"] == min(v for v in fp32 if v is not None)
+    every = fp32 + [s[f"bonet_infer_ms_256{v}"] for v in ("_bf16", "_compiled_bf16")]
+    assert s["bonet_infer_ms_256_best"] == min(v for v in every if v is not None)
     assert not extra["skipped"]
     frames = B.frames({"speed": s})
-    assert frames["inference"].notna().all().all() and len(frames["training"]) == 4
+    assert frames["inference"].loc["channels_last"].notna().all() and len(frames["training"]) == 4

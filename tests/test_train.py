@@ -92,3 +92,17 @@ def test_classifier_and_restorer_tasks_run():
     assert c.history[0]["loss"] > 0
     r = fit_restorer(ResUNet(width=0.125, depth=2), data, _cfg(epochs=2), augment=False)
     assert r.history[-1]["loss"] < r.history[0]["loss"] * 1.5
+
+
+def test_predict_in_bf16_stays_close_to_fp32():
+    from baa.train import predict
+
+    torch.manual_seed(0)
+    model = BoNetPlus(width=0.125, init_age=0.0)  # the features, not a 9.5 y bias, carry the output
+    x = torch.rand(6, 1, 64, 64)
+    a, b = predict(model, x, device="cpu"), predict(model, x, device="cpu", precision="bf16")
+    assert a.dtype == b.dtype == torch.float32 and a.shape == b.shape
+    assert not torch.equal(a, b) and torch.allclose(a, b, rtol=0.05, atol=0.05)
+    assert next(model.parameters()).dtype == torch.float32  # the caller's model is untouched
+    with pytest.raises(ValueError):
+        predict(model, x, device="cpu", precision="fp16")
