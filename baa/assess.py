@@ -42,7 +42,8 @@ from baa.data import normalize, read_image, resize_pad
 from baa.errors import InputError
 
 __all__ = ["Prepared", "prepare", "prepare_full", "find_borders", "orientation", "thumb_side",
-           "load_models", "assess_files", "restore_file", "register_cli"]
+           "load_models", "assess_files", "restore_file", "register_cli", "ENCODINGS", "write_encodings",
+           "write_dicom", "encoding_agreement"]
 
 ANALYSIS_SIDE = 256  # masks and moments are computed on a copy this large (fast, resolution-free)
 MIN_THUMB_SCORE = 0.03  # below this the thumb side is a guess: leave the image as it is
@@ -364,6 +365,93 @@ def assess_files(files, pipeline: str = "dq", profile=None, checkpoint=None, mal
         except Exception as e:  # an unexpected failure on one file must not stop the batch
             out.append({"file": str(f), "error": f"{type(e).__name__}: {' '.join(str(e).split())}"})
     return out
+
+
+# -- the same radiograph in every encoding -----------------------------------------------------------
+
+ENCODINGS = ("png8", "png16", "rgb", "inverted", "jpeg_half", "tiff16", "dicom_m2", "dicom_m1")
+
+
+def write_dicom(path, stored: np.ndarray, photometric: str = "MONOCHROME2", slope: float | None = None,
+                intercept: float | None = None, window: tuple[float, float] | None = None,
+                transfer_syntax=None) -> Path:
+    """A 16-bit secondary-capture DICOM of ``stored`` (uint16 values) with optional rescale
+    slope/intercept and VOI window; a compressed ``transfer_syntax`` gets a dummy codestream (for
+    the unsupported-syntax check)."""
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = transfer_syntax or ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality = "CR"
+    ds.Rows, ds.Columns = stored.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    if slope is not None:
+        ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = slope, intercept, "US"
+    if window is not None:
+        ds.WindowCenter, ds.WindowWidth = window
+    ds.PixelData = np.asarray(stored).astype("<u2").tobytes()
+    if transfer_syntax is not None and meta.TransferSyntaxUID.is_compressed:  # not a real codestream
+        from pydicom.encaps import encapsulate
+
+        ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + bytes(64)])
+        ds["PixelData"].VR = "OB"
+    ds.save_as(path, enforce_file_format=True)
+    return Path(path)
+
+
+def write_encodings(img: np.ndarray, folder, stem: str = "a") -> dict[str, Path]:
+    """``img`` (H,W) in [0,1] written as each of ``ENCODINGS`` (issue: "the same radiograph in any
+    of these encodings"): 8-bit, 16-bit, RGB and inverted PNG; JPEG quality 75 at half size (Lanczos);
+    16-bit TIFF; DICOM MONOCHROME2 (12-bit values); DICOM MONOCHROME1 with rescale slope/intercept
+    and a VOI window. Returns ``{encoding: path}``."""
+    from PIL import Image
+
+    d = Path(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    img = np.clip(np.asarray(img, dtype=np.float64), 0, 1)
+    u8, u16 = (img * 255).round().astype(np.uint8), (img * 65535).round().astype(np.uint16)
+    h, w = u8.shape
+    f = {e: d / f"{stem}-{e}.{ext}" for e, ext in zip(ENCODINGS, ("png", "png", "png", "png", "jpg", "tif", "dcm", "dcm"))}
+    Image.fromarray(u8).save(f["png8"])
+    Image.fromarray(u16).save(f["png16"])
+    Image.fromarray(np.stack([u8] * 3, -1)).save(f["rgb"])
+    Image.fromarray(255 - u8).save(f["inverted"])
+    Image.fromarray(u8).resize((w // 2, h // 2), Image.LANCZOS).save(f["jpeg_half"], quality=75)
+    Image.fromarray(u16).save(f["tiff16"])
+    write_dicom(f["dicom_m2"], (img * 4095).round())
+    v = (1 - img) * 4000 - 1000  # MONOCHROME1: modality value v = slope * stored + intercept, bone low
+    write_dicom(f["dicom_m1"], ((v + 1000) / 2).round(), "MONOCHROME1", slope=2.0, intercept=-1000.0,
+                window=(1000.0, 4000.0))
+    return f
+
+
+def encoding_agreement(images, pipeline: str = "dq", profile=None, checkpoint=None, names=None) -> dict:
+    """Assess each radiograph of ``images`` ((N,H,W) in [0,1]) in every encoding of
+    ``write_encodings`` with the trained models; returns ``{"ages": {name: {encoding: years}},
+    "spread": {name: max - min}, "max_spread", "worst": {name: encoding farthest from png8},
+    "pipeline", "source"}``."""
+    import tempfile
+
+    models = load_models(pipeline, profile, checkpoint)
+    names = list(names or [f"image {i}" for i in range(len(images))])
+    ages, worst = {}, {}
+    with tempfile.TemporaryDirectory() as d:
+        for name, img in zip(names, images):
+            files = write_encodings(np.asarray(img), Path(d) / str(len(ages)))
+            res = [_assess_one(p, models, None, None) for p in files.values()]
+            ages[name] = {e: r["bone_age_years"] for e, r in zip(files, res)}
+            worst[name] = max(ENCODINGS, key=lambda e: abs(ages[name][e] - ages[name]["png8"]))
+    spread = {n: max(a.values()) - min(a.values()) for n, a in ages.items()}
+    return {"ages": ages, "spread": spread, "max_spread": max(spread.values()), "worst": worst,
+            "pipeline": pipeline, "source": models["source"]}
 
 
 # -- restoration at the input's resolution ---------------------------------------------------------

@@ -332,10 +332,13 @@ def classifier_batches(augment: bool = True, multi_label: bool = False, size: in
 
 def restorer_batches(kinds: tuple[str, ...] = D.KINDS, augment: bool = True) -> Callable:
     """Batches for a ResUNet: (degraded, clean). One kind gives a CQ expert; all kinds (each image
-    one drawn kind) give DQ's single model; ``("all",)`` trains on the three at once."""
+    one drawn kind) give DQ's single model; ``("all",)`` trains on the three at once. ``augment``
+    flips (``data.flip_augment``): a resampled target would teach the network to blur."""
 
     def batch_fn(batch: dict, g: torch.Generator):
-        clean = _augment(batch["image"], g, augment)
+        from baa.data import flip_augment
+
+        clean = flip_augment(batch["image"], g) if augment else batch["image"]
         which = torch.randint(len(kinds), (len(clean),), generator=g)
         noisy = clean.clone()
         for j, kind in enumerate(kinds):

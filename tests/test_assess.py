@@ -68,57 +68,11 @@ def _run(*args, env=None):
 
 # -- writers for every encoding -----------------------------------------------------------------------
 
-def write_dicom(path: Path, stored: np.ndarray, photometric: str = "MONOCHROME2", slope: float | None = None,
-                intercept: float | None = None, window: tuple[float, float] | None = None,
-                transfer_syntax: str | None = None) -> Path:
-    import pydicom
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = transfer_syntax or ExplicitVRLittleEndian
-    ds = pydicom.Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    ds.Modality = "CR"
-    ds.Rows, ds.Columns = stored.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-    if slope is not None:
-        ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = slope, intercept, "US"
-    if window is not None:
-        ds.WindowCenter, ds.WindowWidth = window
-    ds.PixelData = stored.astype("<u2").tobytes()
-    if transfer_syntax is not None and meta.TransferSyntaxUID.is_compressed:  # not a real codestream
-        from pydicom.encaps import encapsulate
-
-        ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + bytes(64)])
-        ds["PixelData"].VR = "OB"
-    ds.save_as(path, enforce_file_format=True)
-    return path
+write_dicom = A.write_dicom
 
 
 def encodings(img: np.ndarray, d: Path) -> dict[str, Path]:
-    """The same radiograph as 8-bit, 16-bit, RGB and inverted PNG, JPEG q=75 at half size, 16-bit
-    TIFF, DICOM MONOCHROME2 and DICOM MONOCHROME1 with rescale slope/intercept and a window."""
-    u8 = (img * 255).round().astype(np.uint8)
-    u16 = (img * 65535).round().astype(np.uint16)
-    f = {}
-    Image.fromarray(u8).save(f.setdefault("png8", d / "a8.png"))
-    Image.fromarray(u16).save(f.setdefault("png16", d / "a16.png"))
-    Image.fromarray(np.stack([u8] * 3, -1)).save(f.setdefault("rgb", d / "rgb.png"))
-    Image.fromarray(255 - u8).save(f.setdefault("inverted", d / "inv.png"))
-    h, w = u8.shape
-    Image.fromarray(u8).resize((w // 2, h // 2), Image.LANCZOS).save(f.setdefault("jpeg_half", d / "half.jpg"), quality=75)
-    Image.fromarray(u16).save(f.setdefault("tiff", d / "a.tif"))
-    write_dicom(f.setdefault("dicom_m2", d / "m2.dcm"), (img * 4095).round())
-    # MONOCHROME1: low values are white. Modality value v = slope*s + intercept, bone low.
-    v = (1 - img) * 4000 - 1000
-    write_dicom(f.setdefault("dicom_m1", d / "m1.dcm"), ((v + 1000) / 2).round(), "MONOCHROME1", slope=2.0,
-                intercept=-1000.0, window=(1000.0, 4000.0))
-    return f
+    return A.write_encodings(img, d)
 
 
 # -- preprocessing ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from PIL import Image
 from baa.data import (
     BoneAgeData,
     augment,
+    flip_augment,
     detect_inverted,
     kfold_splits,
     load,
@@ -483,6 +484,21 @@ def test_augment_deterministic_and_effective():
     ones = torch.ones(2, 1, 32, 32)
     r = augment(ones, torch.Generator().manual_seed(0), max_rotation=45, max_shift=0, zoom=(1, 1))
     assert r[:, :, 16, 16].min() > 0.99 and r.min() < 0.5
+
+
+def test_flip_augment_is_lossless_and_random():
+    x = torch.from_numpy(np.stack([hand(32, 32, seed=s) for s in range(16)]))[:, None]
+    a = flip_augment(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, flip_augment(x, torch.Generator().manual_seed(3)))
+    kinds = set()
+    for i in range(len(x)):  # every output is the input with one of the four flips: no value changed
+        for k, f in enumerate((x[i], x[i].flip(-1), x[i].flip(-2), x[i].flip(-1).flip(-2))):
+            if torch.equal(a[i], f):
+                kinds.add(k)
+                break
+        else:
+            raise AssertionError(f"image {i} is not a flip of its input")
+    assert len(kinds) >= 3  # 16 images: all four flips are likely, three all but certain
 
 
 # ------------------------------------------------------------------ real radiographs
