@@ -197,14 +197,21 @@ def orientation(a: np.ndarray) -> dict:
     _, _, theta = _moments(mask)
     deg = -math.degrees(theta)  # ndimage.rotate turns counter-clockwise for positive angles (y down)
     m = _rotate(mask.astype(np.float32), deg, 0.0) > 0.5
-    h, w = m.shape
-    band = max(1, int(0.03 * h))
-    top, bottom = m[:band].sum(), m[-band:].sum()
-    if top != bottom and max(top, bottom) > 0:
-        down = top > bottom  # the forearm leaves the image: that end is the wrist
+    # Where the hand leaves the image (the forearm; fingertips touch it far less) is the wrist's
+    # end. The contact pixels are found in the original frame and turned with the mask: after a
+    # turn, the canvas grows and its top and bottom rows no longer tell the ends apart.
+    b = max(1, int(0.03 * min(mask.shape)))
+    rim = np.zeros_like(mask)
+    rim[:b], rim[-b:], rim[:, :b], rim[:, -b:] = True, True, True, True
+    edge = _rotate((mask & rim).astype(np.float32), deg, 0.0) > 0.25
+    ys = np.nonzero(m)[0]
+    cy = ys.mean()
+    ey = np.nonzero(edge)[0]
+    above, below = int((ey < cy).sum()), int((ey > cy).sum())
+    if above != below:
+        down = above > below  # the forearm leaves the image: that end is the wrist
     else:
-        ys = np.nonzero(m)[0]
-        down = ys.mean() < 0.5 * (ys.min() + ys.max())  # the heavier end (palm, forearm) below
+        down = cy < 0.5 * (ys.min() + ys.max())  # the heavier end (palm, forearm) below
     if down:
         deg += 180.0
         m = m[::-1, ::-1]

@@ -42,6 +42,7 @@ __all__ = [
     "read_image",
     "detect_inverted",
     "normalize",
+    "normalize_images",
     "resize_pad",
     "load_rsna",
     "load_dha",
@@ -156,6 +157,16 @@ def normalize(arr: np.ndarray, percentiles: tuple[float, float] | None = (0.5, 9
         raise ValueError(f"blank image (all pixels equal {lo:g})")
     out = (a - lo) / (hi - lo)
     return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def normalize_images(images: torch.Tensor, percentiles: tuple[float, float] = (0.5, 99.5)) -> torch.Tensor:
+    """``normalize`` applied to each image of a batch (N,1,H,W) -> float32: the level convention
+    of ``read_image`` and ``baa assess``, so that networks trained on rendered phantoms see the
+    same intensity scale as files read from disk (rendered levels vary by site and exposure; a
+    file's levels are arbitrary)."""
+    arr = images.detach().float().cpu().numpy()
+    out = np.stack([normalize(a[0], percentiles)[None] for a in arr])
+    return torch.from_numpy(out)
 
 
 def strip_uniform_borders(img: np.ndarray, max_fraction: float = 0.3, tol: float = 0.04) -> np.ndarray:

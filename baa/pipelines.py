@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from baa import degrade as D
-from baa.data import BoneAgeData, kfold_splits
+from baa.data import BoneAgeData, kfold_splits, normalize_images
 from baa.metrics import ccs, mae, mdae
 from baa.models import BoNetPlus, CQPipeline, DQPipeline, PlainPipeline, QualityClassifier, ResUNet
 from baa.profiles import Profile, get_profile
@@ -62,7 +62,9 @@ def _json_dump(obj, path: Path) -> None:
 
 def dataset(profile: str | Profile | None = None, split: str = "train", progress: bool = True) -> BoneAgeData:
     """The phantom images of ``split`` (``train``: ``n_images``, ``test``: ``n_test``, ``bench``:
-    ``n_bench``) at the profile's size, rendered once and cached under ``artifacts/<profile>/data``."""
+    ``n_bench``) at the profile's size, rendered once and cached under ``artifacts/<profile>/data``.
+    Each image is stretched between its 0.5 and 99.5 percentiles (``data.normalize_images``), as
+    every file is when read: the networks then see phantoms and files on one intensity scale."""
     p = get_profile(profile)
     n = {"train": p.n_images, "test": p.n_test, "bench": p.n_bench}[split]
     path = artifact_dir(p) / "data" / f"{split}-{p.image_size}-{n}-{p.seed}-{data_version(p)}.pt"
@@ -71,7 +73,7 @@ def dataset(profile: str | Profile | None = None, split: str = "train", progress
     from baa.phantom import PhantomConfig, PhantomDataset
     ds = PhantomDataset(n, seed=p.seed, config=PhantomConfig(size=p.image_size), start=SPLIT_OFFSET[split])
     out = ds.render_all(progress=progress)
-    data = BoneAgeData(images=out["image"].float(), age=out["label"].float(), male=out["male"].float(),
+    data = BoneAgeData(images=normalize_images(out["image"]), age=out["label"].float(), male=out["male"].float(),
                        ids=[f"phantom-{int(i)}" for i in out["index"]], source=f"phantom (seed {p.seed})")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")  # torchrun ranks may render at once
@@ -80,13 +82,16 @@ def dataset(profile: str | Profile | None = None, split: str = "train", progress
     return data
 
 
+PREPROCESSING = "normalize_images(0.5, 99.5)"  # part of data_version: cached data made otherwise is stale
+
+
 def data_version(profile: str | Profile | None = None) -> str:
     """A tag of the phantom's code and configuration: cached images and the models trained on them
     are reused only while it is unchanged."""
     import baa.phantom as ph
 
     p = get_profile(profile)
-    src = Path(ph.__file__).read_bytes() + repr(ph.PhantomConfig(size=p.image_size)).encode()
+    src = Path(ph.__file__).read_bytes() + repr(ph.PhantomConfig(size=p.image_size)).encode() + PREPROCESSING.encode()
     return hashlib.sha1(src).hexdigest()[:10]
 
 

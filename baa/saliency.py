@@ -153,7 +153,9 @@ def phantom_split(profile=None, split: str = "test", n: int | None = None, progr
     ds = PhantomDataset(min(n or total, total), seed=p.seed, config=PhantomConfig(size=p.image_size),
                         start=SPLIT_OFFSET[split])
     out = ds.render_all(progress=progress, masks=True)
-    return {"image": out["image"].float(), "label": out["label"].float(), "bone_age": out["bone_age"].float(),
+    from baa.data import normalize_images
+
+    return {"image": normalize_images(out["image"]),  # the levels pipelines.dataset gives the networks "label": out["label"].float(), "bone_age": out["bone_age"].float(),
             "masks": out["masks"]}
 
 

@@ -101,6 +101,27 @@ def test_every_encoding_gives_the_same_input_and_age(phantom, ckpt_dir, tmp_path
     assert max(spread) - min(spread) > max(ages.values()) - min(ages.values()), (spread, ages)
 
 
+def test_phantoms_stay_upright_left_hands():
+    """Rendered phantoms are left hands, fingers up, turned by at most the phantom's pose
+    rotation: orientation must not flip them (the forearm leaves the image at the bottom)."""
+    from baa.data import normalize
+    from baa.phantom import PhantomConfig, render
+
+    cfg = PhantomConfig(size=256, collimation=False)
+    imgs = render(list(range(1_000_000, 1_000_008)), seed=0, config=cfg)["image"][:, 0].numpy()
+    judged = 0
+    for i, im in enumerate(normalize(im) for im in imgs):  # as prepare_full reads a file
+        o = A.orientation(im)
+        if o["skipped"]:  # a strong heel effect merges background into the mask: left as it is
+            continue
+        judged += 1
+        assert abs(o["rotate"]) <= cfg.max_rotation_deg + 5 and not o["mirror"], (i, o)
+        # turned upside down, the same hand is turned back
+        o2 = A.orientation(np.ascontiguousarray(im[::-1, ::-1]))
+        assert abs(abs(o2["rotate"] - o["rotate"]) - 180) < 5, (i, o, o2)
+    assert judged >= 4
+
+
 def test_border_crop_rotation_and_mirror(phantom, tmp_path):
     """A bright film border is cut; a hand on its side is turned fingers-up; a right hand is
     mirrored. Built from a real radiograph when available (the phantom's thumb is too abducted for
