@@ -155,7 +155,8 @@ def phantom_split(profile=None, split: str = "test", n: int | None = None, progr
     out = ds.render_all(progress=progress, masks=True)
     from baa.data import normalize_images
 
-    return {"image": normalize_images(out["image"]),  # the levels pipelines.dataset gives the networks "label": out["label"].float(), "bone_age": out["bone_age"].float(),
+    # the levels pipelines.dataset gives the networks
+    return {"image": normalize_images(out["image"]), "label": out["label"].float(), "bone_age": out["bone_age"].float(),
             "masks": out["masks"]}
 
 

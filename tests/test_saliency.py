@@ -133,3 +133,15 @@ def test_saliency_table_rows():
     assert ((df.loc[ok, "growth_share"] >= 0) & (df.loc[ok, "growth_share"] <= 1)).all()
     assert ((df.loc[ok, "enrichment"] - df.loc[ok, "growth_share"] / 0.5).abs() < 1e-6).all()
     assert (df.loc[df["method"] == "gradient", "n_empty"] == 0).all()
+
+
+def test_phantom_split_has_the_bits_pipelines_dataset_gives(tmp_path, monkeypatch):
+    """The saliency chapter's images are exactly those the networks are trained and tested on."""
+    from baa import pipelines
+    from baa.saliency import phantom_split
+
+    monkeypatch.setenv("BAA_ARTIFACTS", str(tmp_path))
+    s = phantom_split("smoke", "test", n=3, progress=False)
+    d = pipelines.dataset("smoke", "test", progress=False)
+    assert torch.equal(s["image"], d.images[:3]) and torch.allclose(s["label"], d.age[:3])
+    assert set(s["masks"]) >= {"carpals", "epiphyses", "bones", "hand"} and s["masks"]["bones"].shape == s["image"].shape
