@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from baa.data import normalize, read_image, resize_pad
+from baa.data import normalize, read_image, resize_pad, tta_views
 from baa.errors import InputError
 
 __all__ = ["Prepared", "prepare", "prepare_full", "find_borders", "orientation", "thumb_side",
@@ -48,6 +48,7 @@ __all__ = ["Prepared", "prepare", "prepare_full", "find_borders", "orientation",
 ANALYSIS_SIDE = 256  # masks and moments are computed on a copy this large (fast, resolution-free)
 MIN_THUMB_SCORE = 0.03  # below this the thumb side is a guess: leave the image as it is
 MARGIN = 0.04  # hand crop margin, fraction of the hand's larger side (the phantoms frame the hand tightly)
+TTA_VIEWS = 16  # test-time views per file (data.tta_views); chapter 9 measures the agreement they buy
 
 
 # -- preprocessing ----------------------------------------------------------------------------------
@@ -330,7 +331,7 @@ def _years_months(years: float) -> str:
 
 
 @torch.inference_mode()
-def _assess_one(path, models: dict, male: float | None, save_dir: Path | None) -> dict:
+def _assess_one(path, models: dict, male: float | None, save_dir: Path | None, tta: int = TTA_VIEWS) -> dict:
     prep = prepare_full(path, models["size"])
     x = prep.tensor
     pipe = models["pipe"]
@@ -341,9 +342,11 @@ def _assess_one(path, models: dict, male: float | None, save_dir: Path | None) -
             raise InputError(path, "this BoNet+ uses the sex: pass --sex M or --sex F")
         m = torch.tensor([male])
     restored = pipe.restore(x)
-    age = float(reg(restored, m)[0])
+    views = max(1, int(tta))
+    # the mean age over the restored image and views - 1 warps of it (data.tta_views)
+    age = float(reg(tta_views(restored, views), None if m is None else m.expand(views)).mean())
     res = {"file": str(path), "bone_age_years": round(age, 3), "bone_age_months": round(age * 12, 1),
-           "bone_age": _years_months(age), "pipeline": models["pipeline"]}
+           "bone_age": _years_months(age), "pipeline": models["pipeline"], "tta_views": views}
     clf = models["classifier"]
     if clf is not None:
         probs = (torch.sigmoid(clf(x)) if clf.multi_label else clf(x).softmax(1))[0]
@@ -360,13 +363,14 @@ def _assess_one(path, models: dict, male: float | None, save_dir: Path | None) -
 
 
 def assess_files(files, pipeline: str = "dq", profile=None, checkpoint=None, male: float | None = None,
-                 save_dir=None) -> list[dict]:
-    """One dict per file: the assessment (:func:`_assess_one`'s keys) or ``{"file", "error"}``."""
+                 save_dir=None, tta: int = TTA_VIEWS) -> list[dict]:
+    """One dict per file: the assessment (:func:`_assess_one`'s keys) or ``{"file", "error"}``.
+    ``tta``: the age is the mean over this many views of the restored input (1: the input alone)."""
     models = load_models(pipeline, profile, checkpoint)
     out = []
     for f in files:
         try:
-            out.append(_assess_one(f, models, male, Path(save_dir) if save_dir else None))
+            out.append(_assess_one(f, models, male, Path(save_dir) if save_dir else None, tta))
         except InputError as e:
             out.append({"file": str(f), "error": e.problem})
         except Exception as e:  # an unexpected failure on one file must not stop the batch
@@ -440,11 +444,12 @@ def write_encodings(img: np.ndarray, folder, stem: str = "a") -> dict[str, Path]
     return f
 
 
-def encoding_agreement(images, pipeline: str = "dq", profile=None, checkpoint=None, names=None) -> dict:
+def encoding_agreement(images, pipeline: str = "dq", profile=None, checkpoint=None, names=None,
+                       tta: int = TTA_VIEWS) -> dict:
     """Assess each radiograph of ``images`` ((N,H,W) in [0,1]) in every encoding of
-    ``write_encodings`` with the trained models; returns ``{"ages": {name: {encoding: years}},
-    "spread": {name: max - min}, "max_spread", "worst": {name: encoding farthest from png8},
-    "pipeline", "source"}``."""
+    ``write_encodings`` with the trained models (``tta`` views a file, as ``baa assess``); returns
+    ``{"ages": {name: {encoding: years}}, "spread": {name: max - min}, "max_spread", "worst": {name:
+    encoding farthest from png8}, "pipeline", "source", "tta_views"}``."""
     import tempfile
 
     models = load_models(pipeline, profile, checkpoint)
@@ -453,12 +458,12 @@ def encoding_agreement(images, pipeline: str = "dq", profile=None, checkpoint=No
     with tempfile.TemporaryDirectory() as d:
         for name, img in zip(names, images):
             files = write_encodings(np.asarray(img), Path(d) / str(len(ages)))
-            res = [_assess_one(p, models, None, None) for p in files.values()]
+            res = [_assess_one(p, models, None, None, tta) for p in files.values()]
             ages[name] = {e: r["bone_age_years"] for e, r in zip(files, res)}
             worst[name] = max(ENCODINGS, key=lambda e: abs(ages[name][e] - ages[name]["png8"]))
     spread = {n: max(a.values()) - min(a.values()) for n, a in ages.items()}
     return {"ages": ages, "spread": spread, "max_spread": max(spread.values()), "worst": worst,
-            "pipeline": pipeline, "source": models["source"]}
+            "pipeline": pipeline, "source": models["source"], "tta_views": max(1, int(tta))}
 
 
 # -- restoration at the input's resolution ---------------------------------------------------------
@@ -510,7 +515,7 @@ def _line(r: dict) -> str:
 def cmd_assess(a) -> int:
     male = None if a.sex is None else float(a.sex.upper() == "M")
     try:
-        results = assess_files(a.files, a.pipeline, a.profile, a.checkpoint, male, a.save_restored)
+        results = assess_files(a.files, a.pipeline, a.profile, a.checkpoint, male, a.save_restored, a.tta)
     except FileNotFoundError as e:
         print(f"baa: {e}", file=sys.stderr)
         return 2
@@ -550,6 +555,9 @@ def register_cli(sub) -> None:
     s.add_argument("--sex", choices=["M", "F", "m", "f"], default=None, help="used only by a BoNet+ trained with the sex")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
     s.add_argument("--save-restored", default=None, metavar="DIR", help="write each restored, prepared image here")
+    s.add_argument("--tta", type=int, default=TTA_VIEWS, metavar="N",
+                   help=f"average the age over N views of the input: itself and N-1 fixed warps of the training "
+                        f"augmentation (default {TTA_VIEWS}; 1 turns it off)")
     s.set_defaults(fn=cmd_assess)
 
     s = sub.add_parser("restore", help="DQ restoration of one image, saved at the input's size")

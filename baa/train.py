@@ -258,9 +258,13 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
 
 @torch.inference_mode()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device: str | torch.device = "auto",
-            transform: Callable | None = None, progress: bool = False, precision: str = "fp32") -> torch.Tensor:
+            transform: Callable | None = None, progress: bool = False, precision: str = "fp32",
+            tta: int = 0) -> torch.Tensor:
     """Run ``model`` over ``images`` in batches (``transform`` first, e.g. a degradation); returns
     the outputs concatenated on the CPU as float32.
+
+    ``tta`` > 1: each output is the mean over ``tta`` views of its image (``data.tta_views``: the
+    image and ``tta - 1`` fixed warps of the training augmentation), for a regressor or classifier.
 
     ``precision="bf16"``: bf16 autocast on a GPU; on the CPU a bf16 copy of the model is fed bf16
     input (oneDNN's bf16 convolutions, about 2x fp32 where the CPU has AVX512-BF16 or AMX;
@@ -277,9 +281,16 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device
         x = images[i:i + batch_size].to(device)
         if transform is not None:
             x = transform(x, i)
+        n = len(x)
+        if tta > 1:
+            from baa.data import tta_views
+
+            x = tta_views(x, tta)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and not cpu_bf16):
             out = model(x.to(torch.bfloat16) if cpu_bf16 else x)
+        if tta > 1:
+            out = out.float().view(tta, n, *out.shape[1:]).mean(0)
         outs.append(out.float().cpu() if torch.is_tensor(out) else out)
     return torch.cat(outs)
 

@@ -101,6 +101,28 @@ def test_every_encoding_gives_the_same_input_and_age(phantom, ckpt_dir, tmp_path
     assert max(spread) - min(spread) > max(ages.values()) - min(ages.values()), (spread, ages)
 
 
+
+def test_age_is_the_mean_over_tta_views(phantom, ckpt_dir, tmp_path):
+    """``--tta N``: the age is the regressor's mean over the restored input and N-1 fixed warps;
+    ``--tta 1`` is the input alone."""
+    from baa.data import tta_views
+
+    f = encodings(phantom, tmp_path)["png8"]
+    models = A.load_models("dq", checkpoint=ckpt_dir)
+    with torch.inference_mode():
+        y = models["pipe"].restore(A.prepare(f, models["size"]))
+        reg = models["pipe"].regressor
+        one, mean8 = float(reg(y)[0]), float(reg(tta_views(y, 8)).mean())
+    assert abs(one - mean8) > 1e-4  # the views do move the age (else this test could not fail)
+    rows = {}
+    for n in (1, 8):
+        r = _run("assess", f, "--checkpoint", ckpt_dir, "--json", "--tta", n)
+        assert r.returncode == 0, r.stderr
+        rows[n] = json.loads(r.stdout)
+        assert rows[n]["tta_views"] == n
+    assert rows[1]["bone_age_years"] == pytest.approx(one, abs=2e-3)
+    assert rows[8]["bone_age_years"] == pytest.approx(mean8, abs=2e-3)
+
 def test_phantoms_stay_upright_left_hands():
     """Rendered phantoms are left hands, fingers up, turned by at most the phantom's pose
     rotation: orientation must not flip them (the forearm leaves the image at the bottom)."""

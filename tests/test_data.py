@@ -23,6 +23,7 @@ from baa.data import (
     read_image,
     resize_pad,
     summarize,
+    tta_views,
 )
 from baa.errors import InputError
 
@@ -500,6 +501,24 @@ def test_flip_augment_is_lossless_and_random():
             raise AssertionError(f"image {i} is not a flip of its input")
     assert len(kinds) >= 3  # 16 images: all four flips are likely, three all but certain
 
+
+
+def test_tta_views_fixed_per_view_and_independent_of_the_batch():
+    x = torch.from_numpy(np.stack([hand(48, 48, seed=s) for s in range(5)]))[:, None]
+    v = tta_views(x, 6)
+    assert v.shape == (30, 1, 48, 48)
+    assert torch.equal(v[:5], x)  # view 0: the images themselves
+    assert torch.equal(v, tta_views(x, 6))  # the same views every call
+    g = v.view(6, 5, 1, 48, 48)
+    alone = tta_views(x[3:4], 6).view(6, 1, 1, 48, 48)[:, 0]
+    torch.testing.assert_close(g[:, 3], alone)  # an image's views do not depend on its batch
+    # one warp per view, shared by the images: same-content images get the same views ...
+    twin = tta_views(torch.cat([x[:1], x[:1]]), 6).view(6, 2, 1, 48, 48)
+    assert torch.equal(twin[:, 0], twin[:, 1])
+    # ... and the views differ from each other and from the image by a training-sized warp
+    d = [(g[k] - x).abs().mean().item() for k in range(1, 6)]
+    assert min(d) > 0.01 and len({round(e, 6) for e in d}) == 5
+    assert torch.equal(tta_views(x, 1), x)
 
 # ------------------------------------------------------------------ real radiographs
 

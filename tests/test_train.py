@@ -106,3 +106,18 @@ def test_predict_in_bf16_stays_close_to_fp32():
     assert next(model.parameters()).dtype == torch.float32  # the caller's model is untouched
     with pytest.raises(ValueError):
         predict(model, x, device="cpu", precision="fp16")
+
+
+def test_predict_with_tta_is_the_mean_over_the_views():
+    from baa.data import tta_views
+    from baa.train import predict
+
+    torch.manual_seed(0)
+    model = BoNetPlus(width=0.125, init_age=0.0).eval()
+    x = torch.rand(5, 1, 64, 64)
+    with torch.no_grad():
+        want = model(tta_views(x, 4)).view(4, 5).mean(0)
+    got = predict(model, x, device="cpu", tta=4, batch_size=2)  # batches of 2: the views stay per image
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(got, predict(model, x, device="cpu"))
+    assert torch.equal(predict(model, x, device="cpu", tta=1), predict(model, x, device="cpu"))
