@@ -125,6 +125,21 @@ def test_verdict():
     assert v["best_classical_psnr"] == "lanczos" and v["best_classical_mae"] == "bicubic"
     assert v["resunet_beats_classical"] and not v["resunet_dq_beats_classical"]  # 0.5 dB is not 1 dB
     assert v["resunet_psnr_gain_db"] == pytest.approx(1.5)
+    assert "resunet_beats_classical_tta" not in v  # a metric the results lack is left out
+
+
+def test_verdict_with_views_and_age_change():
+    """An MAE below the clean images' own is a bias offset, not a restoration: the age change
+    against the clean image tells the methods apart where the single-view MAE does not."""
+    r = {"noise": {"anscombe_tv": {"psnr": 27.0, "mae_years": 1.6, "mae_years_tta": 2.0, "age_change_years": 1.0},
+                   "anscombe_nlm": {"psnr": 29.0, "mae_years": 2.0, "mae_years_tta": 1.9, "age_change_years": 0.9},
+                   "resunet": {"psnr": 32.0, "mae_years": 1.7, "mae_years_tta": 1.8, "age_change_years": 0.5},
+                   "resunet_dq": {"psnr": 29.5, "mae_years": 1.9, "mae_years_tta": 1.85, "age_change_years": 0.6}}}
+    v = B._verdict(r)["noise"]
+    assert v["best_classical_mae"] == "anscombe_tv" and not v["resunet_beats_classical"]
+    assert v["best_classical_mae_tta"] == "anscombe_nlm" and v["resunet_beats_classical_tta"]
+    assert v["resunet_mae_change_years_tta"] == pytest.approx(-0.1)
+    assert v["resunet_beats_classical_age_change"] and not v["resunet_dq_beats_classical_age_change"]
 
 
 # ---------------------------------------------------------------- speed, on toy networks
