@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from baa.data import normalize, read_image, resize_pad, tta_views
+from baa.data import TTA_VIEWS, normalize, read_image, resize_pad, tta_views
 from baa.errors import InputError
 
 __all__ = ["Prepared", "prepare", "prepare_full", "find_borders", "orientation", "thumb_side",
@@ -48,7 +48,6 @@ __all__ = ["Prepared", "prepare", "prepare_full", "find_borders", "orientation",
 ANALYSIS_SIDE = 256  # masks and moments are computed on a copy this large (fast, resolution-free)
 MIN_THUMB_SCORE = 0.03  # below this the thumb side is a guess: leave the image as it is
 MARGIN = 0.04  # hand crop margin, fraction of the hand's larger side (the phantoms frame the hand tightly)
-TTA_VIEWS = 16  # test-time views per file (data.tta_views); chapter 9 measures the agreement they buy
 
 
 # -- preprocessing ----------------------------------------------------------------------------------

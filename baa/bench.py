@@ -48,6 +48,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from baa.data import TTA_VIEWS
+
 __all__ = [
     "run", "restoration", "restoration_examples", "speed", "flop_count", "model_cost", "matmul_peak_gflops",
     "time_call", "time_interleaved", "inference_latency", "train_images_per_s", "conv_gflops_per_s", "phantom_images_per_s",
@@ -707,8 +709,6 @@ def _restore_all(p, n: int | None, progress: bool, keep: list[int] | None = None
     reg, res = _load_models(p, progress)
     results: dict = {}
     examples: dict = {}
-    from baa.assess import TTA_VIEWS
-
     # ages of the clean images: one view (chapter 5's protocol) and TTA_VIEWS views (baa assess's)
     clean_pred = predict(reg, clean).reshape(-1) if keep is None else None
     clean_mae = mae(clean_pred, age) if keep is None else None
@@ -942,7 +942,7 @@ def frames(result: dict) -> dict:
     rest = result.get("restoration") or {}
     if rest:
         rows = {(k, m): {"PSNR (dB)": r.get("psnr"), "SSIM": r.get("ssim"), "PSNR in label (dB)": r.get("psnr_mask"),
-                         "MAE (years)": r.get("mae_years"), "MAE, 16 views (years)": r.get("mae_years_tta"),
+                         "MAE (years)": r.get("mae_years"), f"MAE, {TTA_VIEWS} views (years)": r.get("mae_years_tta"),
                          "age change vs clean (years)": r.get("age_change_years"), "ms / image": r.get("ms_per_image")}
                 for k, methods in rest.items() for m, r in methods.items()}
         df = pd.DataFrame.from_dict(rows, orient="index").astype(float)
@@ -955,7 +955,7 @@ def frames(result: dict) -> dict:
             "best classical (MAE)": v["best_classical_mae"],
             "ResUNet MAE change (years)": v["resunet_mae_change_years"],
             "ResUNet beats it (>= 1 dB and lower MAE)": v["resunet_beats_classical"],
-            "... with 16 views": v.get("resunet_beats_classical_tta"),
+            f"... with {TTA_VIEWS} views": v.get("resunet_beats_classical_tta"),
             "... by age change vs clean": v.get("resunet_beats_classical_age_change"),
             "DQ PSNR gain (dB)": v["resunet_dq_psnr_gain_db"],
             "DQ MAE change (years)": v["resunet_dq_mae_change_years"],

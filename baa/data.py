@@ -45,6 +45,7 @@ __all__ = [
     "normalize_images",
     "resize_pad",
     "tta_views",
+    "TTA_VIEWS",
     "load_rsna",
     "load_dha",
     "load_csv",
@@ -1016,6 +1017,7 @@ def summarize(root: str | os.PathLike, format: str = "rsna", check_images: bool 
 
 
 MAX_ROTATION, MAX_SHIFT, ZOOM = 15.0, 0.1, (0.9, 1.1)  # the training augmentation's ranges (section 4.1)
+TTA_VIEWS = 16  # test-time views baa assess averages over (chapter 9 measures the agreement they buy)
 
 
 def augment(
