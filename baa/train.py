@@ -276,6 +276,8 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device
     cpu_bf16 = precision == "bf16" and device.type == "cpu"
     if cpu_bf16:
         model = copy.deepcopy(model).to(torch.bfloat16)
+    if tta > 1:
+        from baa.data import tta_views
     outs = []
     for i in tqdm(range(0, len(images), batch_size), disable=not progress, desc="predict", leave=False):
         x = images[i:i + batch_size].to(device)
@@ -283,8 +285,6 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device
             x = transform(x, i)
         n = len(x)
         if tta > 1:
-            from baa.data import tta_views
-
             x = tta_views(x, tta)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and not cpu_bf16):
