@@ -362,9 +362,13 @@ def _splat(p: dict, sl: slice, S: int, inner: bool):
     pixels outside the image land on the ring and are cropped), the outer chord and, with ``inner``,
     the cortical and trabecular path lengths."""
     q = {k: (v[sl] if torch.is_tensor(v) else v) for k, v in p.items()}
-    Px = int(2 * q["hx"].max() + 2) if q["hx"].numel() else 2
-    Py = int(2 * q["hy"].max() + 2) if q["hy"].numel() else 2
-    q["ox"], q["oy"] = torch.round(q["pcx"] - Px / 2).long(), torch.round(q["pcy"] - Py / 2).long()
+    # each box clipped to the guarded frame [-1, S]: the forearm's slots reach far below the image,
+    # and pixels off the image would only land on the guard ring
+    x0 = torch.floor(q["pcx"] - q["hx"]).long().clamp_(-1, S)
+    y0 = torch.floor(q["pcy"] - q["hy"]).long().clamp_(-1, S)
+    Px = int((torch.ceil(q["pcx"] + q["hx"]).long().clamp_(-1, S) - x0).max()) + 1 if x0.numel() else 1
+    Py = int((torch.ceil(q["pcy"] + q["hy"]).long().clamp_(-1, S) - y0).max()) + 1 if y0.numel() else 1
+    q["ox"], q["oy"] = x0, y0
     b, K = q["L"].shape
     dev = q["L"].device
     e3 = lambda t: t[..., None]
@@ -400,6 +404,9 @@ def _splat(p: dict, sl: slice, S: int, inner: bool):
     Ri = (R - (ct * (1 - 0.5 * ends) if ends is not None else ct)).clamp_(min=0)
     dui = over_p.mul_(e4(q["ic0i"])).add_(over_d.mul_(e4(q["ic1i"])))
     t_in = (1 - dui.square_()).clamp_(min=0).mul_(Ri.square_()).sub_(v2).clamp_(min=0).sqrt_().mul_(e4(q["k2s"]))
+    # the medullary chord lies within the outer one: beyond a cap thinner than 0.3 px the inner
+    # ellipsoid (its length clamped at 0.3 px) would reach past the outer and make the cortex negative
+    t_in = torch.minimum(t_in, t_out)
     rho = e4(q["rho"]) + e4(q["drho"]) * ends if ends is not None else e4(q["rho"])
     return flat, t_out, t_out - t_in, t_in.mul_(rho)
 
@@ -611,9 +618,15 @@ def _blur_sep(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     H, W = x.shape[-2:]
     w4 = w[:, None, None, :]
     xp = F.pad(x, (r, r, 0, 0), mode="replicate")
-    y = sum(w4[..., k : k + 1] * xp[..., :, k : k + W] for k in range(2 * r + 1))
+    # tap by tap into one buffer: the same roundings as sum(w_k * x_k) (no fused multiply-add)
+    y, t = w4[..., 0:1] * xp[..., :, 0:W], torch.empty_like(x)
+    for k in range(1, 2 * r + 1):
+        y.add_(torch.mul(w4[..., k : k + 1], xp[..., :, k : k + W], out=t))
     yp = F.pad(y, (0, 0, r, r), mode="replicate")
-    return sum(w4[..., k : k + 1] * yp[..., k : k + H, :] for k in range(2 * r + 1))
+    y = w4[..., 0:1] * yp[..., 0:H, :]
+    for k in range(1, 2 * r + 1):
+        y.add_(torch.mul(w4[..., k : k + 1], yp[..., k : k + H, :], out=t))
+    return y
 
 
 def _gauss(sig: torch.Tensor, r: int) -> torch.Tensor:
@@ -734,7 +747,8 @@ def _render_batch(idx: torch.Tensor, seed: int, cfg: PhantomConfig, S: int, mask
             w4 = lambda j: w[:, j, None, None, None]
             cx_ = (((xn + 0.5) < w4(0)) | ((0.5 - xn) < w4(1))).float()  # (b,1,1,S)
             cy_ = (((yn + 0.5) < w4(2)) | ((0.5 - yn) < w4(3))).float()  # (b,1,S,1)
-            q += torch.maximum(cx_, cy_).mul_(v4(1.5 + 2.5 * u[:, 33]))
+            a = v4(1.5 + 2.5 * u[:, 33])  # scaled before the outer maximum: {0, a} either way
+            q += torch.maximum(cx_ * a, cy_ * a)
         if cfg.marker:  # lead 'L' near a corner: a vertical and a horizontal bar
             on = v4(u[:, 34] < 0.8).float()
             corner_x = torch.where(u[:, 35] < 0.5, 0.06 + 0.03 * u[:, 36], 0.86 - 0.03 * u[:, 36])
@@ -742,9 +756,9 @@ def _render_batch(idx: torch.Tensor, seed: int, cfg: PhantomConfig, S: int, mask
             hv = v4(0.06 + 0.03 * u[:, 39])
             bx, by = xn + 0.5 - v4(corner_x), yn + 0.5 - v4(corner_y)  # relative to the letter's top-left
             bar = hv * 0.22
-            vx, vy = ((bx >= 0) & (bx < bar)).float(), ((by >= 0) & (by < hv)).float()
-            hx_, hy_ = ((bx >= 0) & (bx < 0.7 * hv)).float(), ((by >= hv - bar) & (by < hv)).float()
-            q += torch.maximum(vx * vy, hx_ * hy_).mul_(on * 4.0)
+            vx, vy = ((bx >= 0) & (bx < bar)).float() * (on * 4.0), ((by >= 0) & (by < hv)).float()
+            hx_, hy_ = ((bx >= 0) & (bx < 0.7 * hv)).float() * (on * 4.0), ((by >= hv - bar) & (by < hv)).float()
+            q += torch.maximum(vx * vy, hx_ * hy_)
         heel_f = 1 + 2 * v4(heel) * (xn * v4(torch.cos(heel_dir)) + yn * v4(torch.sin(heel_dir)))
         I = q.neg_().exp_().mul_(heel_f)  # Beer-Lambert with the heel effect
         k = max(S // 16, 1)

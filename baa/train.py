@@ -304,12 +304,21 @@ def _augment(x: torch.Tensor, g: torch.Generator, on: bool) -> torch.Tensor:
     return augment(x, generator=g)
 
 
+def _augment_regressor(x: torch.Tensor, g: torch.Generator, on: bool) -> torch.Tensor:
+    """BoNet+'s augmentation: section 4.1's warp, then a random blur (``data.blur_augment``). The
+    classifier gets the warp only: blur is what its "lowres" class looks like."""
+    if not on:
+        return x
+    from baa.data import blur_augment
+    return blur_augment(_augment(x, g, True), generator=g)
+
+
 def regressor_batches(augment: bool = True, qualities: tuple[str, ...] | None = None) -> Callable:
     """Batches for BoNet+: augmented images -> age in years. ``qualities`` (e.g. all four classes)
     degrades each image with one drawn quality, as NQ is trained (section 3.3)."""
 
     def batch_fn(batch: dict, g: torch.Generator):
-        x = _augment(batch["image"], g, augment)
+        x = _augment_regressor(batch["image"], g, augment)
         if qualities:
             x, _ = D.degrade_mixed(x, g, qualities)
         return x, batch["age"].float()

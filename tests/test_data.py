@@ -13,6 +13,7 @@ from PIL import Image
 from baa.data import (
     BoneAgeData,
     augment,
+    blur_augment,
     flip_augment,
     detect_inverted,
     kfold_splits,
@@ -473,18 +474,39 @@ def test_kfold_stratified():
 
 def test_augment_deterministic_and_effective():
     x = torch.from_numpy(np.stack([hand(64, 64, seed=s) for s in range(4)]))[:, None]
-    a = augment(x, torch.Generator().manual_seed(7))
-    b = augment(x, torch.Generator().manual_seed(7))
-    c = augment(x, torch.Generator().manual_seed(8))
+    a = augment(x, torch.Generator().manual_seed(7), p_warp=1.0)
+    b = augment(x, torch.Generator().manual_seed(7), p_warp=1.0)
+    c = augment(x, torch.Generator().manual_seed(8), p_warp=1.0)
     assert a.shape == x.shape and a.dtype == x.dtype
     assert torch.equal(a, b) and not torch.equal(a, c)
-    assert (a - x).abs().mean() > 0.01
+    assert all((a[i] - x[i]).abs().mean() > 0.01 for i in range(len(x)))
+    assert torch.equal(augment(x, torch.Generator().manual_seed(7), p_warp=0.0), x)
+    # by default about half the images pass unchanged (sharp), the rest are warped as above
+    many = x.repeat(8, 1, 1, 1)
+    d = augment(many, torch.Generator().manual_seed(7))
+    kept = torch.tensor([torch.equal(d[i], many[i]) for i in range(len(many))])
+    assert 0.2 < kept.float().mean() < 0.8
+    assert all((d[i] - many[i]).abs().mean() > 0.01 for i in range(len(many)) if not kept[i])
     same = augment(x, torch.Generator().manual_seed(7), max_rotation=0, max_shift=0, zoom=(1, 1))
     torch.testing.assert_close(same, x, atol=1e-5, rtol=0)
     # 90 degrees of pure rotation keeps the content inside a zero-padded frame
     ones = torch.ones(2, 1, 32, 32)
-    r = augment(ones, torch.Generator().manual_seed(0), max_rotation=45, max_shift=0, zoom=(1, 1))
+    r = augment(ones, torch.Generator().manual_seed(0), max_rotation=45, max_shift=0, zoom=(1, 1), p_warp=1.0)
     assert r[:, :, 16, 16].min() > 0.99 and r.min() < 0.5
+
+
+def test_blur_augment_blurs_a_share_and_keeps_the_rest():
+    x = torch.from_numpy(np.stack([hand(64, 64, seed=s) for s in range(4)]))[:, None].repeat(8, 1, 1, 1)
+    a = blur_augment(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, blur_augment(x, torch.Generator().manual_seed(3))) and a.dtype == x.dtype
+    kept = torch.tensor([torch.equal(a[i], x[i]) for i in range(len(x))])
+    assert 0.2 < kept.float().mean() < 0.8
+    # blurred images lose edge energy and keep their mean (normalised kernel, replicate padding)
+    grad = lambda t: (t[..., 1:, :] - t[..., :-1, :]).abs().mean()
+    for i in (~kept).nonzero().flatten().tolist():
+        assert grad(a[i]) < grad(x[i])
+        assert abs(float(a[i].mean() - x[i].mean())) < 1e-3
+    assert torch.equal(blur_augment(x, torch.Generator().manual_seed(3), p=0.0), x)
 
 
 def test_flip_augment_is_lossless_and_random():

@@ -178,3 +178,19 @@ def test_dataset_and_age_grid():
     assert torch.equal(full["image"][2], item["image"])
     g = P.age_grid((1, 10), size=32)
     assert g.shape == (64, 64) and 0 <= float(g.min()) and float(g.max()) <= 1
+
+
+def test_cortex_is_never_negative(monkeypatch):
+    # small caps (under 0.3 px at 64 px) once let the medullary chord reach past the outer one
+    seen = []
+    splat = P._splat
+
+    def spy(p, sl, S, inner):
+        out = splat(p, sl, S, inner)
+        if inner:
+            seen.append(float(out[2].min()))
+        return out
+
+    monkeypatch.setattr(P, "_splat", spy)
+    P.render(torch.arange(32), seed=5, config=P.PhantomConfig(size=64))
+    assert seen and min(seen) >= 0.0
