@@ -305,12 +305,13 @@ def _augment(x: torch.Tensor, g: torch.Generator, on: bool) -> torch.Tensor:
 
 
 def _augment_regressor(x: torch.Tensor, g: torch.Generator, on: bool) -> torch.Tensor:
-    """BoNet+'s augmentation: section 4.1's warp, then a random blur (``data.blur_augment``). The
-    classifier gets the warp only: blur is what its "lowres" class looks like."""
+    """BoNet+'s augmentation: section 4.1's warp on a share ``data.P_WARP`` of the images, then a
+    random blur (``data.blur_augment``): sharpness is not age. The classifier warps every image
+    and is not blurred: blur is what its "lowres" class looks like."""
     if not on:
         return x
-    from baa.data import blur_augment
-    return blur_augment(_augment(x, g, True), generator=g)
+    from baa.data import P_WARP, augment, blur_augment
+    return blur_augment(augment(x, generator=g, p_warp=P_WARP), generator=g)
 
 
 def regressor_batches(augment: bool = True, qualities: tuple[str, ...] | None = None) -> Callable:

@@ -12,6 +12,7 @@ from PIL import Image
 
 from baa.data import (
     BoneAgeData,
+    P_WARP,
     augment,
     blur_augment,
     flip_augment,
@@ -481,9 +482,10 @@ def test_augment_deterministic_and_effective():
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert all((a[i] - x[i]).abs().mean() > 0.01 for i in range(len(x)))
     assert torch.equal(augment(x, torch.Generator().manual_seed(7), p_warp=0.0), x)
-    # by default about half the images pass unchanged (sharp), the rest are warped as above
+    # BoNet+'s share (P_WARP = 1/2): about half the images pass unchanged (sharp), the rest warped
     many = x.repeat(8, 1, 1, 1)
-    d = augment(many, torch.Generator().manual_seed(7))
+    assert torch.equal(augment(many, torch.Generator().manual_seed(7)), augment(many, torch.Generator().manual_seed(7), p_warp=1.0))
+    d = augment(many, torch.Generator().manual_seed(7), p_warp=P_WARP)
     kept = torch.tensor([torch.equal(d[i], many[i]) for i in range(len(many))])
     assert 0.2 < kept.float().mean() < 0.8
     assert all((d[i] - many[i]).abs().mean() > 0.01 for i in range(len(many)) if not kept[i])
