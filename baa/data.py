@@ -1083,8 +1083,8 @@ def tta_views(images: torch.Tensor, views: int, seed: int = 0) -> torch.Tensor:
     ``out.view(views, N, ...)`` groups them.
 
     Why: BoNet+ is trained on warped images (section 4.1's rotation, shift and zoom; half of them,
-    see ``P_WARP``), and a short schedule leaves its age a rough function of the framing: moving the hand crop by one
-    pixel moved a cpu-profile age by up to 0.5 y. The mean over warps of the training
+    see ``P_WARP``), and a short schedule leaves its age a rough function of the framing: moving
+    the hand crop by one pixel moved a cpu-profile age by up to 0.5 y. The mean over warps of the training
     distribution is a smooth function of the input (chapter 9 measures what it buys)."""
     if views <= 1:
         return images
