@@ -913,7 +913,9 @@ def _iterate(batches: _Batches, workers: int | None, progress: bool, desc: str):
         it = torch.utils.data.DataLoader(batches, batch_size=None, shuffle=False, num_workers=w, collate_fn=_identity)
     else:
         it = (batches[j] for j in range(len(batches)))
-    yield from tqdm(it, total=len(batches), disable=not progress, desc=desc, unit="batch")
+    # iter() first: tqdm.auto's class calls iter() on an iterable in its constructor and again when
+    # iterated, which would start a second set of DataLoader workers rendering the same batches
+    yield from tqdm(iter(it), total=len(batches), disable=not progress, desc=desc, unit="batch")
 
 
 def _cat(parts: list[dict]) -> dict:

@@ -124,6 +124,23 @@ def test_same_bytes_with_worker_processes_and_wider_patches(tmp_path, monkeypatc
     assert all(torch.equal(r["masks"][k], w["masks"][k]) for k in r["masks"])
 
 
+def test_worker_processes_start_once(monkeypatch):
+    """tqdm.auto calls iter() on what it wraps when built and again when iterated; on a DataLoader
+    each call starts its own worker processes, and the first set renders batches nobody reads."""
+    starts = []
+    orig = torch.utils.data.DataLoader.__iter__
+
+    def counted(self):
+        starts.append(self.num_workers)
+        return orig(self)
+
+    monkeypatch.setattr(torch.utils.data.DataLoader, "__iter__", counted)
+    for progress in (False, True):
+        out = P.PhantomDataset(4, seed=1, size=S).render_all(batch_size=2, progress=progress, workers=2)
+        assert out["image"].shape == (4, 1, S, S)
+    assert starts == [2, 2]
+
+
 def test_rsna_layout_round_trip(tmp_path):
     out = tmp_path / "rsna"
     summary = P.write_rsna(out, 10, size=S, seed=2, bits=16, progress=False)
