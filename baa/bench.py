@@ -739,9 +739,12 @@ def _restore_all(p, n: int | None, progress: bool, keep: list[int] | None = None
         if keep is not None:
             examples[kind][method] = y[:, 0].float().numpy()
             continue
-        pred = predict(reg, y).reshape(-1)
+        pred, pred_tta = predict(reg, y).reshape(-1), predict(reg, y, tta=TTA_VIEWS).reshape(-1)
         r = {"psnr": R.psnr(y, clean), "ssim": R.ssim(y, clean), "mae_years": mae(pred, age),
-             "mae_years_tta": mae(predict(reg, y, tta=TTA_VIEWS), age),
+             # per image, in bench-set order: _verdict's paired bootstrap needs them
+             "abs_errors_years": (pred - age).abs().tolist(),
+             "mae_years_tta": mae(pred_tta, age),
+             "abs_errors_years_tta": (pred_tta - age).abs().tolist(),
              # how far the restorer moves an age from the clean image's: 0 for a perfect restorer,
              # while an MAE can drop below the clean images' own when a restorer offsets BoNet+'s bias
              "age_change_years": float((pred - clean_pred).abs().mean()), "ms_per_image": ms}
@@ -756,7 +759,10 @@ def _verdict(results: dict) -> dict:
     beats it by >= 1 dB PSNR and on downstream MAE (the issue's goal, ``*_beats_classical``).
     The same comparison with the age averaged over test-time views (``*_tta``, as ``baa assess``
     gives it) and by the age change against the clean image (``*_age_change``), where those
-    metrics are in ``results``."""
+    metrics are in ``results``. With per-image errors, each MAE change also gets a paired-bootstrap
+    95 % interval (``*_mae_change_ci95_years[_tta]``) and ``*_mae_change_decided[_tta]``: whether
+    that interval excludes 0, i.e. whether the bench set is large enough to tell."""
+    from baa.metrics import paired_bootstrap_ci
     from baa.restore import RESTORERS
 
     out = {}
@@ -775,6 +781,12 @@ def _verdict(results: dict) -> dict:
                 v[f"{net}_psnr_gain_db"] = dp
                 v[f"{net}_mae_change_years{suffix}"] = dm
                 v[f"{net}_beats_classical{suffix}"] = bool(dp >= 1.0 and dm < 0)
+                err = "abs_errors_years" + suffix
+                if suffix != "_age_change" and r[net].get(err) and r[bm].get(err):
+                    # is the MAE difference larger than the bench set's sampling noise?
+                    _, lo, hi = paired_bootstrap_ci(r[net][err], r[bm][err])
+                    v[f"{net}_mae_change_ci95_years{suffix}"] = [lo, hi]
+                    v[f"{net}_mae_change_decided{suffix}"] = bool(hi < 0 or lo > 0)
         out[kind] = v
     return out
 
@@ -872,6 +884,8 @@ def _targets(result: dict) -> dict:
     for kind, v in (result.get("verdict") or {}).items():
         t[f"resunet_beats_classical_{kind}"] = {"value": v["resunet_psnr_gain_db"], "target": 1.0,
                                                 "mae_change_years": v["resunet_mae_change_years"],
+                                                "mae_change_ci95_years": v.get("resunet_mae_change_ci95_years"),
+                                                "mae_change_decided": v.get("resunet_mae_change_decided"),
                                                 "met": v["resunet_beats_classical"],
                                                 "met_with_tta": v.get("resunet_beats_classical_tta"),
                                                 "met_by_age_change": v.get("resunet_beats_classical_age_change")}
@@ -954,6 +968,8 @@ def frames(result: dict) -> dict:
             "ResUNet PSNR gain (dB)": v["resunet_psnr_gain_db"],
             "best classical (MAE)": v["best_classical_mae"],
             "ResUNet MAE change (years)": v["resunet_mae_change_years"],
+            "95 % interval (years)": ("[{:+.3f}, {:+.3f}]".format(*v["resunet_mae_change_ci95_years"])
+                                      if v.get("resunet_mae_change_ci95_years") else None),
             "ResUNet beats it (>= 1 dB and lower MAE)": v["resunet_beats_classical"],
             f"... with {TTA_VIEWS} views": v.get("resunet_beats_classical_tta"),
             "... by age change vs clean": v.get("resunet_beats_classical_age_change"),

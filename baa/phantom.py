@@ -891,9 +891,8 @@ def default_workers(n_batches: int, device="cpu") -> int:
     """Worker processes for rendering ``n_batches`` batches: 0 (in-process) on a GPU, for a single
     batch, or inside a worker; else one per core (``BAA_PHANTOM_WORKERS`` overrides). Each worker runs
     one intra-op thread: the renderer's kernels are small, so processes scale where threads contend
-    (2 cores, 256 px, a plain script: 260 against 183 images/s in-process). Forking a large process
-    (a notebook kernel holding models and data) costs more: there ``baa bench`` measured 184 with
-    workers against 204 in-process."""
+    (2-core Xeon, 256 px, 512 images, a plain script: 226 / 197 / 133 images/s with two workers
+    against 132 / 106 / 68 in-process, three interleaved rounds on a machine whose speed drifted)."""
     env = os.environ.get("BAA_PHANTOM_WORKERS")
     if env is not None:
         return max(0, int(env))

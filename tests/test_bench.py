@@ -142,6 +142,28 @@ def test_verdict_with_views_and_age_change():
     assert v["resunet_beats_classical_age_change"] and not v["resunet_dq_beats_classical_age_change"]
 
 
+def test_verdict_interval_says_whether_the_bench_set_decides():
+    """A small MAE difference against a noisy spread is undecided; a consistent one is decided."""
+    g = np.random.default_rng(0)
+    base = g.gamma(2.0, 0.8, 64)
+    tv = base + g.normal(0, 0.4, 64).clip(-base, None)
+
+    def res(shift):
+        r = {"anscombe_tv": {"psnr": 27.0, "mae_years": float(tv.mean()), "abs_errors_years": tv.tolist()}}
+        net = (tv + shift + g.normal(0, 0.3, 64)).clip(0, None)
+        for m in ("resunet", "resunet_dq"):
+            r[m] = {"psnr": 30.0, "mae_years": float(net.mean()), "abs_errors_years": net.tolist()}
+        return {"noise": r}
+
+    small = B._verdict(res(0.02))["noise"]
+    lo, hi = small["resunet_mae_change_ci95_years"]
+    assert lo < small["resunet_mae_change_years"] < hi and lo < 0 < hi and not small["resunet_mae_change_decided"]
+    large = B._verdict(res(-0.5))["noise"]
+    assert large["resunet_mae_change_ci95_years"][1] < 0 and large["resunet_mae_change_decided"]
+    assert "resunet_mae_change_ci95_years" not in B._verdict({"noise": {
+        m: {"psnr": 1.0, "mae_years": 1.0} for m in ("anscombe_tv", "resunet", "resunet_dq")}})["noise"]
+
+
 # ---------------------------------------------------------------- speed, on toy networks
 
 class _Reg(nn.Module):

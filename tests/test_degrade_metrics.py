@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from baa import degrade as D
+from baa import metrics as M
 from baa.metrics import ccs, loss_mae, loss_mse, mae, mdae, summary
 
 
@@ -81,3 +82,17 @@ def test_losses_eq5_eq6():
     p, y = torch.tensor([1.0, 3.0]), torch.tensor([2.0, 0.0])
     assert loss_mae(p, y).item() == pytest.approx(2.0)
     assert loss_mse(p, y).item() == pytest.approx(5.0)
+
+
+def test_paired_bootstrap_ci():
+    g = np.random.default_rng(1)
+    a = g.gamma(2.0, 0.8, 200)
+    mean, lo, hi = M.paired_bootstrap_ci(a + 0.3, a)  # the same images, one method 0.3 y worse on each
+    assert mean == pytest.approx(0.3) and lo == pytest.approx(0.3) and hi == pytest.approx(0.3)
+    b = a + g.normal(0, 0.5, 200)
+    mean, lo, hi = M.paired_bootstrap_ci(b, a)
+    assert lo < mean < hi and hi - lo == pytest.approx(2 * 1.96 * 0.5 / np.sqrt(200), rel=0.25)
+    assert M.paired_bootstrap_ci(b, a) == (mean, lo, hi)  # seeded
+    assert M.paired_bootstrap_ci(a, b)[1] == pytest.approx(-hi)
+    with pytest.raises(ValueError):
+        M.paired_bootstrap_ci(a, a[:5])
