@@ -305,11 +305,12 @@ def train_images_per_s(name: str, build: Callable[[], nn.Module], size: int, bat
     ``classifier`` picks the loss and targets, as ``baa.train``), one Adam step (section 4.1's
     settings) per batch of in-memory tensors already on the device ("data rendered on the
     device": no loader in the loop), under ``variants``: ``nchw`` (the "before"), ``channels_last``
-    (``Trainer``'s default) and, on CUDA, ``bf16`` (channels_last + bf16 autocast, ``Trainer``'s
-    CUDA path). Every variant starts from the same initial weights; the variants take turns."""
+    (``Trainer``'s default) and ``bf16`` (channels_last + bf16 autocast: ``Trainer``'s CUDA path,
+    and its CPU path with ``TrainConfig(amp_cpu=True)``). Every variant starts from the same
+    initial weights; the variants take turns."""
     device = torch.device(device)
     if variants is None:
-        variants = ("nchw", "channels_last") + (("bf16",) if device.type == "cuda" else ())
+        variants = ("nchw", "channels_last") + (("bf16",) if bf16_supported(device) else ())
     torch.manual_seed(0)
     init = build().state_dict()
     x0, y, loss_fn = _train_batch(name, batch, size, device)
@@ -590,7 +591,7 @@ def speed(profile=None, quick: bool = False, device: str | torch.device = "auto"
     done("conv")
 
     # -- training ---------------------------------------------------------------------------------
-    variants = ("nchw", "channels_last") + (("bf16",) if device.type == "cuda" else ())
+    variants = ("nchw", "channels_last") + (("bf16",) if bf16_supported(device) else ())
     if not light:
         b256 = 2 if device.type == "cpu" else cpu_p.batch_regressor
         t = train_images_per_s("bonet", paper["bonet"], S, b256, device, steps=1 if device.type == "cpu" else 5,
@@ -978,6 +979,7 @@ def frames(result: dict) -> dict:
             "DQ MAE change (years)": v["resunet_dq_mae_change_years"],
             "DQ beats it": v["resunet_dq_beats_classical"]} for k, v in result["verdict"].items()}).T
     s = result.get("speed") or {}
+    x = result.get("speed_extra") or {}
     if s:
         out["size"] = pd.DataFrame({NETWORK_NAMES[n]: {
             "parameters (M), paper size": s[f"{n}_paper_params"] / 1e6,
@@ -996,11 +998,16 @@ def frames(result: dict) -> dict:
         for n in NETWORK_NAMES:
             pre = "" if n == "bonet" else f"{n}_"
             a, b = s.get(f"{pre}train_images_per_s_cpu_profile_nchw"), s.get(f"{pre}train_images_per_s_cpu_profile")
-            tr[f"{NETWORK_NAMES[n]}, cpu profile"] = {"NCHW images/s": a, "channels_last images/s": b}
+            tr[f"{NETWORK_NAMES[n]}, cpu profile"] = {"NCHW images/s": a, "channels_last images/s": b,
+                                                      "bf16 images/s": x.get(f"{pre}train_images_per_s_cpu_profile_bf16")}
         tr["BoNet+, 256² paper size"] = {"NCHW images/s": s.get("train_images_per_s_256"),
-                                         "channels_last images/s": s.get("train_images_per_s_256_channels_last")}
+                                         "channels_last images/s": s.get("train_images_per_s_256_channels_last"),
+                                         "bf16 images/s": x.get("train_images_per_s_256_bf16")}
         tr = pd.DataFrame(tr).T.astype(float)
         tr["speed-up"] = tr["channels_last images/s"] / tr["NCHW images/s"]
+        tr["bf16 speed-up"] = tr["bf16 images/s"] / tr["NCHW images/s"]
+        if tr["bf16 images/s"].isna().all():
+            tr = tr.drop(columns=["bf16 images/s", "bf16 speed-up"])
         out["training"] = tr
     return out
 

@@ -253,5 +253,9 @@ def test_speed_full_path_on_toys(monkeypatch, bf16):
     every = fp32 + [s[f"bonet_infer_ms_256{v}"] for v in ("_bf16", "_compiled_bf16")]
     assert s["bonet_infer_ms_256_best"] == min(v for v in every if v is not None)
     assert not extra["skipped"]
-    frames = B.frames({"speed": s})
+    frames = B.frames({"speed": s, "speed_extra": extra})
     assert frames["inference"].loc["channels_last"].notna().all() and len(frames["training"]) == 4
+    # bf16 training is timed where the hardware has bf16, and shown beside the fp32 rates
+    assert ("bf16 images/s" in frames["training"]) == bf16
+    if bf16:
+        assert frames["training"]["bf16 images/s"].notna().all() and extra["train_images_per_s_256_bf16"] > 0

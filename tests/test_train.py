@@ -107,6 +107,24 @@ def test_classifier_and_restorer_tasks_run():
     assert r.history[-1]["loss"] < r.history[0]["loss"] * 1.5
 
 
+def test_amp_cpu_trains_in_bf16_only_when_asked():
+    """bf16 autocast on the CPU is opt-in (``amp_cpu``); the default trains in fp32 there."""
+    data = _data(n=16)
+
+    def conv_dtypes(**kw):
+        torch.manual_seed(1)
+        model = BoNetPlus(width=0.125)
+        seen = set()
+        conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+        conv.register_forward_hook(lambda m, i, o: seen.add(o.dtype))
+        t = fit_regressor(model, data, _cfg(epochs=1, device="cpu", bn_recalibration=0, **kw), augment=False)
+        assert all(torch.isfinite(p).all() for p in t.model.parameters())
+        return seen
+
+    assert conv_dtypes() == {torch.float32}
+    assert torch.bfloat16 in conv_dtypes(amp_cpu=True)
+
+
 def test_predict_in_bf16_stays_close_to_fp32():
     from baa.train import predict
 

@@ -1,0 +1,39 @@
+"""The phantom's difficulty: the floor a perfect stage reader meets leaves room for the paper's
+0.6-0.9 y, is set by the timing scatter, and a linear read-out of the image stays above 1 y."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from baa import calibrate as C
+from baa import paper
+from baa import phantom as P
+
+
+def test_stage_reader_floor_leaves_room_for_the_papers_range():
+    r = C.stage_reader_mae(n_train=3000, n_test=1000, epochs=30)
+    best_paper = min(paper.TABLE3.values())  # BoNet+ with L_MAE: 0.76 y
+    assert r["label_noise"] < r["mae_label"] < best_paper - 0.15
+    assert r["mae_bone_age"] < r["mae_label"]  # the label's reader noise adds to the error
+    assert r["by_age"]["0-2"] < r["by_age"]["14-17"]  # weeks matter in infants, years in teenagers
+
+
+def test_timing_scatter_sets_the_floor():
+    base = P.PhantomConfig(size=16)
+    lo = C.stage_reader_mae(n_train=2000, n_test=800, epochs=30, config=base)["mae_label"]
+    hi = C.stage_reader_mae(n_train=2000, n_test=800, epochs=30, config=replace(base, timing_sd=2 * base.timing_sd))["mae_label"]
+    none = C.stage_reader_mae(n_train=2000, n_test=800, epochs=30, config=replace(base, timing_sd=0.0))["mae_label"]
+    assert none < lo < hi
+    assert hi > lo + 0.1
+
+
+def test_linear_model_on_thumbnails_stays_above_a_year():
+    assert P.linear_baseline_mae(size=64) > 1.0
+
+
+def test_cnn_calibration_run_reports_its_settings(tmp_path):
+    r = C.cnn_mae(size=64, width=0.125, n_train=40, n_test=16, epochs=2, progress=False, checkpoint=tmp_path / "c.pt")
+    assert math.isfinite(r["mae_label"]) and r["mae_label"] > 0
+    assert (r["size"], r["width"], r["n_train"], r["epochs"], r["device"]) == (64, 0.125, 40, 2, "cpu")
+    assert len(r["history"]) == 2 and (tmp_path / "c.pt").exists()
