@@ -9,7 +9,7 @@ PROFILE ?= cpu
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.baa-installed
 
-.PHONY: env book test test-unit test-notebooks test-browser bench clean
+.PHONY: env book test test-unit test-notebooks test-browser bench calibrate clean
 
 env: $(STAMP)
 
@@ -45,6 +45,10 @@ test-browser: env
 
 bench: env
 	$(PY) -m baa bench --profile $(PROFILE) --out artifacts/$(PROFILE)/bench.json
+
+# How hard the phantom is (chapter 1 shows the result): ~25 min on 2 CPU cores.
+calibrate: env
+	$(PY) -m baa.calibrate --out artifacts/calibration/128.json
 
 clean:
 	rm -rf _build book/_build artifacts/smoke

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -37,3 +38,22 @@ def test_cnn_calibration_run_reports_its_settings(tmp_path):
     assert math.isfinite(r["mae_label"]) and r["mae_label"] > 0
     assert (r["size"], r["width"], r["n_train"], r["epochs"], r["device"]) == (64, 0.125, 40, 2, "cpu")
     assert len(r["history"]) == 2 and (tmp_path / "c.pt").exists()
+
+
+def test_cli_writes_json_and_names_the_checkpoint_by_settings(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(C, "stage_reader_mae", lambda seed: {"mae_label": 0.4})
+    monkeypatch.setattr(P, "linear_baseline_mae", lambda seed: 1.8)
+
+    def fake_cnn(size, width, n_train, n_test, epochs, seed, amp_cpu, checkpoint):
+        seen.append(checkpoint)
+        return dict(mae_label=0.7, size=size, width=width, n_train=n_train, epochs=epochs, device="cpu")
+
+    monkeypatch.setattr(C, "cnn_mae", fake_cnn)
+    out = tmp_path / "cal" / "128.json"
+    assert C.main(["--size", "128", "--out", str(out)]) == 0
+    assert C.main(["--size", "256", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["cnn"]["size"] == 256 and res["stage_reader"]["mae_label"] == 0.4 and res["linear_32px"]["mae_label"] == 1.8
+    assert res["data"].startswith("phantom") and len(set(seen)) == 2 and all(p.parent == out.parent for p in seen)
+    assert sorted(f.name for f in out.parent.iterdir()) == ["128.json"]  # nothing half-written left behind
