@@ -46,7 +46,7 @@ test-browser: env
 bench: env
 	$(PY) -m baa bench --profile $(PROFILE) --out artifacts/$(PROFILE)/bench.json
 
-# How hard the phantom is (chapter 1 shows the result): ~25 min on 2 CPU cores.
+# How hard the phantom is (chapter 1 shows the result): ~30 min on 2 CPU cores.
 calibrate: env
 	$(PY) -m baa.calibrate --out artifacts/calibration/128.json
 
