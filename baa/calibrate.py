@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     res = {"data": f"phantom (seed {a.seed})"}
     res["stage_reader"] = stage_reader_mae(seed=a.seed)
     print(f"perfect stage reader: {res['stage_reader']['mae_label']:.3f} y", flush=True)
-    res["linear_32px"] = {"mae_label": phantom.linear_baseline_mae(seed=a.seed), "size": 128, "n_train": 2000, "n_test": 500}
+    lin = dict(size=128, n_train=2000, n_test=500)
+    res["linear_32px"] = {"mae_label": phantom.linear_baseline_mae(seed=a.seed, **lin), **lin}
     print(f"linear model on 32x32 thumbnails: {res['linear_32px']['mae_label']:.3f} y", flush=True)
     if not a.skip_cnn:
         # the checkpoint lets an interrupted run resume; its name changes with the settings and the phantom's code

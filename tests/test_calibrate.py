@@ -43,7 +43,7 @@ def test_cnn_calibration_run_reports_its_settings(tmp_path):
 def test_cli_writes_json_and_names_the_checkpoint_by_settings(tmp_path, monkeypatch):
     seen = []
     monkeypatch.setattr(C, "stage_reader_mae", lambda seed: {"mae_label": 0.4})
-    monkeypatch.setattr(P, "linear_baseline_mae", lambda seed: 1.8)
+    monkeypatch.setattr(P, "linear_baseline_mae", lambda seed, size, n_train, n_test: 1.8)
 
     def fake_cnn(size, width, n_train, n_test, epochs, seed, amp_cpu, checkpoint):
         seen.append(checkpoint)
@@ -54,6 +54,6 @@ def test_cli_writes_json_and_names_the_checkpoint_by_settings(tmp_path, monkeypa
     assert C.main(["--size", "128", "--out", str(out)]) == 0
     assert C.main(["--size", "256", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
-    assert res["cnn"]["size"] == 256 and res["stage_reader"]["mae_label"] == 0.4 and res["linear_32px"]["mae_label"] == 1.8
+    assert res["cnn"]["size"] == 256 and res["stage_reader"]["mae_label"] == 0.4 and res["linear_32px"] == {"mae_label": 1.8, "size": 128, "n_train": 2000, "n_test": 500}
     assert res["data"].startswith("phantom") and len(set(seen)) == 2 and all(p.parent == out.parent for p in seen)
     assert sorted(f.name for f in out.parent.iterdir()) == ["128.json"]  # nothing half-written left behind
