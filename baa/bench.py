@@ -49,6 +49,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from baa.data import TTA_VIEWS
+from baa.train import bf16_supported  # re-exported: the bench's variants depend on it
 
 __all__ = [
     "run", "restoration", "restoration_examples", "speed", "flop_count", "model_cost", "matmul_peak_gflops",
@@ -228,18 +229,6 @@ def model_cost(build: Callable[[], nn.Module], size: int = PAPER_SIZE, batch: in
 def _prepare(model: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
     model = model.to(device).eval()
     return model.to(memory_format=torch.channels_last) if channels_last else model.to(memory_format=torch.contiguous_format)
-
-
-def bf16_supported(device: str | torch.device = "cpu") -> bool:
-    """Whether ``device`` runs bf16 arithmetic natively (CUDA with bf16; on the CPU, oneDNN's bf16
-    kernels: AVX512-BF16 or AMX). Elsewhere bf16 is emulated and slower than fp32."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def inference_latency(model: nn.Module, size: int, device: str | torch.device = "cpu", batch: int = 1,

@@ -29,7 +29,8 @@ from baa.data import BoneAgeData, kfold_splits, normalize_images
 from baa.metrics import ccs, mae, mdae
 from baa.models import BoNetPlus, CQPipeline, DQPipeline, PlainPipeline, QualityClassifier, ResUNet
 from baa.profiles import Profile, get_profile
-from baa.train import TrainConfig, Trainer, fit_classifier, fit_regressor, fit_restorer, load_checkpoint, predict
+from baa.train import (TrainConfig, Trainer, bf16_supported, fit_classifier, fit_regressor, fit_restorer, load_checkpoint,
+                       predict)
 
 PIPELINES = ("plain", "cq", "dq", "nq")
 QUALITIES = ("high", "noise", "label", "lowres")
@@ -105,7 +106,8 @@ def _config(p: Profile, task: str, seed: int = 0, progress: bool = True) -> Trai
                          "classifier": (p.epochs_classifier, p.batch_classifier, p.lr_classifier),
                          "restorer": (p.epochs_resunet, p.batch_resunet, p.lr_resunet)}[task]
     schedule = "constant" if p.name == "paper" else "cosine"
-    return TrainConfig(epochs=epochs, batch_size=batch, lr=lr, seed=p.seed + seed, schedule=schedule, progress=progress)
+    return TrainConfig(epochs=epochs, batch_size=batch, lr=lr, seed=p.seed + seed, schedule=schedule, progress=progress,
+                       amp_cpu=p.train_bf16 and bf16_supported("cpu"))
 
 
 def _finished(path: Path, p: Profile) -> dict | None:

@@ -107,6 +107,35 @@ def test_classifier_and_restorer_tasks_run():
     assert r.history[-1]["loss"] < r.history[0]["loss"] * 1.5
 
 
+def test_restorer_loss_is_l1_by_default_and_mse_on_request():
+    """The restorer's loss (the paper names none): L1 by default, DnCNN's MSE on request; each
+    checkpoint records which, and a misspelt loss is refused before any training."""
+    data = _data(8, 32)
+
+    def weights(**kw):
+        torch.manual_seed(0)
+        r = fit_restorer(ResUNet(width=0.125, depth=2), data, _cfg(epochs=1, bn_recalibration=0), augment=False, **kw)
+        return r.extra["loss"], torch.cat([p.detach().reshape(-1) for p in r.model.parameters()])
+
+    (l1, w1), (l1b, w1b), (l2, w2) = weights(), weights(loss="l1"), weights(loss="mse")
+    assert (l1, l1b, l2) == ("l1", "l1", "mse")
+    assert torch.equal(w1, w1b) and not torch.equal(w1, w2)
+    with pytest.raises(ValueError, match="unknown restorer loss 'l3'"):
+        fit_restorer(ResUNet(width=0.125, depth=2), data, _cfg(epochs=1), loss="l3")
+
+
+def test_profiles_train_in_bf16_only_where_the_cpu_has_it(monkeypatch):
+    """``Profile.train_bf16`` turns on ``amp_cpu`` only where bf16 is native: elsewhere it is
+    emulated, slower than fp32, and the profile trains in fp32."""
+    from baa import pipelines as P
+    from baa.profiles import get_profile
+
+    for native in (True, False):
+        monkeypatch.setattr(P, "bf16_supported", lambda *a, native=native: native)
+        assert P._config(get_profile("cpu"), "regressor").amp_cpu is native
+        assert P._config(get_profile("smoke"), "regressor").amp_cpu is False
+
+
 def test_amp_cpu_trains_in_bf16_only_when_asked():
     """bf16 autocast on the CPU is opt-in (``amp_cpu``); the default trains in fp32 there."""
     data = _data(n=16)
