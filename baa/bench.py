@@ -738,7 +738,8 @@ def _restore_all(p, n: int | None, progress: bool, keep: list[int] | None = None
              "abs_errors_years_tta": (pred_tta - age).abs().tolist(),
              # how far the restorer moves an age from the clean image's: 0 for a perfect restorer,
              # while an MAE can drop below the clean images' own when a restorer offsets BoNet+'s bias
-             "age_change_years": float((pred - clean_pred).abs().mean()), "ms_per_image": ms}
+             "age_change_years": float((pred - clean_pred).abs().mean()),
+             "age_changes_years": (pred - clean_pred).abs().tolist(), "ms_per_image": ms}
         if kind == "label":
             r["psnr_mask"] = R.psnr(y, clean, mask)
         results[kind][method] = r
@@ -751,8 +752,9 @@ def _verdict(results: dict) -> dict:
     The same comparison with the age averaged over test-time views (``*_tta``, as ``baa assess``
     gives it) and by the age change against the clean image (``*_age_change``), where those
     metrics are in ``results``. With per-image errors, each MAE change also gets a paired-bootstrap
-    95 % interval (``*_mae_change_ci95_years[_tta]``) and ``*_mae_change_decided[_tta]``: whether
-    that interval excludes 0, i.e. whether the bench set is large enough to tell."""
+    95 % interval (``*_mae_change_ci95_years[_tta|_age_change]``) and ``*_mae_change_decided[...]``:
+    whether that interval excludes 0, i.e. whether the bench set is large enough to tell. The age
+    change needs no label, so it is free of BoNet+'s own error and decides with fewer images."""
     from baa.metrics import paired_bootstrap_ci
     from baa.restore import RESTORERS
 
@@ -772,8 +774,8 @@ def _verdict(results: dict) -> dict:
                 v[f"{net}_psnr_gain_db"] = dp
                 v[f"{net}_mae_change_years{suffix}"] = dm
                 v[f"{net}_beats_classical{suffix}"] = bool(dp >= 1.0 and dm < 0)
-                err = "abs_errors_years" + suffix
-                if suffix != "_age_change" and r[net].get(err) and r[bm].get(err):
+                err = "age_changes_years" if suffix == "_age_change" else "abs_errors_years" + suffix
+                if r[net].get(err) and r[bm].get(err):
                     # is the MAE difference larger than the bench set's sampling noise?
                     _, lo, hi = paired_bootstrap_ci(r[net][err], r[bm][err])
                     v[f"{net}_mae_change_ci95_years{suffix}"] = [lo, hi]

@@ -160,6 +160,14 @@ def test_verdict_interval_says_whether_the_bench_set_decides():
     assert lo < small["resunet_mae_change_years"] < hi and lo < 0 < hi and not small["resunet_mae_change_decided"]
     large = B._verdict(res(-0.5))["noise"]
     assert large["resunet_mae_change_ci95_years"][1] < 0 and large["resunet_mae_change_decided"]
+    # the age change against the clean image gets its interval from its own per-image changes
+    r = res(-0.5)["noise"]
+    for m, ch in (("anscombe_tv", tv), ("resunet", tv - 0.5 + g.normal(0, 0.1, 64)), ("resunet_dq", tv + g.normal(0, 0.4, 64))):
+        ch = ch.clip(0, None)
+        r[m].update(age_change_years=float(ch.mean()), age_changes_years=ch.tolist())
+    ac = B._verdict({"noise": r})["noise"]
+    assert ac["resunet_mae_change_decided_age_change"] and ac["resunet_mae_change_ci95_years_age_change"][1] < 0
+    assert not ac["resunet_dq_mae_change_decided_age_change"]
     assert "resunet_mae_change_ci95_years" not in B._verdict({"noise": {
         m: {"psnr": 1.0, "mae_years": 1.0} for m in ("anscombe_tv", "resunet", "resunet_dq")}})["noise"]
 
