@@ -505,9 +505,11 @@ def test_blur_augment_blurs_a_share_and_keeps_the_rest():
     assert 0.2 < kept.float().mean() < 0.8
     # blurred images lose edge energy and keep their mean (normalised kernel, replicate padding)
     grad = lambda t: (t[..., 1:, :] - t[..., :-1, :]).abs().mean()
-    for i in (~kept).nonzero().flatten().tolist():
-        assert grad(a[i]) < grad(x[i])
+    blurred = (~kept).nonzero().flatten().tolist()
+    for i in blurred:  # a sigma drawn near 0 leaves an image (almost) as it was
+        assert grad(a[i]) <= grad(x[i]) * (1 + 1e-6)
         assert abs(float(a[i].mean() - x[i].mean())) < 1e-3
+    assert sum(bool(grad(a[i]) < 0.9 * grad(x[i])) for i in blurred) >= len(blurred) // 2
     assert torch.equal(blur_augment(x, torch.Generator().manual_seed(3), p=0.0), x)
 
 
