@@ -429,8 +429,7 @@ def fit_restorer(model: nn.Module, train: dict, config: TrainConfig, kinds: tupl
     ``loss="mse"`` trains DnCNN's way."""
     if loss not in RESTORER_LOSSES:
         raise ValueError(f"unknown restorer loss {loss!r}; choose one of {', '.join(RESTORER_LOSSES)}")
-    fn = RESTORER_LOSSES[loss]
-    t = Trainer(model, train, restorer_batches(kinds, augment), lambda out, y: fn(out, y), config,
+    t = Trainer(model, train, restorer_batches(kinds, augment), RESTORER_LOSSES[loss], config,
                 extra={"task": "restorer", "kinds": list(kinds), "loss": loss, **kw.pop("extra", {})}, **kw)
     t.fit()
     return t
