@@ -13,7 +13,23 @@ import os
 import sys
 from pathlib import Path
 
+import torch
+import torch.distributed as dist
+
+from baa import degrade as D
+from baa.analysis.bench import format_table, run as run_bench
+from baa.assess.assess import TTA_VIEWS, assess_files, line as assess_line, restore_file
+from baa.book.build import main as book_main
+from baa.data import load, summarize
 from baa.errors import InputError
+from baa.experiments import tables as P
+from baa.experiments.artifacts import artifact_dir
+from baa.io import read_image, save_image
+from baa.metrics import summary
+from baa.models import BoNetPlus, PlainPipeline, QualityClassifier, ResUNet
+from baa.phantom import write_rsna
+from baa.profiles import get_profile
+from baa.train import fit_classifier, fit_regressor, fit_restorer, load_checkpoint, pick_device
 
 
 def _json_out(obj) -> None:
@@ -23,56 +39,28 @@ def _json_out(obj) -> None:
 # -- subcommands ------------------------------------------------------------------------------------
 
 def cmd_data(a) -> int:
-    from baa.data import summarize
 
     _json_out(summarize(a.dir, a.format, progress=False))
     return 0
 
 
 def cmd_phantom(a) -> int:
-    from baa.phantom import write_rsna
 
     _json_out(write_rsna(a.out, n=a.n, size=a.size, seed=a.seed, bits=a.bits, progress=not a.quiet))
     return 0
 
 
-def _save_image(img, out: Path, bits: int = 8) -> None:
-    """Write a [0,1] float image (H, W) as 8- or 16-bit PNG (or any PIL format by suffix), atomically."""
-    import numpy as np
-    from PIL import Image
-
-    arr = np.clip(np.asarray(img, dtype=np.float64), 0, 1)
-    im = Image.fromarray((arr * 65535).round().astype(np.uint16)) if bits == 16 else Image.fromarray((arr * 255).round().astype(np.uint8))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}{out.suffix}")
-    try:
-        im.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def cmd_degrade(a) -> int:
-    import torch
 
-    from baa import degrade as D
-    from baa.data import read_image
 
     img = torch.from_numpy(read_image(a.input, fix_polarity=False))[None, None]
     out = D.degrade(img, a.kind, a.seed, photons=a.photons, label_fraction=(a.label_min, a.label_max), factor=a.factor)
-    _save_image(out[0, 0].numpy(), Path(a.output), a.bits)
+    save_image(out[0, 0].numpy(), Path(a.output), a.bits)
     return 0
 
 
 def cmd_train(a) -> int:
-    import torch
-    import torch.distributed as dist
 
-    from baa import pipelines as P
-    from baa.data import load
-    from baa.models import BoNetPlus, QualityClassifier, ResUNet
-    from baa.profiles import get_profile
-    from baa.train import fit_classifier, fit_regressor, fit_restorer, pick_device
 
     p = get_profile(a.profile)
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -84,7 +72,7 @@ def cmd_train(a) -> int:
     try:
         data = P.dataset(p, "train", progress=False) if a.data is None else load(a.data, a.format, size=p.image_size)
         tensors = {"image": data.images, "age": data.age, "male": data.male}
-        cfg = P._config(p, a.task, 0, progress=not a.quiet)
+        cfg = P.train_config(p, a.task, 0, progress=not a.quiet)
         if a.epochs:
             cfg.epochs = a.epochs
         if a.device:
@@ -115,12 +103,9 @@ def cmd_train(a) -> int:
 
 
 def _pipeline(a):
-    from baa import pipelines as P
 
     ckpt = getattr(a, "checkpoint", None)
     if ckpt and Path(ckpt).is_file():
-        from baa.models import PlainPipeline
-        from baa.train import load_checkpoint
 
         model, state = load_checkpoint(ckpt)
         if state["spec"]["name"] != "BoNetPlus":
@@ -130,12 +115,7 @@ def _pipeline(a):
 
 
 def cmd_evaluate(a) -> int:
-    import torch
 
-    from baa import pipelines as P
-    from baa.data import load
-    from baa.metrics import summary
-    from baa.profiles import get_profile
 
     pipe = _pipeline(a)
     size = get_profile(a.profile).image_size
@@ -150,9 +130,89 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_book(a) -> int:
-    from baa.book import main as book_main
 
     return book_main(["--profile", a.profile] + (["--skip-build"] if a.skip_build else []))
+
+
+def cmd_bench(a) -> int:
+    parts = tuple(a.only) if a.only else ("restoration", "speed")
+    out = Path(a.out) if a.out else artifact_dir(a.profile) / "bench.json"
+    res = run_bench(a.profile, out, quick=a.quick, parts=parts, device=a.device, progress=not a.quiet,
+              compile=False if a.no_compile else None)
+    print(format_table(res))
+    print(f"\nwritten: {out}")
+    return 0
+
+
+def _add_bench(subparsers) -> None:
+    """``baa bench --profile P --out FILE.json [--quick]``."""
+    s = subparsers.add_parser("bench", help="restoration quality and speed: classical vs ResUNet, FLOPs, latency, throughput")
+    s.add_argument("--profile", default=None, help="smoke, cpu or paper (default: $BAA_PROFILE or cpu)")
+    s.add_argument("--out", default=None, help="JSON file (default: artifacts/<profile>/bench.json), written atomically")
+    s.add_argument("--quick", action="store_true", help="fewer images and iterations, no torch.compile")
+    s.add_argument("--only", nargs="*", choices=["restoration", "speed"], help="run only these sections")
+    s.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, ...")
+    s.add_argument("--no-compile", action="store_true", help="leave torch.compile out")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(fn=cmd_bench)
+
+
+def cmd_assess(a) -> int:
+    male = None if a.sex is None else float(a.sex.upper() == "M")
+    try:
+        results = assess_files(a.files, a.pipeline, a.profile, a.checkpoint, male, a.save_restored, a.tta)
+    except FileNotFoundError as e:
+        print(f"baa: {e}", file=sys.stderr)
+        return 2
+    failed = 0
+    for r in results:
+        if "error" in r:
+            failed += 1
+            if a.json:
+                print(json.dumps({"file": r["file"], "error": r["error"]}), flush=True)
+            else:
+                print(f"baa: {r['file']}: {r['error']}", file=sys.stderr, flush=True)
+        elif a.json:
+            print(json.dumps(r), flush=True)
+        else:
+            print(assess_line(r), flush=True)
+    return 2 if failed else 0
+
+
+def cmd_restore(a) -> int:
+    try:
+        r = restore_file(a.input, a.output, a.profile, a.checkpoint, a.bits)
+    except FileNotFoundError as e:
+        print(f"baa: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(r))
+    return 0
+
+
+def _add_assess(sub) -> None:
+    """``baa assess`` and ``baa restore``."""
+    s = sub.add_parser("assess", help="bone age of radiograph files (PNG, JPEG, TIFF, DICOM), one result per file")
+    s.add_argument("files", nargs="+", metavar="FILE")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--profile", default=None, help="use artifacts/<profile>/models (default: $BAA_PROFILE or cpu)")
+    g.add_argument("--checkpoint", default=None, help="a folder of checkpoints, or one BoNet+ checkpoint")
+    s.add_argument("--pipeline", choices=["dq", "cq", "nq", "plain"], default="dq")
+    s.add_argument("--sex", choices=["M", "F", "m", "f"], default=None, help="used only by a BoNet+ trained with the sex")
+    s.add_argument("--json", action="store_true", help="one JSON object per line")
+    s.add_argument("--save-restored", default=None, metavar="DIR", help="write each restored, prepared image here")
+    s.add_argument("--tta", type=int, default=TTA_VIEWS, metavar="N",
+                   help=f"average the age over N views of the input: itself and N-1 fixed warps of the training "
+                        f"augmentation (default {TTA_VIEWS}; 1 turns it off)")
+    s.set_defaults(fn=cmd_assess)
+
+    s = sub.add_parser("restore", help="DQ restoration of one image, saved at the input's size")
+    s.add_argument("input", metavar="IN")
+    s.add_argument("output", metavar="OUT")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--profile", default=None)
+    g.add_argument("--checkpoint", default=None, help="a folder of checkpoints")
+    s.add_argument("--bits", type=int, choices=[8, 16], default=8)
+    s.set_defaults(fn=cmd_restore)
 
 
 # -- the parser ---------------------------------------------------------------------------------------
@@ -175,7 +235,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(fn=cmd_phantom)
 
-    from baa import degrade as D
 
     s = sub.add_parser("degrade", help="apply a degradation of section 3.1.2 to one image")
     s.add_argument("input")
@@ -217,18 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--skip-build", action="store_true")
     s.set_defaults(fn=cmd_book)
 
-    for register in _extensions():
-        register(sub)
+    _add_bench(sub)
+    _add_assess(sub)
     return ap
-
-
-def _extensions():
-    """Subcommands defined beside the code they run (bench, assess, restore)."""
-    import importlib
-    import importlib.util
-
-    return [importlib.import_module(mod).register_cli for mod in ("baa.bench", "baa.assess")
-            if importlib.util.find_spec(mod) is not None]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,11 +10,11 @@ are physically motivated (see ``../shared/reference/skeletal-maturation.md``, "Q
 
 from __future__ import annotations
 
+from baa.paper import QUALITIES
+
 import torch
 import torch.nn.functional as F
 
-KINDS = ("noise", "label", "lowres")
-QUALITY_CLASSES = ("high", "noise", "label", "lowres")  # Fig. 7's four outputs, in this order
 
 # Defaults (the paper: "Poisson noise", "a black label", "resolution decreased 4 times").
 PHOTONS = 100.0  # incident photons per pixel: ~25 dB PSNR at p = 1, clearly poor (reference table)
@@ -116,9 +116,9 @@ def degrade(images: torch.Tensor, kind: str, generator: int | torch.Generator | 
 
 
 def degrade_mixed(images: torch.Tensor, generator: int | torch.Generator | None = None,
-                  classes: tuple[str, ...] = QUALITY_CLASSES) -> tuple[torch.Tensor, torch.Tensor]:
+                  classes: tuple[str, ...] = QUALITIES) -> tuple[torch.Tensor, torch.Tensor]:
     """Each image gets one quality class drawn uniformly from ``classes`` (the classifier's and NQ's
-    training set, section 3.2). Returns the images and the class indices into ``QUALITY_CLASSES``."""
+    training set, section 3.2). Returns the images and the class indices into ``QUALITIES``."""
     g = _generator(generator)
     B = images.shape[0]
     which = torch.randint(len(classes), (B,), generator=g)
@@ -127,5 +127,5 @@ def degrade_mixed(images: torch.Tensor, generator: int | torch.Generator | None 
         sel = (which == j).nonzero().flatten()
         if len(sel):
             out[sel.to(images.device)] = degrade(images[sel.to(images.device)], kind, g)
-    labels = torch.tensor([QUALITY_CLASSES.index(classes[int(j)]) for j in which])
+    labels = torch.tensor([QUALITIES.index(classes[int(j)]) for j in which])
     return out, labels

@@ -8,3 +8,8 @@ class InputError(Exception):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+def one_line(e: BaseException) -> str:
+    """Library messages can span lines (pydicom lists every plugin); InputError is one line."""
+    return " ".join(str(e).split())

@@ -15,8 +15,10 @@ import tempfile
 import time
 
 import torch
+from baa.phantom.anatomy import PhantomConfig
+from baa.phantom.dataset import PhantomDataset, default_workers, write_rsna
+from baa.phantom.render import render
 
-from baa import phantom
 
 
 def main() -> None:
@@ -30,12 +32,12 @@ def main() -> None:
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    cfg = phantom.PhantomConfig(size=a.size)
-    phantom.render(torch.arange(a.batch), config=cfg, device=a.device)  # warm-up
+    cfg = PhantomConfig(size=a.size)
+    render(torch.arange(a.batch), config=cfg, device=a.device)  # warm-up
     load0 = os.getloadavg()[0]
     for workers in ([a.workers] if a.workers >= 0 else [0, None]):
-        label = "one process" if workers == 0 else f"{workers or phantom.default_workers(a.n // a.batch, a.device)} workers"
-        ds = phantom.PhantomDataset(a.n, seed=1, config=cfg, device=a.device)
+        label = "one process" if workers == 0 else f"{workers or default_workers(a.n // a.batch, a.device)} workers"
+        ds = PhantomDataset(a.n, seed=1, config=cfg, device=a.device)
         t0 = time.perf_counter()
         ds.render_all(batch_size=a.batch, progress=False, workers=workers)
         if a.device != "cpu":
@@ -45,7 +47,7 @@ def main() -> None:
     n_png = max(a.batch, a.n // 2)
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
-        phantom.write_rsna(os.path.join(d, "rsna"), n_png, size=a.size, seed=2, progress=False, batch_size=a.batch,
+        write_rsna(os.path.join(d, "rsna"), n_png, size=a.size, seed=2, progress=False, batch_size=a.batch,
                            workers=None if a.workers < 0 else a.workers)
         dt = time.perf_counter() - t0
     print(f"with PNGs : {n_png / dt:7.1f} images/s (write_rsna, 8-bit, {n_png} images)")

@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from baa.assess.assess import _add_residual, assess_files, load_models, write_encodings
+from baa.assess.prepare import orientation, prepare, prepare_full
+from baa.io.dicom import write_dicom
 
-from baa import assess as A
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-xrays"
 SIZE = 64
@@ -29,7 +31,8 @@ ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 def ckpt_dir(tmp_path_factory) -> Path:
     """BoNet+, ResUNet and the quality classifier, a few steps each on 24 phantoms at 64 px."""
     from baa.models import BoNetPlus, QualityClassifier, ResUNet
-    from baa.phantom import PhantomConfig, render
+    from baa.phantom.anatomy import PhantomConfig
+    from baa.phantom.render import render
     from baa.profiles import get_profile
     from baa.train import TrainConfig, fit_classifier, fit_regressor, fit_restorer
 
@@ -56,7 +59,8 @@ def ckpt_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def phantom() -> np.ndarray:
     """One phantom radiograph at 256 px (no collimator edges, so inverting it is unambiguous)."""
-    from baa.phantom import PhantomConfig, render
+    from baa.phantom.anatomy import PhantomConfig
+    from baa.phantom.render import render
 
     return render([3], seed=2, config=PhantomConfig(size=256, collimation=False))["image"][0, 0].numpy()
 
@@ -68,36 +72,37 @@ def _run(*args, env=None):
 
 # -- writers for every encoding -----------------------------------------------------------------------
 
-write_dicom = A.write_dicom
+write_dicom = write_dicom
 
 
 def encodings(img: np.ndarray, d: Path) -> dict[str, Path]:
-    return A.write_encodings(img, d)
+    return write_encodings(img, d)
 
 
 # -- preprocessing ----------------------------------------------------------------------------------
 
 def test_every_encoding_gives_the_same_input_and_age(phantom, ckpt_dir, tmp_path):
     files = encodings(phantom, tmp_path)
-    ref = A.prepare(files["png8"], SIZE)[0, 0]
+    ref = prepare(files["png8"], SIZE)[0, 0]
     for name, f in files.items():
-        x = A.prepare(f, SIZE)[0, 0]
+        x = prepare(f, SIZE)[0, 0]
         tol = 0.03 if name == "jpeg_half" else 0.01
         assert float((x - ref).abs().mean()) < tol, name
-    res = A.assess_files(list(files.values()), "dq", checkpoint=ckpt_dir)
+    res = assess_files(list(files.values()), "dq", checkpoint=ckpt_dir)
     assert all("error" not in r for r in res), res
     ages = {n: r["bone_age_years"] for n, r in zip(files, res)}
     assert max(ages.values()) - min(ages.values()) <= 0.5, ages
     # not vacuous: the tiny model does tell other radiographs apart, by more
     # than it tells the encodings apart; the model-free check above is the strong one
-    from baa.phantom import PhantomConfig, render
+    from baa.phantom.anatomy import PhantomConfig
+    from baa.phantom.render import render
 
     others = render([0, 1, 2, 5], seed=2, config=PhantomConfig(size=256, collimation=False))["image"][:, 0].numpy()
     paths = []
     for i, im in enumerate(others):
         Image.fromarray((im * 255).round().astype(np.uint8)).save(tmp_path / f"other{i}.png")
         paths.append(tmp_path / f"other{i}.png")
-    spread = [r["bone_age_years"] for r in A.assess_files(paths, "dq", checkpoint=ckpt_dir)]
+    spread = [r["bone_age_years"] for r in assess_files(paths, "dq", checkpoint=ckpt_dir)]
     assert max(spread) - min(spread) > max(ages.values()) - min(ages.values()), (spread, ages)
 
 
@@ -105,12 +110,12 @@ def test_every_encoding_gives_the_same_input_and_age(phantom, ckpt_dir, tmp_path
 def test_age_is_the_mean_over_tta_views(phantom, ckpt_dir, tmp_path):
     """``--tta N``: the age is the regressor's mean over the restored input and N-1 fixed warps;
     ``--tta 1`` is the input alone."""
-    from baa.data import tta_views
+    from baa.data.augment import tta_views
 
     f = encodings(phantom, tmp_path)["png8"]
-    models = A.load_models("dq", checkpoint=ckpt_dir)
+    models = load_models("dq", checkpoint=ckpt_dir)
     with torch.inference_mode():
-        y = models["pipe"].restore(A.prepare(f, models["size"]))
+        y = models["pipe"].restore(prepare(f, models["size"]))
         reg = models["pipe"].regressor
         one, mean8 = float(reg(y)[0]), float(reg(tta_views(y, 8)).mean())
     assert abs(one - mean8) > 1e-4  # the views do move the age (else this test could not fail)
@@ -126,20 +131,21 @@ def test_age_is_the_mean_over_tta_views(phantom, ckpt_dir, tmp_path):
 def test_phantoms_stay_upright_left_hands():
     """Rendered phantoms are left hands, fingers up, turned by at most the phantom's pose
     rotation: orientation must not flip them (the forearm leaves the image at the bottom)."""
-    from baa.data import normalize
-    from baa.phantom import PhantomConfig, render
+    from baa.io.images import normalize
+    from baa.phantom.anatomy import PhantomConfig
+    from baa.phantom.render import render
 
     cfg = PhantomConfig(size=256, collimation=False)
     imgs = render(list(range(1_000_000, 1_000_008)), seed=0, config=cfg)["image"][:, 0].numpy()
     judged = 0
     for i, im in enumerate(normalize(im) for im in imgs):  # as prepare_full reads a file
-        o = A.orientation(im)
+        o = orientation(im)
         if o["skipped"]:  # a strong heel effect merges background into the mask: left as it is
             continue
         judged += 1
         assert abs(o["rotate"]) <= cfg.max_rotation_deg + 5 and not o["mirror"], (i, o)
         # turned upside down, the same hand is turned back
-        o2 = A.orientation(np.ascontiguousarray(im[::-1, ::-1]))
+        o2 = orientation(np.ascontiguousarray(im[::-1, ::-1]))
         assert abs(abs(o2["rotate"] - o["rotate"]) - 180) < 5, (i, o, o2)
     assert judged >= 4
 
@@ -150,7 +156,7 @@ def test_border_crop_rotation_and_mirror(phantom, tmp_path):
     the moments heuristic to need it), else skipped for the handedness part."""
     img = np.pad(phantom, ((0, 0), (0, 40)), constant_values=1.0)  # bright band on the right
     Image.fromarray((img * 255).round().astype(np.uint8)).save(tmp_path / "border.png")
-    p = A.prepare_full(tmp_path / "border.png", SIZE)
+    p = prepare_full(tmp_path / "border.png", SIZE)
     assert p.info["border_cut"]["right"] >= 35
     if not REAL.is_dir():
         pytest.skip(f"{REAL} absent: rotation and handedness need a real radiograph")
@@ -158,15 +164,15 @@ def test_border_crop_rotation_and_mirror(phantom, tmp_path):
     Image.fromarray(np.ascontiguousarray(a[:, ::-1])).save(tmp_path / "right.png")
     Image.fromarray(np.ascontiguousarray(np.rot90(a))).save(tmp_path / "side.png")  # fingers to the left
     Image.fromarray(np.ascontiguousarray(np.rot90(a, 2))).save(tmp_path / "down.png")
-    assert A.prepare_full(REAL / "raw-2.png", SIZE).info["hand"] == "left"
-    assert A.prepare_full(tmp_path / "right.png", SIZE).info["hand"] == "right"
-    side = A.prepare_full(tmp_path / "side.png", SIZE).info
+    assert prepare_full(REAL / "raw-2.png", SIZE).info["hand"] == "left"
+    assert prepare_full(tmp_path / "right.png", SIZE).info["hand"] == "right"
+    side = prepare_full(tmp_path / "side.png", SIZE).info
     assert abs(abs(side["rotate_degrees"]) - 90) < 15, side
-    down = A.prepare_full(tmp_path / "down.png", SIZE).info
+    down = prepare_full(tmp_path / "down.png", SIZE).info
     assert abs(abs(down["rotate_degrees"]) - 180) < 15, down
-    up = A.prepare(REAL / "raw-2.png", SIZE)
+    up = prepare(REAL / "raw-2.png", SIZE)
     for f in ("side.png", "down.png"):  # back to (nearly) the same network input
-        assert float((A.prepare(tmp_path / f, SIZE) - up).abs().mean()) < 0.05, f
+        assert float((prepare(tmp_path / f, SIZE) - up).abs().mean()) < 0.05, f
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="shared/real-xrays absent")
@@ -252,4 +258,4 @@ def test_restore_keeps_size_and_detail(ckpt_dir, tmp_path, phantom, capsys):
 
 def test_add_residual_zero_is_identity():
     img = np.random.default_rng(0).random((50, 30)).astype(np.float32)
-    assert np.array_equal(A._add_residual(img, np.zeros((16, 16), np.float32), 16), img)
+    assert np.array_equal(_add_residual(img, np.zeros((16, 16), np.float32), 16), img)

@@ -9,10 +9,20 @@ import pytest
 import torch
 import torch.nn as nn
 
-from baa import bench as B
-from baa.data import BoneAgeData
+from baa.io.atomic import save_json
+from baa.data.dataset import BoneAgeData
 from baa.models import BoNetPlus, ResUNet
 from baa.restore import RESTORERS
+import baa.analysis.restoration as baa_analysis_restoration
+import baa.analysis.timing as baa_analysis_timing
+import baa.experiments.datasets as baa_experiments_datasets
+import baa.train.device as baa_train_device
+from baa.analysis.bench import format_table, frames, run
+from baa.analysis.restoration import _verdict, restoration_examples
+from baa.analysis.speed import SPEED_KEYS, speed
+from baa.analysis.timing import flop_count, inference_latency, matmul_peak_gflops, model_cost, time_call, time_interleaved
+from baa.cli import cmd_bench
+from baa.train.device import bf16_supported
 
 
 # ---------------------------------------------------------------- FLOPs and parameters
@@ -21,16 +31,16 @@ def test_flop_count_of_a_known_conv():
     conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
     x = torch.rand(2, 3, 16, 16)
     # 2 FLOPs per multiply-add: out elements (2*8*16*16) x MACs each (3*3*3)
-    assert B.flop_count(conv, x) == 2 * (2 * 8 * 16 * 16) * (3 * 3 * 3)
-    total, ops = B.flop_count(conv, x, by_op=True)
+    assert flop_count(conv, x) == 2 * (2 * 8 * 16 * 16) * (3 * 3 * 3)
+    total, ops = flop_count(conv, x, by_op=True)
     assert ops == {"convolution": total}
 
 
 def test_flop_count_on_meta_matches_real_and_counts_backward():
     def build():
         return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
-    real = B.flop_count(build(), torch.rand(1, 1, 8, 8))
-    c = B.model_cost(build, size=8)
+    real = flop_count(build(), torch.rand(1, 1, 8, 8))
+    c = model_cost(build, size=8)
     assert c["flops"] == real == c["conv_flops"]
     assert c["params"] == sum(p.numel() for p in build().parameters())
     # backward: weight gradients of both convs and the input gradient of the second
@@ -38,7 +48,7 @@ def test_flop_count_on_meta_matches_real_and_counts_backward():
 
 
 def test_paper_sizes():
-    c = B.model_cost(lambda: BoNetPlus(width=1.0), 256)
+    c = model_cost(lambda: BoNetPlus(width=1.0), 256)
     assert 1e6 < c["params"] < 10e6  # section 4.3: "just less than 10 M"
     assert c["flops"] == c["conv_flops"] > 1e10
 
@@ -47,10 +57,10 @@ def test_paper_sizes():
 
 def test_write_json_is_atomic(tmp_path):
     path = tmp_path / "sub" / "bench.json"
-    B.write_json({"a": 1.5, "b": math.inf, "c": [np.float32(2.0), math.nan]}, path)
+    save_json({"a": 1.5, "b": math.inf, "c": [np.float32(2.0), math.nan]}, path)
     assert json.loads(path.read_text()) == {"a": 1.5, "b": None, "c": [2.0, None]}  # strict JSON
     with pytest.raises(TypeError):
-        B.write_json({"a": object()}, path)  # fails half-way through serialising ...
+        save_json({"a": object()}, path)  # fails half-way through serialising ...
     assert json.loads(path.read_text())["a"] == 1.5  # ... and the old file is intact
     assert [p.name for p in path.parent.iterdir()] == ["bench.json"]  # no temporary left behind
 
@@ -71,22 +81,21 @@ def _blobs(n: int, size: int = 48, seed: int = 0) -> torch.Tensor:
 @pytest.fixture
 def toy(monkeypatch):
     """pipelines.dataset and the trained models replaced by toy data and untrained small nets."""
-    from baa import pipelines as P
 
     n = 3
     data = BoneAgeData(images=_blobs(n), age=torch.tensor([3.0, 8.0, 12.0]), male=torch.ones(n),
                        ids=[f"t{i}" for i in range(n)], source="toy blobs")
-    monkeypatch.setattr(P, "dataset", lambda profile=None, split="train", progress=True: data)
+    monkeypatch.setattr(baa_experiments_datasets, "dataset", lambda profile=None, split="train", progress=True: data)
     torch.manual_seed(0)
     reg = BoNetPlus(width=0.125).eval()
     res = {k: ResUNet(width=0.125, depth=2).eval() for k in ("dq", "noise", "label", "lowres")}
-    monkeypatch.setattr(B, "_load_models", lambda p, progress: (reg, res))
+    monkeypatch.setattr(baa_analysis_restoration, "_load_models", lambda p, progress: (reg, res))
     return data
 
 
 def test_restoration_schema_and_json(toy, tmp_path):
     out = tmp_path / "bench.json"
-    res = B.run("smoke", out=out, parts=("restoration",), progress=False)
+    res = run("smoke", out=out, parts=("restoration",), progress=False)
     on_disk = json.loads(out.read_text())
     assert on_disk["restoration"].keys() == res["restoration"].keys() == {"noise", "label", "lowres"}
     for kind, methods in on_disk["restoration"].items():
@@ -109,11 +118,11 @@ def test_restoration_schema_and_json(toy, tmp_path):
     assert on_disk["meta"]["data"] == "phantom" and on_disk["meta"]["profile"] == "smoke"
     assert on_disk["meta"]["device_name"] and on_disk["meta"]["cpu_count"] >= 1
     assert "torch" in on_disk["meta"] and "date" in on_disk["meta"] and "load_average_start" in on_disk["meta"]
-    assert "[label]" in B.format_table(res) and "biharmonic" in B.format_table(res)
+    assert "[label]" in format_table(res) and "biharmonic" in format_table(res)
 
 
 def test_examples(toy):
-    ex = B.restoration_examples("smoke", index=[0, 2])
+    ex = restoration_examples("smoke", index=[0, 2])
     assert set(ex["label"]) == {"clean", "degraded", "resunet", "resunet_dq", "biharmonic"}
     assert ex["noise"]["anscombe_nlm"].shape == (2, 48, 48)
 
@@ -121,7 +130,7 @@ def test_examples(toy):
 def test_verdict():
     r = {"lowres": {"bicubic": {"psnr": 30.0, "mae_years": 1.0}, "lanczos": {"psnr": 31.0, "mae_years": 1.2},
                     "resunet": {"psnr": 32.5, "mae_years": 0.9}, "resunet_dq": {"psnr": 31.5, "mae_years": 0.8}}}
-    v = B._verdict(r)["lowres"]
+    v = _verdict(r)["lowres"]
     assert v["best_classical_psnr"] == "lanczos" and v["best_classical_mae"] == "bicubic"
     assert v["resunet_beats_classical"] and not v["resunet_dq_beats_classical"]  # 0.5 dB is not 1 dB
     assert v["resunet_psnr_gain_db"] == pytest.approx(1.5)
@@ -135,7 +144,7 @@ def test_verdict_with_views_and_age_change():
                    "anscombe_nlm": {"psnr": 29.0, "mae_years": 2.0, "mae_years_tta": 1.9, "age_change_years": 0.9},
                    "resunet": {"psnr": 32.0, "mae_years": 1.7, "mae_years_tta": 1.8, "age_change_years": 0.5},
                    "resunet_dq": {"psnr": 29.5, "mae_years": 1.9, "mae_years_tta": 1.85, "age_change_years": 0.6}}}
-    v = B._verdict(r)["noise"]
+    v = _verdict(r)["noise"]
     assert v["best_classical_mae"] == "anscombe_tv" and not v["resunet_beats_classical"]
     assert v["best_classical_mae_tta"] == "anscombe_nlm" and v["resunet_beats_classical_tta"]
     assert v["resunet_mae_change_years_tta"] == pytest.approx(-0.1)
@@ -155,20 +164,20 @@ def test_verdict_interval_says_whether_the_bench_set_decides():
             r[m] = {"psnr": 30.0, "mae_years": float(net.mean()), "abs_errors_years": net.tolist()}
         return {"noise": r}
 
-    small = B._verdict(res(0.02))["noise"]
+    small = _verdict(res(0.02))["noise"]
     lo, hi = small["resunet_mae_change_ci95_years"]
     assert lo < small["resunet_mae_change_years"] < hi and lo < 0 < hi and not small["resunet_mae_change_decided"]
-    large = B._verdict(res(-0.5))["noise"]
+    large = _verdict(res(-0.5))["noise"]
     assert large["resunet_mae_change_ci95_years"][1] < 0 and large["resunet_mae_change_decided"]
     # the age change against the clean image gets its interval from its own per-image changes
     r = res(-0.5)["noise"]
     for m, ch in (("anscombe_tv", tv), ("resunet", tv - 0.5 + g.normal(0, 0.1, 64)), ("resunet_dq", tv + g.normal(0, 0.4, 64))):
         ch = ch.clip(0, None)
         r[m].update(age_change_years=float(ch.mean()), age_changes_years=ch.tolist())
-    ac = B._verdict({"noise": r})["noise"]
+    ac = _verdict({"noise": r})["noise"]
     assert ac["resunet_mae_change_decided_age_change"] and ac["resunet_mae_change_ci95_years_age_change"][1] < 0
     assert not ac["resunet_dq_mae_change_decided_age_change"]
-    assert "resunet_mae_change_ci95_years" not in B._verdict({"noise": {
+    assert "resunet_mae_change_ci95_years" not in _verdict({"noise": {
         m: {"psnr": 1.0, "mae_years": 1.0} for m in ("anscombe_tv", "resunet", "resunet_dq")}})["noise"]
 
 
@@ -194,13 +203,13 @@ class _Cls(nn.Module):
 
 def test_speed_keys(monkeypatch):
     toys = {"bonet": _Reg, "resunet": lambda: nn.Conv2d(1, 1, 3, padding=1), "classifier": _Cls}
-    monkeypatch.setattr(B, "_paper_models", lambda: dict(toys))
-    monkeypatch.setattr(B, "_profile_models", lambda p: dict(toys))
-    monkeypatch.setattr(B, "PAPER_SIZE", 32)
-    monkeypatch.setattr(B, "phantom_images_per_s", lambda *a, **k: 1.0)
-    monkeypatch.setattr(B, "matmul_peak_gflops", lambda *a, **k: 10.0)
-    s, extra = B.speed("smoke", progress=False, device="cpu")
-    assert list(s) == list(B.SPEED_KEYS)
+    monkeypatch.setattr(baa_analysis_timing, "_paper_models", lambda: dict(toys))
+    monkeypatch.setattr(baa_analysis_timing, "_profile_models", lambda p: dict(toys))
+    monkeypatch.setattr(baa_analysis_timing, "PAPER_SIZE", 32)
+    monkeypatch.setattr(baa_analysis_timing, "phantom_images_per_s", lambda *a, **k: 1.0)
+    monkeypatch.setattr(baa_analysis_timing, "matmul_peak_gflops", lambda *a, **k: 10.0)
+    s, extra = speed("smoke", progress=False, device="cpu")
+    assert list(s) == list(SPEED_KEYS)
     for k in ("bonet_paper_params", "bonet_paper_gflops", "bonet_infer_ms_256", "bonet_infer_ms_256_channels_last",
               "train_images_per_s_cpu_profile", "matmul_peak_gflops", "conv_share_of_peak", "phantom_images_per_s_256"):
         assert isinstance(s[k], (int, float)) and s[k] > 0, k
@@ -213,16 +222,16 @@ def test_speed_keys(monkeypatch):
 
 def test_time_call_and_latency():
     calls = []
-    assert B.time_call(lambda: calls.append(1), iters=3, warmup=2) >= 0
+    assert time_call(lambda: calls.append(1), iters=3, warmup=2) >= 0
     assert len(calls) == 5
     order = []
-    t = B.time_interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, iters=2, warmup=1)
+    t = time_interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, iters=2, warmup=1)
     assert set(t) == {"a", "b"} and order == ["a", "b"] * 3  # round-robin: variants take turns
-    t = B.inference_latency(_Reg(), 16, iters=1, warmup=0)
-    assert set(t) == {"grad", "no_grad", "inference_mode", "channels_last"} | ({"bf16"} if B.bf16_supported() else set())
-    t = B.inference_latency(_Reg(), 16, iters=1, warmup=0, variants=("channels_last", "bf16"))
+    t = inference_latency(_Reg(), 16, iters=1, warmup=0)
+    assert set(t) == {"grad", "no_grad", "inference_mode", "channels_last"} | ({"bf16"} if bf16_supported() else set())
+    t = inference_latency(_Reg(), 16, iters=1, warmup=0, variants=("channels_last", "bf16"))
     assert set(t) == {"channels_last", "bf16"} and t["bf16"] > 0  # bf16 runs (emulated where unsupported)
-    assert B.matmul_peak_gflops(sizes=(64,), reps=1) > 0
+    assert matmul_peak_gflops(sizes=(64,), reps=1) > 0
 
 
 # ---------------------------------------------------------------- the CLI
@@ -231,7 +240,7 @@ def test_cli_registers_bench():
     from baa.cli import build_parser
 
     a = build_parser().parse_args(["bench", "--profile", "smoke", "--out", "x.json", "--quick"])
-    assert a.fn is B.cmd_bench and a.quick and a.out == "x.json" and a.profile == "smoke"
+    assert a.fn is cmd_bench and a.quick and a.out == "x.json" and a.profile == "smoke"
 
 
 @pytest.mark.parametrize("bf16", [False, True])
@@ -239,15 +248,15 @@ def test_speed_full_path_on_toys(monkeypatch, bf16):
     """The non-quick path (every variant, paper-size training, compile results merged) on toys;
     with bf16 hardware the 256 compile runs in bf16 and bf16 variants count towards the best."""
     toys = {"bonet": _Reg, "resunet": lambda: nn.Conv2d(1, 1, 3, padding=1), "classifier": _Cls}
-    monkeypatch.setattr(B, "_paper_models", lambda: dict(toys))
-    monkeypatch.setattr(B, "_profile_models", lambda p: dict(toys))
-    monkeypatch.setattr(B, "PAPER_SIZE", 32)
-    monkeypatch.setattr(B, "phantom_images_per_s", lambda *a, **k: 1.0)
-    monkeypatch.setattr(B, "matmul_peak_gflops", lambda *a, **k: 10.0)
+    monkeypatch.setattr(baa_analysis_timing, "_paper_models", lambda: dict(toys))
+    monkeypatch.setattr(baa_analysis_timing, "_profile_models", lambda p: dict(toys))
+    monkeypatch.setattr(baa_analysis_timing, "PAPER_SIZE", 32)
+    monkeypatch.setattr(baa_analysis_timing, "phantom_images_per_s", lambda *a, **k: 1.0)
+    monkeypatch.setattr(baa_analysis_timing, "matmul_peak_gflops", lambda *a, **k: 10.0)
     fake = {"eager_s": 0.002, "compiled_s": 0.001, "compile_s": 3.0}
-    monkeypatch.setattr(B, "compile_inference", lambda configs, *a, **k: ({c["name"]: fake for c in configs}, None))
-    monkeypatch.setattr(B, "bf16_supported", lambda *a: bf16)
-    s, extra = B.speed("cpu", progress=False, device="cpu")
+    monkeypatch.setattr(baa_analysis_timing, "compile_inference", lambda configs, *a, **k: ({c["name"]: fake for c in configs}, None))
+    monkeypatch.setattr(baa_train_device, "bf16_supported", lambda *a: bf16)
+    s, extra = speed("cpu", progress=False, device="cpu")
     missing = sorted(k for k, v in s.items() if v is None)
     if bf16:
         assert missing == ["bonet_infer_ms_256_compiled", "bonet_infer_ms_cpu_profile_compiled_bf16"], missing
@@ -261,7 +270,7 @@ def test_speed_full_path_on_toys(monkeypatch, bf16):
     every = fp32 + [s[f"bonet_infer_ms_256{v}"] for v in ("_bf16", "_compiled_bf16")]
     assert s["bonet_infer_ms_256_best"] == min(v for v in every if v is not None)
     assert not extra["skipped"]
-    frames = B.frames({"speed": s, "speed_extra": extra})
+    frames = frames({"speed": s, "speed_extra": extra})
     assert frames["inference"].loc["channels_last"].notna().all() and len(frames["training"]) == 4
     # bf16 training is timed where the hardware has bf16, and shown beside the fp32 rates
     assert ("bf16 images/s" in frames["training"]) == bf16

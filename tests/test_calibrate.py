@@ -7,13 +7,16 @@ import json
 import math
 from dataclasses import replace
 
-from baa import calibrate as C
 from baa import paper
-from baa import phantom as P
+import baa.experiments.calibrate as baa_experiments_calibrate
+import baa.experiments.phantom_baselines as baa_experiments_phantom_baselines
+from baa.experiments.calibrate import cnn_mae, main, stage_reader_mae
+from baa.experiments.phantom_baselines import linear_baseline_mae
+from baa.phantom.anatomy import PhantomConfig
 
 
 def test_stage_reader_floor_leaves_room_for_the_papers_range():
-    r = C.stage_reader_mae(n_train=3000, n_test=1000, epochs=30)
+    r = stage_reader_mae(n_train=3000, n_test=1000, epochs=30)
     best_paper = min(paper.TABLE3.values())  # BoNet+ with L_MAE: 0.76 y
     assert r["label_noise"] < r["mae_label"] < best_paper - 0.15
     assert r["mae_bone_age"] < r["mae_label"]  # the label's reader noise adds to the error
@@ -21,20 +24,20 @@ def test_stage_reader_floor_leaves_room_for_the_papers_range():
 
 
 def test_timing_scatter_sets_the_floor():
-    base = P.PhantomConfig(size=16)
-    lo = C.stage_reader_mae(n_train=2000, n_test=800, epochs=30, config=base)["mae_label"]
-    hi = C.stage_reader_mae(n_train=2000, n_test=800, epochs=30, config=replace(base, timing_sd=2 * base.timing_sd))["mae_label"]
-    none = C.stage_reader_mae(n_train=2000, n_test=800, epochs=30, config=replace(base, timing_sd=0.0))["mae_label"]
+    base = PhantomConfig(size=16)
+    lo = stage_reader_mae(n_train=2000, n_test=800, epochs=30, config=base)["mae_label"]
+    hi = stage_reader_mae(n_train=2000, n_test=800, epochs=30, config=replace(base, timing_sd=2 * base.timing_sd))["mae_label"]
+    none = stage_reader_mae(n_train=2000, n_test=800, epochs=30, config=replace(base, timing_sd=0.0))["mae_label"]
     assert none < lo < hi
     assert hi > lo + 0.1
 
 
 def test_linear_model_on_thumbnails_stays_above_a_year():
-    assert P.linear_baseline_mae(size=64) > 1.0
+    assert linear_baseline_mae(size=64) > 1.0
 
 
 def test_cnn_calibration_run_reports_its_settings(tmp_path):
-    r = C.cnn_mae(size=64, width=0.125, n_train=40, n_test=16, epochs=2, progress=False, checkpoint=tmp_path / "c.pt")
+    r = cnn_mae(size=64, width=0.125, n_train=40, n_test=16, epochs=2, progress=False, checkpoint=tmp_path / "c.pt")
     assert math.isfinite(r["mae_label"]) and r["mae_label"] > 0
     assert (r["size"], r["width"], r["n_train"], r["epochs"], r["device"]) == (64, 0.125, 40, 2, "cpu")
     assert len(r["history"]) == 2 and (tmp_path / "c.pt").exists()
@@ -42,17 +45,17 @@ def test_cnn_calibration_run_reports_its_settings(tmp_path):
 
 def test_cli_writes_json_and_names_the_checkpoint_by_settings(tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr(C, "stage_reader_mae", lambda seed: {"mae_label": 0.4})
-    monkeypatch.setattr(P, "linear_baseline_mae", lambda seed, size, n_train, n_test: 1.8)
+    monkeypatch.setattr(baa_experiments_calibrate, "stage_reader_mae", lambda seed: {"mae_label": 0.4})
+    monkeypatch.setattr(baa_experiments_phantom_baselines, "linear_baseline_mae", lambda seed, size, n_train, n_test: 1.8)
 
     def fake_cnn(size, width, n_train, n_test, epochs, seed, amp_cpu, checkpoint):
         seen.append(checkpoint)
         return dict(mae_label=0.7, size=size, width=width, n_train=n_train, epochs=epochs, device="cpu")
 
-    monkeypatch.setattr(C, "cnn_mae", fake_cnn)
+    monkeypatch.setattr(baa_experiments_calibrate, "cnn_mae", fake_cnn)
     out = tmp_path / "cal" / "128.json"
-    assert C.main(["--size", "128", "--out", str(out)]) == 0
-    assert C.main(["--size", "256", "--out", str(out)]) == 0
+    assert main(["--size", "128", "--out", str(out)]) == 0
+    assert main(["--size", "256", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["cnn"]["size"] == 256 and res["stage_reader"]["mae_label"] == 0.4 and res["linear_32px"] == {"mae_label": 1.8, "size": 128, "n_train": 2000, "n_test": 500}
     assert res["data"].startswith("phantom") and len(set(seen)) == 2 and all(p.parent == out.parent for p in seen)

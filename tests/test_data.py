@@ -16,18 +16,16 @@ from baa.data import (
     augment,
     blur_augment,
     flip_augment,
-    detect_inverted,
     kfold_splits,
     load,
     load_csv,
     load_dha,
     load_rsna,
-    read_image,
-    resize_pad,
     summarize,
     tta_views,
 )
 from baa.errors import InputError
+from baa.io import detect_inverted, read_image, resize_pad
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-xrays"
 
@@ -564,8 +562,9 @@ def test_real_radiographs_read_right_way_up():
 
 def test_collimation_bands_do_not_flip_polarity():
     """White collimator bands (unexposed film) must not make a correct radiograph look inverted."""
-    from baa.data import detect_inverted
-    from baa.phantom import PhantomConfig, render
+    from baa.io.images import detect_inverted
+    from baa.phantom.anatomy import PhantomConfig
+    from baa.phantom.render import render
 
     imgs = render(torch.arange(60), seed=0, config=PhantomConfig(size=64, collimation=True))["image"][:, 0].numpy()
     assert sum(detect_inverted(i) for i in imgs) == 0

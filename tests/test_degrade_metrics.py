@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from baa import degrade as D
+from baa.paper import QUALITIES
 from baa import metrics as M
 from baa.metrics import ccs, loss_mae, loss_mse, mae, mdae, summary
 
@@ -63,7 +64,7 @@ def test_degrade_mixed_labels_match_degradations():
     x = torch.rand(64, 1, 32, 32) * 0.8 + 0.1
     y, labels = D.degrade_mixed(x, 0)
     for i in range(64):
-        kind = D.QUALITY_CLASSES[labels[i]]
+        kind = QUALITIES[labels[i]]
         assert torch.equal(y[i] == x[i], torch.ones_like(x[i], dtype=torch.bool)) == (kind == "high")
 
 

@@ -10,18 +10,22 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+import baa.phantom.dataset as baa_phantom_dataset
+import baa.phantom.render as baa_phantom_render
+from baa.phantom.anatomy import CENTRES, EVENTS, N_CARPAL, PhantomConfig, maturity_state, sample_subjects
+from baa.phantom.dataset import PhantomDataset, _to_png_array, age_grid, write_rsna
+from baa.phantom.render import _splat, render
 
-from baa import phantom as P
 
 S = 64
-NO_SCATTER = P.PhantomConfig(size=S, timing_sd=0.0)
+NO_SCATTER = PhantomConfig(size=S, timing_sd=0.0)
 
 
 def test_carpals_appear_in_documented_order():
     ages = torch.linspace(0, 14, 141)
     for male in (False, True):
-        m = P.maturity_state(ages, torch.full_like(ages, male, dtype=torch.bool))
-        present = m["present"][:, : P.N_CARPAL]
+        m = maturity_state(ages, torch.full_like(ages, male, dtype=torch.bool))
+        present = m["present"][:, : N_CARPAL]
         n = m["n_carpals"]
         assert n[0] == 0 and n[-1] == 8
         assert bool((n[1:] >= n[:-1]).all()), "carpal count must grow with age"
@@ -29,7 +33,7 @@ def test_carpals_appear_in_documented_order():
         for row in present:
             k = int(row.sum())
             assert bool(row[:k].all()) and not bool(row[k:].any())
-    g = P.maturity_state(torch.tensor([0.1, 0.3, 1.0, 3.0, 5.0, 10.0]), torch.zeros(6, dtype=torch.bool))["n_carpals"]
+    g = maturity_state(torch.tensor([0.1, 0.3, 1.0, 3.0, 5.0, 10.0]), torch.zeros(6, dtype=torch.bool))["n_carpals"]
     assert g.tolist() == [0, 2, 2, 4, 7, 8]  # capitate 0.17, hamate 0.25, triquetrum 1.5, lunate 2.5, ...
 
 
@@ -37,7 +41,7 @@ def test_rendered_carpals_grow_in_number_and_area():
     ages = [0.05, 1.0, 3.0, 6.0, 12.0]
     counts, areas = [], []
     for a in ages:
-        r = P.render([7], seed=1, config=P.PhantomConfig(size=S), masks=True, override=dict(bone_age=a, male=False))
+        r = render([7], seed=1, config=PhantomConfig(size=S), masks=True, override=dict(bone_age=a, male=False))
         counts.append(int(r["maturity"]["n_carpals"][0]))
         areas.append(int(r["masks"]["carpals"].sum()))
     assert counts == sorted(counts) and counts[0] == 0 and counts[-1] >= 7
@@ -46,30 +50,30 @@ def test_rendered_carpals_grow_in_number_and_area():
 
 def test_physis_gaps_close_after_fusion():
     cfg = NO_SCATTER
-    fuse_g = P.EVENTS["fuse"][:, 0]
-    epi = P.EVENTS["is_epi"]
+    fuse_g = EVENTS["fuse"][:, 0]
+    epi = EVENTS["is_epi"]
     for male, age_open, age_closed in ((False, 11.0, 18.5), (True, 13.0, 19.5)):
-        r_open = P.render([3], 0, cfg, override=dict(bone_age=age_open, male=male))["maturity"]
-        r_shut = P.render([3], 0, cfg, override=dict(bone_age=age_closed, male=male))["maturity"]
+        r_open = render([3], 0, cfg, override=dict(bone_age=age_open, male=male))["maturity"]
+        r_shut = render([3], 0, cfg, override=dict(bone_age=age_closed, male=male))["maturity"]
         assert bool((r_open["physis_gap_cm"][0, epi] > 0.02).all())
         assert bool((r_shut["physis_gap_cm"][0, epi] == 0).all())
         assert bool((r_shut["fusion"][0, epi] == 1).all())
     # order: distal phalanges fuse first, the radius last
-    assert fuse_g[P.CENTRES.index("dp3")] < fuse_g[P.CENTRES.index("mp3")] < fuse_g[P.CENTRES.index("ulna")]
-    assert fuse_g[P.CENTRES.index("radius")] == fuse_g[epi].max()
+    assert fuse_g[CENTRES.index("dp3")] < fuse_g[CENTRES.index("mp3")] < fuse_g[CENTRES.index("ulna")]
+    assert fuse_g[CENTRES.index("radius")] == fuse_g[epi].max()
     # mid-fusion: distal phalanx closing while the radius is still open
-    m = P.render([3], 0, cfg, override=dict(bone_age=15.2, male=False))["maturity"]
-    assert m["physis_gap_cm"][0, P.CENTRES.index("dp3")] == 0 and m["physis_gap_cm"][0, P.CENTRES.index("radius")] > 0
+    m = render([3], 0, cfg, override=dict(bone_age=15.2, male=False))["maturity"]
+    assert m["physis_gap_cm"][0, CENTRES.index("dp3")] == 0 and m["physis_gap_cm"][0, CENTRES.index("radius")] > 0
 
 
 def test_girls_ahead_of_boys_at_equal_chronological_age():
     ages = torch.arange(1.0, 17.0)
-    g = P.maturity_state(ages, torch.zeros_like(ages, dtype=torch.bool))
-    b = P.maturity_state(ages, torch.ones_like(ages, dtype=torch.bool))
+    g = maturity_state(ages, torch.zeros_like(ages, dtype=torch.bool))
+    b = maturity_state(ages, torch.ones_like(ages, dtype=torch.bool))
     score = lambda m: m["present"].sum(1) + m["size"].sum(1) + m["fusion"].sum(1)
     assert bool((score(g) > score(b)).all())
     # population: rendered subjects with chronological age 3-15 y, girls more mature on average
-    r = P.render(torch.arange(160), seed=5, config=P.PhantomConfig(size=32, age_range=(3.0, 15.0)))
+    r = render(torch.arange(160), seed=5, config=PhantomConfig(size=32, age_range=(3.0, 15.0)))
     ca, male, m = r["chrono_age"], r["male"], r["maturity"]
     sc = score(m).numpy()
     resid = sc - np.polyval(np.polyfit(ca.numpy(), sc, 2), ca.numpy())
@@ -77,7 +81,7 @@ def test_girls_ahead_of_boys_at_equal_chronological_age():
 
 
 def test_labels_are_mean_of_two_readings():
-    s = P.sample_subjects(2000, seed=3)
+    s = sample_subjects(2000, seed=3)
     assert s["readings"].shape == (2000, 2)
     assert torch.allclose(s["label"], s["readings"].mean(1))
     assert s["index"].tolist() == list(range(2000))
@@ -86,40 +90,40 @@ def test_labels_are_mean_of_two_readings():
     assert 0.45 < s["male"].float().mean().item() < 0.55
     assert s["bone_age"].min() >= 0 and s["bone_age"].max() <= 19 and s["bone_age"].std() > 4.5
     # the same index gives the same subject whatever the start
-    t = P.sample_subjects(10, seed=3, start=100)
+    t = sample_subjects(10, seed=3, start=100)
     assert torch.equal(t["label"], s["label"][100:110])
 
 
 def test_same_seed_index_same_bytes_across_batch_sizes():
-    cfg = P.PhantomConfig(size=S)
-    a = P.render(torch.arange(12), seed=11, config=cfg)["image"]
-    b = torch.cat([P.render(torch.arange(i, i + 3), seed=11, config=cfg)["image"] for i in range(0, 12, 3)])
-    c = P.render(torch.tensor([5]), seed=11, config=cfg)["image"]
+    cfg = PhantomConfig(size=S)
+    a = render(torch.arange(12), seed=11, config=cfg)["image"]
+    b = torch.cat([render(torch.arange(i, i + 3), seed=11, config=cfg)["image"] for i in range(0, 12, 3)])
+    c = render(torch.tensor([5]), seed=11, config=cfg)["image"]
     assert torch.equal(a, b) and torch.equal(a[5:6], c)
-    d = P.render(torch.arange(12), seed=12, config=cfg)["image"]
+    d = render(torch.arange(12), seed=12, config=cfg)["image"]
     assert not torch.equal(a, d)
 
     def png(x):
         buf = io.BytesIO()
-        Image.fromarray(P._to_png_array(x[0], 8)).save(buf, format="PNG")
+        Image.fromarray(_to_png_array(x[0], 8)).save(buf, format="PNG")
         return buf.getvalue()
 
     assert png(a[5]) == png(c[0])
 
 
 def test_same_bytes_with_worker_processes_and_wider_patches(tmp_path, monkeypatch):
-    ds = P.PhantomDataset(10, seed=3, size=S, start=7)
+    ds = PhantomDataset(10, seed=3, size=S, start=7)
     ref = ds.render_all(batch_size=3, progress=False, workers=0)
     par = ds.render_all(batch_size=4, progress=False, workers=2)
     assert torch.equal(ref["image"], par["image"]) and torch.equal(ref["label"], par["label"])
-    P.write_rsna(tmp_path / "a", 7, size=S, seed=3, batch_size=2, progress=False, workers=0)
-    P.write_rsna(tmp_path / "b", 7, size=S, seed=3, batch_size=3, progress=False, workers=2)
+    write_rsna(tmp_path / "a", 7, size=S, seed=3, batch_size=2, progress=False, workers=0)
+    write_rsna(tmp_path / "b", 7, size=S, seed=3, batch_size=3, progress=False, workers=2)
     for name in ["boneage-training-dataset.csv"] + [f"boneage-training-dataset/{i}.png" for i in range(1, 8)]:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     # each primitive's patch covers its whole footprint: a wider margin changes no pixel or mask
-    r = P.render(torch.arange(6), seed=3, config=P.PhantomConfig(size=96), masks=True)
-    monkeypatch.setattr(P, "_BOX_MARGIN", 8.0)
-    w = P.render(torch.arange(6), seed=3, config=P.PhantomConfig(size=96), masks=True)
+    r = render(torch.arange(6), seed=3, config=PhantomConfig(size=96), masks=True)
+    monkeypatch.setattr(baa_phantom_render, "_BOX_MARGIN", 8.0)
+    w = render(torch.arange(6), seed=3, config=PhantomConfig(size=96), masks=True)
     assert torch.equal(r["image"], w["image"])
     assert all(torch.equal(r["masks"][k], w["masks"][k]) for k in r["masks"])
 
@@ -136,20 +140,20 @@ def test_worker_processes_start_once(monkeypatch):
 
     monkeypatch.setattr(torch.utils.data.DataLoader, "__iter__", counted)
     for progress in (False, True):
-        out = P.PhantomDataset(4, seed=1, size=S).render_all(batch_size=2, progress=progress, workers=2)
+        out = PhantomDataset(4, seed=1, size=S).render_all(batch_size=2, progress=progress, workers=2)
         assert out["image"].shape == (4, 1, S, S)
     assert starts == [2, 2]
 
 
 def test_rsna_layout_round_trip(tmp_path):
     out = tmp_path / "rsna"
-    summary = P.write_rsna(out, 10, size=S, seed=2, bits=16, progress=False)
+    summary = write_rsna(out, 10, size=S, seed=2, bits=16, progress=False)
     assert summary["n"] == 10 and summary["male"] + summary["female"] == 10
     with open(out / "boneage-training-dataset.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0].keys()) == ["id", "boneage", "male"]
-    subj = P.sample_subjects(10, seed=2)
-    ref = P.render(torch.arange(10), seed=2, config=P.PhantomConfig(size=S))["image"]
+    subj = sample_subjects(10, seed=2)
+    ref = render(torch.arange(10), seed=2, config=PhantomConfig(size=S))["image"]
     for k, row in enumerate(rows):
         assert int(row["id"]) == k + 1 and row["male"] in ("True", "False")
         assert abs(float(row["boneage"]) - 12 * float(subj["label"][k])) < 0.01
@@ -164,14 +168,14 @@ def test_rsna_writer_leaves_nothing_on_error(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(P, "_to_png_array", boom)
+    monkeypatch.setattr(baa_phantom_dataset, "_to_png_array", boom)
     with pytest.raises(RuntimeError):
-        P.write_rsna(tmp_path / "x", 4, size=32, progress=False)
+        write_rsna(tmp_path / "x", 4, size=32, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_masks_align_with_bright_bone():
-    r = P.render(torch.arange(8), seed=4, config=P.PhantomConfig(size=128, collimation=False, marker=False), masks=True)
+    r = render(torch.arange(8), seed=4, config=PhantomConfig(size=128, collimation=False, marker=False), masks=True)
     img, m = r["image"], r["masks"]
     assert set(m) >= {"carpals", "epiphyses", "bones", "hand"}
     for i in range(8):
@@ -187,20 +191,20 @@ def test_masks_align_with_bright_bone():
 
 
 def test_dataset_and_age_grid():
-    ds = P.PhantomDataset(6, seed=1, size=32)
+    ds = PhantomDataset(6, seed=1, size=32)
     item = ds[2]
     assert item["image"].shape == (1, 32, 32) and isinstance(item["label"], float) and item["index"] == 2
     assert item["male"] in (0.0, 1.0)
     full = ds.render_all(batch_size=4, progress=False)
     assert torch.equal(full["image"][2], item["image"])
-    g = P.age_grid((1, 10), size=32)
+    g = age_grid((1, 10), size=32)
     assert g.shape == (64, 64) and 0 <= float(g.min()) and float(g.max()) <= 1
 
 
 def test_cortex_is_never_negative(monkeypatch):
     # small caps (under 0.3 px at 64 px) once let the medullary chord reach past the outer one
     seen = []
-    splat = P._splat
+    splat = _splat
 
     def spy(p, sl, S, inner):
         out = splat(p, sl, S, inner)
@@ -208,6 +212,6 @@ def test_cortex_is_never_negative(monkeypatch):
             seen.append(float(out[2].min()))
         return out
 
-    monkeypatch.setattr(P, "_splat", spy)
-    P.render(torch.arange(32), seed=5, config=P.PhantomConfig(size=64))
+    monkeypatch.setattr(baa_phantom_render, "_splat", spy)
+    render(torch.arange(32), seed=5, config=PhantomConfig(size=64))
     assert seen and min(seen) >= 0.0

@@ -5,13 +5,14 @@ import json
 import os
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from baa import paper
-from baa import report as R
 from baa.models import BoNetPlus
+from baa.analysis.claims import Claim, claims, claims_frame, claims_markdown, paper_results
+from baa.analysis.report import PAPER, architecture_table, bench_tables, cached_results, ccs_fraction, classifier_table, confusion_frame, dq_all_table, history_frame, load_bench, pooled_predictions, restoration_quality, table2, table45, to_markdown
+from baa.paper import TABLE1
 
 
 def _loss(mae_mean=0.8, mse_mean=0.9, folds=2):
@@ -25,7 +26,7 @@ def _loss(mae_mean=0.8, mse_mean=0.9, folds=2):
 
 def _assessment():
     """Our numbers as the paper's (Tables 4-5 and DQ on all three), plus a 4x4 confusion."""
-    a, _ = R.paper_results()
+    a, _ = paper_results()
     a = copy.deepcopy(a)
     a.update(profile="smoke", source="phantom (seed 0)", n_test=10)
     for name in ("plain", "cq", "nq", "cq_multilabel"):
@@ -39,9 +40,9 @@ def _assessment():
 
 
 def test_claims_hold_on_the_papers_own_numbers():
-    got = R.claims(*R.paper_results())
+    got = claims(*paper_results())
     assert len(got) == 8
-    assert all(isinstance(c, R.Claim) and isinstance(c.evidence, str) and c.evidence for c in got)
+    assert all(isinstance(c, Claim) and isinstance(c.evidence, str) and c.evidence for c in got)
     assert all(c.holds for c in got), [c for c in got if not c.holds]
 
 
@@ -51,7 +52,7 @@ def test_claims_are_computed_from_the_numbers():
     a["mae"]["dq"]["high"] = 0.9  # DQ costs 18 % on high quality
     a["mae"]["dq"]["all"] = 2.0  # worse than plain BoNet+ (1.5) on all three at once
     a["classifier_accuracy"] = 0.9
-    got = {c.claim.split(" (")[0]: c for c in R.claims(a, loss)}
+    got = {c.claim.split(" (")[0]: c for c in claims(a, loss)}
     assert not got["L_MAE trains a better BoNet+ than L_MSE"].holds
     assert "1.000 vs 0.900" in got["L_MAE trains a better BoNet+ than L_MSE"].evidence
     assert got["CQ and DQ are about equal on poor images"].holds
@@ -68,60 +69,60 @@ def test_claims_are_computed_from_the_numbers():
 def test_cq_dq_tolerance_and_missing_inputs():
     a = _assessment()
     a["mae"]["cq"]["noise"] = 2 * a["mae"]["dq"]["noise"]
-    c = next(c for c in R.claims(a) if c.claim.startswith("CQ and DQ are about equal"))
+    c = next(c for c in claims(a) if c.claim.startswith("CQ and DQ are about equal"))
     assert not c.holds
-    assert R.claims(None, None) == []
-    assert len(R.claims(None, _loss())) == 1
+    assert claims(None, None) == []
+    assert len(claims(None, _loss())) == 1
 
 
 def test_table2_side_by_side():
-    df = R.table2(_loss(), profile="smoke", source="phantom (seed 0)")
+    df = table2(_loss(), profile="smoke", source="phantom (seed 0)")
     ours = "ours (phantom, profile smoke)"
     assert list(df.index) == ["BoNet+_MAE", "BoNet+_MSE"]
     assert df.loc["BoNet+_MAE", (ours, "MAE")] == "0.800 ± 0.050"
-    assert df.loc["BoNet+_MAE", (R.PAPER, "MAE")] == "0.762 ± 0.103"
+    assert df.loc["BoNet+_MAE", (PAPER, "MAE")] == "0.762 ± 0.103"
     assert df.loc["BoNet+_MSE", (ours, "folds")] == 2
-    num = R.table2(_loss(), profile="smoke", numbers=True)
-    assert num.loc["BoNet+_MSE", (R.PAPER, "MdAE")] == pytest.approx(0.774)
+    num = table2(_loss(), profile="smoke", numbers=True)
+    assert num.loc["BoNet+_MSE", (PAPER, "MdAE")] == pytest.approx(0.774)
     summary_only = {k: {kk: vv for kk, vv in v.items() if kk != "folds"} for k, v in _loss().items()}
-    assert R.table2(summary_only, "smoke", n_folds=1).loc["BoNet+_MAE", (ours, "folds")] == 1
+    assert table2(summary_only, "smoke", n_folds=1).loc["BoNet+_MAE", (ours, "folds")] == 1
 
 
 def test_history_and_pooled_predictions():
-    h = R.history_frame(_loss(folds=2))
+    h = history_frame(_loss(folds=2))
     assert len(h) == 2 * 2 * 3 and set(h["objective"]) == {"mae", "mse"}
-    pred, true = R.pooled_predictions(_loss(folds=2))
+    pred, true = pooled_predictions(_loss(folds=2))
     assert pred.shape == true.shape == (6,)
 
 
 def test_table45_and_dq_all():
     a = _assessment()
-    t4 = R.table45(a, "mae")
+    t4 = table45(a, "mae")
     ours = "ours (phantom, profile smoke)"
     assert list(t4.index) == ["BoNet+", "BoNet+_CQ", "BoNet+_DQ", "BoNet+_NQ"]
-    assert t4.loc["BoNet+", (R.PAPER, "low-res")] == pytest.approx(1.215)
+    assert t4.loc["BoNet+", (PAPER, "low-res")] == pytest.approx(1.215)
     assert t4.loc["BoNet+_DQ", (ours, "noise")] == pytest.approx(paper.TABLE4["dq"]["noise"])
-    t5 = R.table45(a, "mdae")
-    assert t5.loc["BoNet+_NQ", (R.PAPER, "high")] == pytest.approx(0.697)
-    d = R.dq_all_table(a)
+    t5 = table45(a, "mdae")
+    assert t5.loc["BoNet+_NQ", (PAPER, "high")] == pytest.approx(0.697)
+    d = dq_all_table(a)
     assert "BoNet+_CQ (multi-label)" in d.index
-    assert d.loc["BoNet+_DQ", (R.PAPER, "MAE")] == pytest.approx(0.824)
-    assert np.isnan(d.loc["BoNet+", (R.PAPER, "MAE")])
-    md = R.to_markdown(t4)
+    assert d.loc["BoNet+_DQ", (PAPER, "MAE")] == pytest.approx(0.824)
+    assert np.isnan(d.loc["BoNet+", (PAPER, "MAE")])
+    md = to_markdown(t4)
     assert md.count("\n") == 5 and "1.215" in md and f"{ours} / high" in md
-    t, frac = R.ccs_fraction(a, "dq", "noise")
+    t, frac = ccs_fraction(a, "dq", "noise")
     assert frac.tolist() == [0.2, 0.5, 1.0]
 
 
 def test_classifier_tables():
     conf = [[9, 1, 0, 0], [0, 10, 0, 0], [0, 0, 8, 2], [0, 0, 0, 10]]
-    cf = R.confusion_frame(conf)
+    cf = confusion_frame(conf)
     assert cf.loc["label", "low-res"] == 2 and list(cf.columns) == ["high", "noise", "label", "low-res"]
-    ct = R.classifier_table(conf, "smoke")
+    ct = classifier_table(conf, "smoke")
     col = "ours (phantom, profile smoke)"
     assert ct.loc["all", col] == pytest.approx(37 / 40)
     assert ct.loc["label", col] == pytest.approx(0.8) and ct.loc["all", "images"] == 40
-    assert ct.loc["all", R.PAPER] == "> 98%"
+    assert ct.loc["all", PAPER] == "> 98%"
 
 
 def test_bench_tables_and_load(tmp_path, monkeypatch):
@@ -129,18 +130,18 @@ def test_bench_tables_and_load(tmp_path, monkeypatch):
                                        "anscombe_nlm": {"psnr": 28.0, "ssim": 0.85, "mae_years": 0.9}},
                              "lowres": {"bicubic": {"psnr": 25.0, "ssim": 0.7}, "clean": {"psnr": None, "ssim": 1.0}}},
              "speed": {"bonet_images_per_s": 120.0, "resunet_ms": 3.5, "compiled_ms": None}}
-    rest, speed = R.bench_tables(bench)
+    rest, speed = bench_tables(bench)
     assert rest.loc[("noise", "anscombe_nlm"), "PSNR (dB)"] == 28.0
     assert np.isnan(rest.loc[("low-res", "bicubic"), "MAE (years)"])
     assert speed.loc["resunet_ms", "value"] == 3.5 and "compiled_ms" not in speed.index
     assert np.isnan(rest.loc[("low-res", "clean"), "PSNR (dB)"]) and "ms / image" not in rest.columns
     assert rest.round(3).loc[("noise", "resunet"), "SSIM"] == 0.9
-    assert R.bench_tables({}) == (None, None)
+    assert bench_tables({}) == (None, None)
     monkeypatch.setenv("BAA_ARTIFACTS", str(tmp_path))
-    assert R.load_bench("smoke") is None
+    assert load_bench("smoke") is None
     (tmp_path / "smoke").mkdir()
     (tmp_path / "smoke" / "bench.json").write_text(json.dumps(bench))
-    assert R.load_bench("smoke")["speed"]["resunet_ms"] == 3.5
+    assert load_bench("smoke")["speed"]["resunet_ms"] == 3.5
 
 
 def test_cached_results_uses_fresh_json_only(tmp_path, monkeypatch):
@@ -154,17 +155,17 @@ def test_cached_results_uses_fresh_json_only(tmp_path, monkeypatch):
     os.utime(ckpt, (1000, 1000))
     calls = []
     compute = lambda p: calls.append(p) or {"from": "compute"}
-    assert R.cached_results("assessment", "smoke", compute) == {"from": "json"}
+    assert cached_results("assessment", "smoke", compute) == {"from": "json"}
     os.utime(ckpt, (res.stat().st_mtime + 10,) * 2)  # a checkpoint newer than the results
-    assert R.cached_results("assessment", "smoke", compute) == {"from": "compute"} and calls == ["smoke"]
+    assert cached_results("assessment", "smoke", compute) == {"from": "compute"} and calls == ["smoke"]
 
 
 def test_architecture_table_matches_table1_without_computing():
     with torch.device("meta"):
         m = BoNetPlus()
-    df = R.architecture_table(m, 256)
-    assert df["matches"].all() and len(df) == len(R.TABLE1)
-    small = R.architecture_table(BoNetPlus(width=0.125), 64)
+    df = architecture_table(m, 256)
+    assert df["matches"].all() and len(df) == len(TABLE1)
+    small = architecture_table(BoNetPlus(width=0.125), 64)
     assert not small["matches"].all()  # narrower and smaller: the table says so
     assert small.loc["db1", "size"] == "32×32"
 
@@ -173,7 +174,7 @@ def test_restoration_quality_identity_restorer():
     clean = torch.rand(3, 1, 16, 16)
     degrade = lambda x, kind: (x * 0.5).clamp(0, 1)
     ident = torch.nn.Identity()
-    df = R.restoration_quality({"DQ": ident, "CQ expert": {"noise": ident, "label": ident, "lowres": ident},
+    df = restoration_quality({"DQ": ident, "CQ expert": {"noise": ident, "label": ident, "lowres": ident},
                                 "halve": lambda x: x * 0.5}, clean, degrade, kinds=("high", "noise", "label", "lowres"))
     assert list(df.index) == ["high", "noise", "label", "low-res"]
     assert np.isnan(df.loc["high", "CQ expert PSNR"]) and df.loc["noise", "halve PSNR"] < df.loc["noise", "DQ PSNR"]
@@ -182,7 +183,7 @@ def test_restoration_quality_identity_restorer():
 
 
 def test_claims_markdown():
-    items = [R.Claim("a", True, "x 1"), R.Claim("b", False, "y 2")]
-    md = R.claims_markdown(items, "phantom")
+    items = [Claim("a", True, "x 1"), Claim("b", False, "y 2")]
+    md = claims_markdown(items, "phantom")
     assert md.startswith("1 of 2 claims hold on phantom") and "❌ does not hold: **b**" in md
-    assert list(R.claims_frame(items)["holds"]) == ["holds", "does not hold"]
+    assert list(claims_frame(items)["holds"]) == ["holds", "does not hold"]

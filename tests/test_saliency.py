@@ -7,8 +7,9 @@ import torch
 import torch.nn as nn
 
 from baa.models import BoNetPlus, CQPipeline, DQPipeline, PlainPipeline, QualityClassifier, ResUNet
-from baa.saliency import (cam_layer, enrichment, grad_cam, input_gradients, mask_share, pipeline_fn, saliency_maps,
+from baa.analysis.saliency import (cam_layer, enrichment, grad_cam, input_gradients, mask_share, pipeline_fn, saliency_maps,
                           saliency_table)
+from baa.experiments.datasets import dataset
 
 S = 32
 QUADRANTS = {"tl": (slice(0, S // 2), slice(0, S // 2)), "tr": (slice(0, S // 2), slice(S // 2, S)),
@@ -137,11 +138,10 @@ def test_saliency_table_rows():
 
 def test_phantom_split_has_the_bits_pipelines_dataset_gives(tmp_path, monkeypatch):
     """The saliency chapter's images are exactly those the networks are trained and tested on."""
-    from baa import pipelines
-    from baa.saliency import phantom_split
+    from baa.analysis.saliency import phantom_split
 
     monkeypatch.setenv("BAA_ARTIFACTS", str(tmp_path))
     s = phantom_split("smoke", "test", n=3, progress=False)
-    d = pipelines.dataset("smoke", "test", progress=False)
+    d = dataset("smoke", "test", progress=False)
     assert torch.equal(s["image"], d.images[:3]) and torch.allclose(s["label"], d.age[:3])
     assert set(s["masks"]) >= {"carpals", "epiphyses", "bones", "hand"} and s["masks"]["bones"].shape == s["image"].shape

@@ -3,9 +3,11 @@
 import pytest
 import torch
 
+from baa.experiments.tables import train_config
 from baa.models import BoNetPlus, QualityClassifier, ResUNet
-from baa.train import (TrainConfig, Trainer, fit_classifier, fit_regressor, fit_restorer, load_checkpoint, pick_device,
+from baa.train import (TrainConfig, fit_classifier, fit_regressor, fit_restorer, load_checkpoint, pick_device,
                        predict)
+import baa.train.device as baa_train_device
 
 
 def _data(n=24, side=32):
@@ -127,13 +129,12 @@ def test_restorer_loss_is_l1_by_default_and_mse_on_request():
 def test_profiles_train_in_bf16_only_where_the_cpu_has_it(monkeypatch):
     """``Profile.train_bf16`` turns on ``amp_cpu`` only where bf16 is native: elsewhere it is
     emulated, slower than fp32, and the profile trains in fp32."""
-    from baa import pipelines as P
     from baa.profiles import get_profile
 
     for native in (True, False):
-        monkeypatch.setattr(P, "bf16_supported", lambda *a, native=native: native)
-        assert P._config(get_profile("cpu"), "regressor").amp_cpu is native
-        assert P._config(get_profile("smoke"), "regressor").amp_cpu is False
+        monkeypatch.setattr(baa_train_device, "bf16_supported", lambda *a, native=native: native)
+        assert train_config(get_profile("cpu"), "regressor").amp_cpu is native
+        assert train_config(get_profile("smoke"), "regressor").amp_cpu is False
 
 
 def test_amp_cpu_trains_in_bf16_only_when_asked():
@@ -169,7 +170,7 @@ def test_predict_in_bf16_stays_close_to_fp32():
 
 
 def test_predict_with_tta_is_the_mean_over_the_views():
-    from baa.data import tta_views
+    from baa.data.augment import tta_views
     from baa.train import predict
 
     torch.manual_seed(0)

@@ -5,8 +5,9 @@ import torch
 import torch.nn as nn
 
 from baa import degrade as D
+from baa.paper import QUALITIES
 from baa.models import CQPipeline, DQPipeline, PlainPipeline, QualityClassifier, ResUNet
-from baa.widgets import assess_view, degrade_view, label_at, label_box, png_bytes
+from baa.book.widgets import assess_view, degrade_view, label_at, label_box, png_bytes
 
 S = 40
 
@@ -86,7 +87,7 @@ def test_assess_view(image, pipelines):
     assert v["degraded"].shape == v["clean"].shape == (S, S)
     assert set(v["ages"]) == {"plain", "cq", "dq", "nq"}
     assert set(v["restored"]) == set(v["residual"]) == {"cq", "dq"}
-    assert set(v["probs"]) == set(D.QUALITY_CLASSES)
+    assert set(v["probs"]) == set(QUALITIES)
     assert sum(v["probs"].values()) == pytest.approx(1.0, abs=1e-5)
     assert v["quality"] == max(v["probs"], key=v["probs"].get)
     torch.testing.assert_close(v["residual"]["dq"], v["restored"]["dq"] - v["degraded"])
@@ -115,7 +116,7 @@ def test_png_bytes():
 
 def test_app_updates_without_a_browser(image, pipelines):
     pytest.importorskip("ipywidgets")
-    from baa.widgets import build_app
+    from baa.book.widgets import build_app
 
     app = build_app(image, 9.0, pipelines, kind="all", photons=1000)
     for key, cls in [("photons", "baa-photons"), ("label_size", "baa-label-size"), ("kind", "baa-kind"),

@@ -17,6 +17,8 @@ Widgets carry stable ``description``s and CSS classes (``baa-kind``, ``baa-photo
 
 from __future__ import annotations
 
+from baa.paper import PIPELINE_NAMES, PIPELINES
+
 import io
 import time
 
@@ -29,8 +31,7 @@ __all__ = ["VIEW_KINDS", "PIPELINE_ORDER", "label_box", "label_at", "degrade_vie
            "age_readout_html", "probs_html", "build_app", "plot_views", "plot_sweep"]
 
 VIEW_KINDS = ("none", "noise", "label", "lowres", "all")
-PIPELINE_ORDER = ("plain", "cq", "dq", "nq")
-from baa.paper import PIPELINE_NAMES  # noqa: E402  (BoNet+, BoNet+_CQ, ...)
+PIPELINE_ORDER = PIPELINES
 RESTORING = ("cq", "dq")
 FACTORS = (1, 2, 3, 4, 6, 8)
 

@@ -1,61 +1,27 @@
-"""One small training loop for every network (section 4.1), in the manner of minGPT's trainer.
+"""One trainer for every network: Adam (section 4.1), checkpoints that hold model, optimizer, config
+and history and resume exactly, DDP, and batched prediction.
 
-``Trainer`` runs Adam (beta1 0.9, beta2 0.9999, eps 1e-8) over in-memory tensors, picks the device
-(cuda -> mps -> cpu), uses channels_last everywhere and bf16 autocast on CUDA (on the CPU when asked), shows ``tqdm.auto``
-bars with the loss and the validation metric, keeps a history, and writes checkpoints (model,
-optimizer, config, history) that resume exactly: every epoch's randomness (batch order,
-augmentation, degradations, dropout) is seeded from ``(seed, epoch)``, so a run resumed after epoch
-``k`` continues with the same bits as one never interrupted.
-
-The three tasks of the paper are thin wrappers: ``fit_regressor`` (BoNet+, L_MAE or L_MSE, eq. 5-6),
-``fit_classifier`` (VGG quality classifier, cross-entropy) and ``fit_restorer`` (ResUNet,
-restoring degraded images; the paper gives no loss: we use L1, see ``fit_restorer``).
-Under ``torchrun`` the same loop trains with DistributedDataParallel (NCCL on GPUs, gloo on CPU).
+Layer: train.
 """
 
 from __future__ import annotations
-
 import copy
 import dataclasses
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-import torch.nn.functional as F
 from tqdm.auto import tqdm
-
-from baa import degrade as D
-from baa.metrics import LOSSES, mae
 from baa.models import build_model
+from baa.io.atomic import save_torch
+from baa.train.device import pick_device
+from baa.data.augment import tta_views
 
 
-def pick_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto``: cuda if available, then Apple's mps, else cpu."""
-    if str(device) != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def bf16_supported(device: str | torch.device = "cpu") -> bool:
-    """Whether ``device`` runs bf16 arithmetic natively (CUDA with bf16; on the CPU, oneDNN's bf16
-    kernels: AVX512-BF16 or AMX). Elsewhere bf16 is emulated and slower than fp32."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 @dataclass
@@ -81,16 +47,19 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+
 def _seeded(seed: int, epoch: int, salt: int = 0) -> torch.Generator:
     g = torch.Generator()
     g.manual_seed((seed * 1_000_003 + epoch * 7919 + salt) % (2**63))
     return g
 
 
+
 def _world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
 
 
 @dataclass
@@ -256,13 +225,10 @@ class Trainer:
         self.model.eval()
 
 
+
 def save_checkpoint(state: dict, path: str | Path) -> None:
     """Write atomically: a crash never leaves half a checkpoint behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    save_torch(state, path)
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
@@ -271,6 +237,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     model = build_model(ckpt["spec"])
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval(), ckpt
+
 
 
 @torch.inference_mode()
@@ -293,8 +260,6 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device
     cpu_bf16 = precision == "bf16" and device.type == "cpu"
     if cpu_bf16:
         model = copy.deepcopy(model).to(torch.bfloat16)
-    if tta > 1:
-        from baa.data import tta_views
     outs = []
     for i in tqdm(range(0, len(images), batch_size), disable=not progress, desc="predict", leave=False):
         x = images[i:i + batch_size].to(device)
@@ -310,126 +275,3 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device
             out = out.float().view(tta, n, *out.shape[1:]).mean(0)
         outs.append(out.float().cpu() if torch.is_tensor(out) else out)
     return torch.cat(outs)
-
-
-# -- the paper's three training tasks -----------------------------------------------------------
-
-def _augment(x: torch.Tensor, g: torch.Generator, on: bool) -> torch.Tensor:
-    if not on:
-        return x
-    from baa.data import augment  # random rotation, shift and zoom (section 4.1)
-    return augment(x, generator=g)
-
-
-def _augment_regressor(x: torch.Tensor, g: torch.Generator, on: bool) -> torch.Tensor:
-    """BoNet+'s augmentation: section 4.1's warp on a share ``data.P_WARP`` of the images, then a
-    random blur (``data.blur_augment``): sharpness is not age. The classifier warps every image
-    and is not blurred: blur is what its "lowres" class looks like."""
-    if not on:
-        return x
-    from baa.data import P_WARP, augment, blur_augment
-    return blur_augment(augment(x, generator=g, p_warp=P_WARP), generator=g)
-
-
-def regressor_batches(augment: bool = True, qualities: tuple[str, ...] | None = None) -> Callable:
-    """Batches for BoNet+: augmented images -> age in years. ``qualities`` (e.g. all four classes)
-    degrades each image with one drawn quality, as NQ is trained (section 3.3)."""
-
-    def batch_fn(batch: dict, g: torch.Generator):
-        x = _augment_regressor(batch["image"], g, augment)
-        if qualities:
-            x, _ = D.degrade_mixed(x, g, qualities)
-        return x, batch["age"].float()
-
-    return batch_fn
-
-
-def classifier_batches(augment: bool = True, multi_label: bool = False, size: int | None = None) -> Callable:
-    """Batches for the quality classifier: each image degraded with a random class (section 3.2).
-    With ``multi_label``, each degradation is present independently with probability 1/2.
-    ``size``: area-resize after degrading, for a classifier that looks at a smaller image."""
-
-    def shrink(x: torch.Tensor) -> torch.Tensor:
-        return x if not size or x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area")
-
-    def batch_fn(batch: dict, g: torch.Generator):
-        x = _augment(batch["image"], g, augment)
-        if not multi_label:
-            x, y = D.degrade_mixed(x, g)
-            return shrink(x), y.to(x.device)
-        flags = torch.rand(len(x), 3, generator=g) < 0.5  # noise, label, lowres
-        out = x.clone()
-        for k in (2, 0, 1):  # the order degrade("all") applies them: lowres, noise, label
-            sel = flags[:, k].nonzero().flatten().to(x.device)
-            if len(sel):
-                out[sel] = D.degrade(out[sel], D.KINDS[k], g)
-        return shrink(out), flags.float().to(x.device)
-
-    return batch_fn
-
-
-def restorer_batches(kinds: tuple[str, ...] = D.KINDS, augment: bool = True) -> Callable:
-    """Batches for a ResUNet: (degraded, clean). One kind gives a CQ expert; all kinds (each image
-    one drawn kind) give DQ's single model; ``("all",)`` trains on the three at once. ``augment``
-    flips (``data.flip_augment``): a resampled target would teach the network to blur."""
-
-    def batch_fn(batch: dict, g: torch.Generator):
-        from baa.data import flip_augment
-
-        clean = flip_augment(batch["image"], g) if augment else batch["image"]
-        which = torch.randint(len(kinds), (len(clean),), generator=g)
-        noisy = clean.clone()
-        for j, kind in enumerate(kinds):
-            sel = (which == j).nonzero().flatten().to(clean.device)
-            if len(sel):
-                noisy[sel] = D.degrade(clean[sel], kind, g)
-        return noisy, clean
-
-    return batch_fn
-
-
-def regression_val(images: torch.Tensor, age: torch.Tensor, batch_size: int = 64) -> Callable:
-    def val_fn(model):
-        return {"val_mae": mae(predict(model, images, batch_size), age)}
-    return val_fn
-
-
-def fit_regressor(model: nn.Module, train: dict, config: TrainConfig, loss: str = "mae", val: dict | None = None,
-                  qualities: tuple[str, ...] | None = None, augment: bool = True, **kw) -> Trainer:
-    """Train BoNet+ with L_MAE or L_MSE (Table 2); ``val`` = ``{"image", "age"}`` for the bar's MAE."""
-    val_fn = regression_val(val["image"], val["age"]) if val is not None else None
-    t = Trainer(model, train, regressor_batches(augment, qualities), LOSSES[loss], config, val_fn=val_fn,
-                monitor="val_mae", extra={"task": "regressor", "loss": loss, "qualities": qualities, **kw.pop("extra", {})}, **kw)
-    t.fit()
-    return t
-
-
-def fit_classifier(model: nn.Module, train: dict, config: TrainConfig, augment: bool = True, size: int | None = None,
-                   **kw) -> Trainer:
-    """Train the quality classifier with cross-entropy (or BCE for the multi-label view)."""
-    ml = getattr(model, "multi_label", False)
-    loss = nn.BCEWithLogitsLoss() if ml else nn.CrossEntropyLoss()
-    t = Trainer(model, train, classifier_batches(augment, ml, size), lambda out, y: loss(out, y.to(out.device)), config,
-                extra={"task": "classifier", **kw.pop("extra", {})}, **kw)
-    t.fit()
-    return t
-
-
-RESTORER_LOSSES: dict[str, Callable] = {"l1": F.l1_loss, "mse": F.mse_loss}
-
-
-def fit_restorer(model: nn.Module, train: dict, config: TrainConfig, kinds: tuple[str, ...] = D.KINDS,
-                 augment: bool = True, loss: str = "l1", **kw) -> Trainer:
-    """Train a ResUNet to restore ``kinds`` (one kind: a CQ expert; all three: DQ).
-
-    ``loss``: the paper (section 3.3.1) names none; its residual design follows DnCNN [24], which
-    uses the MSE. We default to L1: where the degraded image leaves fine detail uncertain (a small
-    ossification centre under 4x low resolution), the MSE's optimum is the mean of the candidates,
-    a blur, and BoNet+ reads blur as a younger hand; L1's optimum is their median, which keeps edges.
-    ``loss="mse"`` trains DnCNN's way."""
-    if loss not in RESTORER_LOSSES:
-        raise ValueError(f"unknown restorer loss {loss!r}; choose one of {', '.join(RESTORER_LOSSES)}")
-    t = Trainer(model, train, restorer_batches(kinds, augment), RESTORER_LOSSES[loss], config,
-                extra={"task": "restorer", "kinds": list(kinds), "loss": loss, **kw.pop("extra", {})}, **kw)
-    t.fit()
-    return t

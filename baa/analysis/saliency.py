@@ -27,6 +27,12 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from baa.experiments.datasets import SPLIT_OFFSET
+from baa.experiments.tables import degraded_set
+from baa.io.images import normalize_images
+from baa.phantom.anatomy import PhantomConfig
+from baa.phantom.dataset import PhantomDataset
+from baa.profiles import get_profile
 
 __all__ = ["phantom_split", "grad_cam", "input_gradients", "mask_share", "enrichment", "cam_layer", "pipeline_fn",
            "pipeline_regressor", "saliency_maps", "saliency_table", "growth_mask", "overlay", "describe"]
@@ -144,16 +150,12 @@ def phantom_split(profile=None, split: str = "test", n: int | None = None, progr
     """The first ``n`` phantom images of a profile's ``split`` (the same bits as
     ``baa.pipelines.dataset``) with their masks: ``image``, ``label`` (years), ``bone_age``,
     ``masks`` {carpals, epiphyses, bones, hand}."""
-    from baa.phantom import PhantomConfig, PhantomDataset
-    from baa.pipelines import SPLIT_OFFSET
-    from baa.profiles import get_profile
 
     p = get_profile(profile)
     total = {"train": p.n_images, "test": p.n_test, "bench": p.n_bench}[split]
     ds = PhantomDataset(min(n or total, total), seed=p.seed, config=PhantomConfig(size=p.image_size),
                         start=SPLIT_OFFSET[split])
     out = ds.render_all(progress=progress, masks=True)
-    from baa.data import normalize_images
 
     # the levels pipelines.dataset gives the networks
     return {"image": normalize_images(out["image"]), "label": out["label"].float(), "bone_age": out["bone_age"].float(),
@@ -223,8 +225,7 @@ def saliency_table(pipelines: dict[str, nn.Module], images: torch.Tensor, masks:
     import pandas as pd
     from tqdm.auto import tqdm
 
-    if degrade_fn is None:
-        from baa.pipelines import degraded_set as degrade_fn
+    degrade_fn = degrade_fn or degraded_set
     pipes = dict(pipelines)
     if control is not None:
         pipes["random BoNet+"] = control

@@ -17,37 +17,24 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 import torch
 
 from baa import paper
-from baa.degrade import KINDS
+from baa.paper import QUALITIES, RESUNET_LAYERS, TABLE1
+from baa.paper import KINDS
+from baa.experiments.artifacts import artifact_dir
+from baa.experiments.tables import assessment, loss_comparison
+from baa.restore import psnr, ssim
 
-QUALITIES = ("high", "noise", "label", "lowres")
 POOR = KINDS  # noise, label, lowres
 QUALITY_NAMES = {"high": "high", "noise": "noise", "label": "label", "lowres": "low-res", "all": "all three"}
 PIPELINE_NAMES = {**paper.PIPELINE_NAMES, "cq_multilabel": "BoNet+_CQ (multi-label)"}
 PAPER = "paper (DHA)"
 
-# Table 1 as printed: (module of BoNetPlus, Table 1 row, channels, side) for a 1 x 256 x 256 input.
-# ``tlN.0`` is the transition's 1x1 conv, ``tlN`` its output after the max pool.
-TABLE1 = [("conv1", "Conv(1)", 96, 256), ("conv2", "Conv(2)", 96, 256), ("pool1", "Pooling(1)", 96, 128),
-          ("db1", "DB(1)", 160, 128), ("tl1.0", "TL(1) conv", 128, 128), ("tl1", "TL(1) pool", 128, 64),
-          ("db2", "DB(2)", 256, 64), ("tl2.0", "TL(2) conv", 128, 64), ("tl2", "TL(2) pool", 128, 32),
-          ("db3", "DB(3)", 256, 32), ("tl3.0", "TL(3) conv", 128, 32), ("tl3", "TL(3) pool", 128, 16),
-          ("db4", "DB(4)", 256, 16), ("tl4.0", "TL(4) conv", 128, 16), ("tl4", "TL(4) pool", 128, 8),
-          ("db5", "DB(5)", 384, 8), ("tl5.0", "TL(5) conv", 256, 8), ("tl5", "TL(5) pool", 256, 4),
-          ("db6", "DB(6)", 512, 4), ("tl6.0", "TL(6) conv", 256, 4), ("tl6", "TL(6) pool", 256, 2),
-          ("tl7.0", "TL(7) conv", 1024, 2), ("tl7", "TL(7) pool", 1024, 1),
-          ("conv3", "Conv(3)", 1024, 1), ("conv4", "Conv(4)", 512, 1), ("out", "OutLayer", 1, 1)]
-
-# Section 3.3.1: "In total, we use 23 convolutional layers, 5 max pooling layers, 5 up-convolution layers,
-# and 5 concatenation layers in this network."
-RESUNET_LAYERS = {"conv": 23, "max_pool": 5, "up_conv": 5, "concat": 5}
 
 
 def source_name(source: str | None) -> str:
@@ -123,7 +110,7 @@ def architecture_table(model: torch.nn.Module, size: int = 256, rows=TABLE1) -> 
 def table2(loss: dict, profile: str | None = None, source: str | None = None, numbers: bool = False,
            n_folds: int | None = None) -> pd.DataFrame:
     """Table 2: BoNet+ trained with L_MAE and L_MSE, mean ± std over the folds, ours beside the
-    paper's. ``loss`` is ``baa.pipelines.loss_comparison``'s dict (or its ``table2.json``).
+    paper's. ``loss`` is ``baa.loss_comparison``'s dict (or its ``table2.json``).
     ``numbers=True`` gives the means and stds as floats in separate columns. ``n_folds``: the
     number of trained folds, when ``loss`` holds only the summary (``table2.json``)."""
     ours = ours_label(profile, source)
@@ -170,7 +157,7 @@ def history_frame(loss: dict) -> pd.DataFrame:
 
 def table45(results: dict, metric: str = "mae", numbers: bool = True) -> pd.DataFrame:
     """Table 4 (``metric="mae"``) or Table 5 (``"mdae"``): pipelines x qualities, ours beside the
-    paper's. ``results`` is ``baa.pipelines.assessment``'s dict."""
+    paper's. ``results`` is ``baa.assessment``'s dict."""
     ref = {"mae": paper.TABLE4, "mdae": paper.TABLE5}[metric]
     ours = ours_label(results.get("profile"), results.get("source"))
     rows = {}
@@ -242,10 +229,9 @@ def restoration_quality(models: dict, clean: torch.Tensor, degrade: Callable, ki
     ``models`` maps a column name to a ResUNet (or any callable image -> image, e.g. a
     ``CQPipeline``'s ``restore``), or to a dict kind -> ResUNet (CQ's experts; a kind missing from
     the dict gives NaN). ``degrade(images, kind)`` makes the degraded set (e.g.
-    ``baa.pipelines.degraded_set``)."""
+    ``baa.degraded_set``)."""
     from tqdm.auto import tqdm
 
-    from baa.restore import psnr, ssim
 
     rows = []
     for kind in tqdm(kinds, desc="PSNR / SSIM", disable=not progress, leave=False):
@@ -268,7 +254,6 @@ def restoration_quality(models: dict, clean: torch.Tensor, degrade: Callable, ki
 
 def load_bench(profile: str | None = None) -> dict | None:
     """``artifacts/<profile>/bench.json`` (written by the bench), or ``None`` when absent."""
-    from baa.pipelines import artifact_dir
 
     path = artifact_dir(profile) / "bench.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -298,102 +283,6 @@ def bench_tables(bench: dict) -> tuple[pd.DataFrame | None, pd.DataFrame | None]
 
 # -- the claims --------------------------------------------------------------------------------------
 
-class Claim(NamedTuple):
-    claim: str
-    holds: bool
-    evidence: str
-
-
-def paper_results() -> tuple[dict, dict]:
-    """The paper's own numbers shaped like ``(assessment, loss_comparison)`` results, so that
-    ``claims(*paper_results())`` checks the claims against the paper itself."""
-    assess = {"profile": "paper", "source": paper.DATA, "mae": {k: dict(v) for k, v in paper.TABLE4.items()},
-              "mdae": {k: dict(v) for k, v in paper.TABLE5.items()}, "classifier_accuracy": paper.CLASSIFIER_ACCURACY}
-    assess["mae"]["dq"]["all"], assess["mdae"]["dq"]["all"] = paper.DQ_ALL["mae"], paper.DQ_ALL["mdae"]
-    loss = {k: {"mae_mean": v["mae"][0], "mae_std": v["mae"][1], "mdae_mean": v["mdae"][0], "mdae_std": v["mdae"][1]}
-            for k, v in paper.TABLE2.items()}
-    return assess, loss
-
-
-def _beats(t: dict, a: str, b: str, qualities) -> tuple[list[str], list[str]]:
-    """Which of ``qualities`` pipeline ``a`` has a lower error than ``b`` on (and the rest)."""
-    won = [q for q in qualities if t[a][q] < t[b][q]]
-    return won, [q for q in qualities if q not in won]
-
-
-def claims(assessment: dict | None = None, loss: dict | None = None, tol: float = 0.10,
-           high_tol: float = 0.05) -> list[Claim]:
-    """The paper's claims (section 4.3-4.4), each checked against our numbers.
-
-    ``assessment``: ``baa.pipelines.assessment``'s dict; ``loss``: ``loss_comparison``'s. A claim
-    whose numbers are missing is left out. "About equal" means within ``tol`` (relative, of the
-    mean of the two) on every poor quality; "costs nothing" means within ``high_tol`` of plain
-    BoNet+ on high quality. Returns ``[Claim(claim, holds, evidence)]``; the evidence names the
-    numbers the decision was made on (MAE in years unless said)."""
-    out: list[Claim] = []
-    if loss is not None:
-        a, b = loss["mae"], loss["mse"]
-        holds = a["mae_mean"] < b["mae_mean"] and a["mdae_mean"] < b["mdae_mean"]
-        out.append(Claim("L_MAE trains a better BoNet+ than L_MSE (Table 2)", bool(holds),
-                         f"MAE {a['mae_mean']:.3f} vs {b['mae_mean']:.3f}, MdAE {a['mdae_mean']:.3f} vs {b['mdae_mean']:.3f} "
-                         f"(L_MAE vs L_MSE; paper {paper.TABLE2['mae']['mae'][0]:.3f} vs {paper.TABLE2['mse']['mae'][0]:.3f})"))
-    if assessment is None:
-        return out
-    t = assessment["mae"]
-    if all(n in t for n in ("plain", "cq", "dq", "nq")):
-        rel = {q: abs(t["cq"][q] - t["dq"][q]) / (0.5 * (t["cq"][q] + t["dq"][q])) for q in POOR}
-        out.append(Claim(f"CQ and DQ are about equal on poor images (within {tol:.0%})", bool(max(rel.values()) <= tol),
-                         "; ".join(f"{q}: CQ {t['cq'][q]:.3f}, DQ {t['dq'][q]:.3f} ({rel[q]:.1%} apart)" for q in POOR)))
-        for name, claim_text in (("nq", "CQ and DQ both beat NQ on every poor quality"),
-                                 ("plain", "CQ, DQ and NQ all beat plain BoNet+ on every poor quality")):
-            rivals = ("cq", "dq") if name == "nq" else ("cq", "dq", "nq")
-            parts, ok = [], True
-            for r in rivals:
-                won, lost = _beats(t, r, name, POOR)
-                ok &= not lost
-                parts.append(f"{PIPELINE_NAMES[r]} better on {len(won)}/{len(POOR)}" + (f" (not on {', '.join(lost)})" if lost else ""))
-            ref = ", ".join(f"{q} {t[name][q]:.3f}" for q in POOR)
-            out.append(Claim(claim_text, bool(ok), "; ".join(parts) + f"; {PIPELINE_NAMES[name]}: {ref}"))
-        base = t["plain"]["high"]
-        rel_h = {n: (t[n]["high"] - base) / base for n in ("cq", "dq")}
-        out.append(Claim(f"Restoration costs nothing on high-quality images (CQ, DQ within {high_tol:.0%} of plain BoNet+)",
-                         bool(all(v <= high_tol for v in rel_h.values())),
-                         f"high quality: BoNet+ {base:.3f}, CQ {t['cq']['high']:.3f} ({rel_h['cq']:+.1%}), "
-                         f"DQ {t['dq']['high']:.3f} ({rel_h['dq']:+.1%})"))
-        out.append(Claim("Training on every quality (NQ) costs accuracy on high-quality images",
-                         bool(t["nq"]["high"] > base),
-                         f"high quality: NQ {t['nq']['high']:.3f} vs BoNet+ {base:.3f} (paper {paper.TABLE4['nq']['high']:.3f} vs "
-                         f"{paper.TABLE4['plain']['high']:.3f})"))
-        kinds = [q for q in POOR + ("all",) if q in t["dq"] and q in t["plain"]]
-        won, lost = _beats(t, "dq", "plain", kinds)
-        extra = ""
-        if "all" in t["dq"]:
-            extra = f"; all three at once: DQ {t['dq']['all']:.3f} vs BoNet+ {t['plain'].get('all', float('nan')):.3f} (paper DQ {paper.DQ_ALL['mae']:.3f})"
-        out.append(Claim("One restoration model (DQ) handles every degradation, and all three at once",
-                         bool(not lost), f"DQ better than plain BoNet+ on {len(won)}/{len(kinds)}"
-                         + (f" (not on {', '.join(lost)})" if lost else "") + extra))
-    acc = assessment.get("classifier_accuracy")
-    if acc is not None:
-        n = int(np.sum(assessment["confusion"])) if "confusion" in assessment else None
-        out.append(Claim(f"The quality classifier is over {paper.CLASSIFIER_ACCURACY:.0%} accurate", bool(acc >= paper.CLASSIFIER_ACCURACY),
-                         f"accuracy {acc:.1%}" + (f" on {n} test images" if n else "")))
-    return out
-
-
-def claims_frame(items: list[Claim]) -> pd.DataFrame:
-    df = pd.DataFrame([c._asdict() for c in items], columns=list(Claim._fields))
-    df["holds"] = df["holds"].map({True: "holds", False: "does not hold"})
-    return df
-
-
-def claims_markdown(items: list[Claim], data: str = "") -> str:
-    """A markdown list: each claim, whether it holds (✅ / ❌) and its evidence."""
-    lines = [f"- {'✅ holds' if c.holds else '❌ does not hold'}: **{c.claim}**. {c.evidence}." for c in items]
-    n = sum(c.holds for c in items)
-    head = f"{n} of {len(items)} claims hold" + (f" on {data}" if data else "") + ":\n\n"
-    return head + "\n".join(lines)
-
-
 # -- results without recomputing ----------------------------------------------------------------------
 
 def cached_results(name: str, profile: str | None = None, compute: Callable | None = None) -> dict:
@@ -401,18 +290,17 @@ def cached_results(name: str, profile: str | None = None, compute: Callable | No
     ``models/`` (so it was computed from the models now there); otherwise ``compute(profile)``
     (which trains or loads the models and writes the JSON). ``name``: ``"assessment"`` or
     ``"table2"`` (whose JSON holds the means, not the per-fold predictions)."""
-    from baa import pipelines
 
-    d = pipelines.artifact_dir(profile)
+    d = artifact_dir(profile)
     path = d / "results" / f"{name}.json"
     ckpts = list((d / "models").glob("*.pt"))
     if path.exists() and ckpts and path.stat().st_mtime >= max(c.stat().st_mtime for c in ckpts):
         return json.loads(path.read_text())
-    compute = compute or {"assessment": pipelines.assessment, "table2": pipelines.loss_comparison}[name]
+    compute = compute or {"assessment": assessment, "table2": loss_comparison}[name]
     return compute(profile)
 
 
-__all__ = ["TABLE1", "RESUNET_LAYERS", "Claim", "architecture_table", "table2", "pooled_predictions", "history_frame", "table45",
+__all__ = ["TABLE1", "RESUNET_LAYERS", "architecture_table", "table2", "pooled_predictions", "history_frame", "table45",
            "dq_all_table", "ccs_fraction", "confusion_frame", "classifier_table", "restoration_quality", "load_bench",
-           "bench_tables", "paper_results", "claims", "claims_frame", "claims_markdown", "cached_results",
+           "bench_tables", "cached_results",
            "to_markdown", "ours_label", "source_name"]

@@ -1,107 +1,36 @@
-"""The paper's experiments, each one function that trains (or reuses) its models under
-``artifacts/<profile>/`` and returns the numbers a chapter shows.
+"""The paper's experiments, each one function that trains (or reuses) its models and returns the
+numbers a chapter shows: Table 2 (``loss_comparison``), the models of Tables 4-5 (``regressors``,
+``restorers``, ``classifier``) and Tables 4-5 with Fig. 12 (``assessment``).
 
-- ``dataset``: the phantom train/test/bench sets of a profile (rendered once, cached).
-- ``loss_comparison``: BoNet+ with L_MAE vs L_MSE under k-fold CV (Table 2, Fig. 11).
-- ``regressors``: plain BoNet+ (high quality) and BoNet+_NQ (every quality) (Tables 4-5).
-- ``restorers``: the DQ ResUNet and CQ's three experts (section 3.3.1).
-- ``classifier``: the VGG quality classifier (section 3.2).
-- ``assessment``: plain / CQ / DQ / NQ on every quality (Tables 4-5, Fig. 12) and on all three
-  degradations at once.
-- ``load_pipeline``: a trained pipeline by name, for the CLI and the widgets.
-
-A re-run with unchanged parameters loads the checkpoints instead of training again: each
-checkpoint stores the profile it was trained under and is reused only when that matches.
+Layer: experiments.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
+from baa.paper import QUALITIES
 from pathlib import Path
-
 import numpy as np
 import torch
-
 from baa import degrade as D
-from baa.data import BoneAgeData, kfold_splits, normalize_images
+from baa.data import kfold_splits
 from baa.metrics import ccs, mae, mdae
 from baa.models import BoNetPlus, CQPipeline, DQPipeline, PlainPipeline, QualityClassifier, ResUNet
 from baa.profiles import Profile, get_profile
-from baa.train import (TrainConfig, Trainer, bf16_supported, fit_classifier, fit_regressor, fit_restorer, load_checkpoint,
+from baa.train import (TrainConfig, bf16_supported, fit_classifier, fit_regressor, fit_restorer, load_checkpoint,
                        predict)
-
-PIPELINES = ("plain", "cq", "dq", "nq")
-QUALITIES = ("high", "noise", "label", "lowres")
-SPLIT_OFFSET = {"train": 0, "test": 1_000_000, "bench": 2_000_000}  # disjoint phantom indices
-
-
-def artifacts_root() -> Path:
-    """``$BAA_ARTIFACTS``, else ``artifacts/`` at the repository root (for an editable install),
-    else ``./artifacts``."""
-    if os.environ.get("BAA_ARTIFACTS"):
-        return Path(os.environ["BAA_ARTIFACTS"])
-    repo = Path(__file__).resolve().parents[1]
-    if (repo / "pyproject.toml").exists():
-        return repo / "artifacts"
-    return Path.cwd() / "artifacts"
+from baa.experiments.artifacts import _finished, _train_or_load, artifact_dir
+from baa.experiments.datasets import _tensors, dataset
+from baa.io.atomic import save_json
+from baa.paper import KINDS
 
 
-def artifact_dir(profile: str | Profile | None = None) -> Path:
-    return artifacts_root() / get_profile(profile).name
 
 
-def _json_dump(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
 
 
-# -- data ---------------------------------------------------------------------------------------
-
-def dataset(profile: str | Profile | None = None, split: str = "train", progress: bool = True) -> BoneAgeData:
-    """The phantom images of ``split`` (``train``: ``n_images``, ``test``: ``n_test``, ``bench``:
-    ``n_bench``) at the profile's size, rendered once and cached under ``artifacts/<profile>/data``.
-    Each image is stretched between its 0.5 and 99.5 percentiles (``data.normalize_images``), as
-    every file is when read: the networks then see phantoms and files on one intensity scale."""
-    p = get_profile(profile)
-    n = {"train": p.n_images, "test": p.n_test, "bench": p.n_bench}[split]
-    path = artifact_dir(p) / "data" / f"{split}-{p.image_size}-{n}-{p.seed}-{data_version(p)}.pt"
-    if path.exists():
-        return torch.load(path, weights_only=False)
-    from baa.phantom import PhantomConfig, PhantomDataset
-    ds = PhantomDataset(n, seed=p.seed, config=PhantomConfig(size=p.image_size), start=SPLIT_OFFSET[split])
-    out = ds.render_all(progress=progress)
-    data = BoneAgeData(images=normalize_images(out["image"]), age=out["label"].float(), male=out["male"].float(),
-                       ids=[f"phantom-{int(i)}" for i in out["index"]], source=f"phantom (seed {p.seed})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")  # torchrun ranks may render at once
-    torch.save(data, tmp)
-    os.replace(tmp, path)
-    return data
 
 
-PREPROCESSING = "normalize_images(0.5, 99.5)"  # part of data_version: cached data made otherwise is stale
-
-
-def data_version(profile: str | Profile | None = None) -> str:
-    """A tag of the phantom's code and configuration: cached images and the models trained on them
-    are reused only while it is unchanged."""
-    import baa.phantom as ph
-
-    p = get_profile(profile)
-    src = Path(ph.__file__).read_bytes() + repr(ph.PhantomConfig(size=p.image_size)).encode() + PREPROCESSING.encode()
-    return hashlib.sha1(src).hexdigest()[:10]
-
-
-def _tensors(data: BoneAgeData, idx=None) -> dict:
-    d = data if idx is None else data.subset(idx)
-    return {"image": d.images, "age": d.age, "male": d.male}
-
-
-def _config(p: Profile, task: str, seed: int = 0, progress: bool = True) -> TrainConfig:
+def train_config(p: Profile, task: str, seed: int = 0, progress: bool = True) -> TrainConfig:
     epochs, batch, lr = {"regressor": (p.epochs_regressor, p.batch_regressor, p.lr_regressor),
                          "classifier": (p.epochs_classifier, p.batch_classifier, p.lr_classifier),
                          "restorer": (p.epochs_resunet, p.batch_resunet, p.lr_resunet)}[task]
@@ -110,37 +39,11 @@ def _config(p: Profile, task: str, seed: int = 0, progress: bool = True) -> Trai
                        amp_cpu=p.train_bf16 and bf16_supported("cpu"))
 
 
-def _finished(path: Path, p: Profile) -> dict | None:
-    """The checkpoint at ``path`` when it was trained to the end under this profile and data
-    version; ``None`` otherwise (a stale one, from another profile or phantom, is deleted)."""
-    if not path.exists():
-        return None
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    extra = ckpt.get("extra", {})
-    if extra.get("profile") != p.to_dict() or extra.get("data_version") != data_version(p):
-        path.unlink()
-        return None
-    return ckpt if ckpt["epoch"] >= ckpt["config"]["epochs"] else None
-
-
-def _train_or_load(path: Path, p: Profile, build, fit, **fit_kw) -> tuple[torch.nn.Module, list]:
-    """Load ``path`` when it was trained to the end under this profile; otherwise (re)train
-    (resuming an interrupted run of the same profile)."""
-    model = build()
-    ckpt = _finished(path, p)
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        return model.eval(), ckpt["history"]
-    trainer: Trainer = fit(model, checkpoint=path, extra={"profile": p.to_dict(), "data_version": data_version(p),
-                                                          "name": path.stem}, **fit_kw)
-    return trainer.model.eval(), trainer.history
-
 
 def _bonet(p: Profile) -> BoNetPlus:
     return BoNetPlus(width=p.width)
 
 
-# -- Table 2: the loss ----------------------------------------------------------------------------
 
 def loss_comparison(profile: str | Profile | None = None, progress: bool = True) -> dict:
     """BoNet+ trained with L_MAE and with L_MSE on the same k-fold splits (section 4.3, Table 2).
@@ -158,7 +61,7 @@ def loss_comparison(profile: str | Profile | None = None, progress: bool = True)
             path = artifact_dir(p) / "models" / f"bonet_{loss}_fold{f}.pt"
             torch.manual_seed(p.seed + f)
             model, hist = _train_or_load(path, p, lambda: _bonet(p),
-                                         lambda m, **kw: fit_regressor(m, _tensors(data, tr), _config(p, "regressor", f, progress),
+                                         lambda m, **kw: fit_regressor(m, _tensors(data, tr), train_config(p, "regressor", f, progress),
                                                                        loss=loss, val=_tensors(data, va), **kw))
             pred = predict(model, data.images[va])
             true = data.age[va]
@@ -167,12 +70,11 @@ def loss_comparison(profile: str | Profile | None = None, progress: bool = True)
         m, md = np.array([x["mae"] for x in folds]), np.array([x["mdae"] for x in folds])
         out[loss] = {"folds": folds, "n_folds": len(folds), "mae_mean": float(m.mean()), "mae_std": float(m.std()),
                      "mdae_mean": float(md.mean()), "mdae_std": float(md.std())}
-    _json_dump({k: {kk: vv for kk, vv in v.items() if kk != "folds"} for k, v in out.items()},
+    save_json({k: {kk: vv for kk, vv in v.items() if kk != "folds"} for k, v in out.items()},
                artifact_dir(p) / "results" / "table2.json")
     return out
 
 
-# -- the models of Tables 4 and 5 ---------------------------------------------------------------
 
 def regressors(profile: str | Profile | None = None, progress: bool = True) -> dict[str, BoNetPlus]:
     """``plain``: BoNet+_MAE on high-quality images (fold 0 of the loss comparison, reused);
@@ -186,13 +88,14 @@ def regressors(profile: str | Profile | None = None, progress: bool = True) -> d
     plain, _ = load_checkpoint(fold0)
     torch.manual_seed(p.seed)
     nq, _ = _train_or_load(artifact_dir(p) / "models" / "bonet_nq.pt", p, lambda: _bonet(p),
-                           lambda m, **kw: fit_regressor(m, _tensors(data, tr), _config(p, "regressor", 0, progress),
+                           lambda m, **kw: fit_regressor(m, _tensors(data, tr), train_config(p, "regressor", 0, progress),
                                                          loss="mae", val=_tensors(data, va), qualities=QUALITIES, **kw))
     return {"plain": plain.eval(), "nq": nq.eval()}
 
 
 # DQ's single model learns every kind, the three at once, and to leave good images alone.
 DQ_KINDS = ("high", "noise", "label", "lowres", "all")
+
 
 
 def restorers(profile: str | Profile | None = None, progress: bool = True) -> dict[str, ResUNet]:
@@ -204,9 +107,10 @@ def restorers(profile: str | Profile | None = None, progress: bool = True) -> di
         torch.manual_seed(p.seed)
         out[name], _ = _train_or_load(artifact_dir(p) / "models" / f"resunet_{name}.pt", p,
                                       lambda: ResUNet(width=p.width, depth=p.resunet_depth),
-                                      lambda m, **kw: fit_restorer(m, _tensors(data), _config(p, "restorer", 0, progress),
+                                      lambda m, **kw: fit_restorer(m, _tensors(data), train_config(p, "restorer", 0, progress),
                                                                    kinds=kinds, **kw))
     return out
+
 
 
 def classifier(profile: str | Profile | None = None, multi_label: bool = False, progress: bool = True) -> QualityClassifier:
@@ -218,16 +122,17 @@ def classifier(profile: str | Profile | None = None, multi_label: bool = False, 
     model, _ = _train_or_load(artifact_dir(p) / "models" / f"{name}.pt", p,
                               lambda: QualityClassifier(width=p.classifier_width, hidden=p.classifier_hidden or None,
                                                         multi_label=multi_label),
-                              lambda m, **kw: fit_classifier(m, _tensors(data), _config(p, "classifier", 0, progress),
+                              lambda m, **kw: fit_classifier(m, _tensors(data), train_config(p, "classifier", 0, progress),
                                                              size=p.classifier_size or None, **kw))
     return model
+
 
 
 def build_pipelines(profile: str | Profile | None = None, progress: bool = True) -> dict[str, torch.nn.Module]:
     """``{"plain", "cq", "dq", "nq", "cq_multilabel"}`` as modules in eval mode (Fig. 10)."""
     p = get_profile(profile)
     regs, res = regressors(p, progress), restorers(p, progress)
-    experts = {k: res[k] for k in D.KINDS}
+    experts = {k: res[k] for k in KINDS}
     cs = p.classifier_size or None
     return {"plain": PlainPipeline(regs["plain"]).eval(),
             "cq": CQPipeline(classifier(p, False, progress), experts, regs["plain"], cs).eval(),
@@ -236,9 +141,11 @@ def build_pipelines(profile: str | Profile | None = None, progress: bool = True)
             "cq_multilabel": CQPipeline(classifier(p, True, progress), experts, regs["plain"], cs).eval()}
 
 
+
 def degraded_set(images: torch.Tensor, kind: str, seed: int = 1234) -> torch.Tensor:
     """The test images under one quality, the same bits for every pipeline (seeded per kind)."""
     return D.degrade(images, kind, seed + QUALITIES.index(kind) if kind in QUALITIES else seed + 99)
+
 
 
 @torch.inference_mode()
@@ -253,6 +160,7 @@ def run_pipeline(pipe: torch.nn.Module, images: torch.Tensor, batch_size: int = 
         else:
             ages.append(out)
     return torch.cat(ages).float(), (torch.cat(classes) if classes else None)
+
 
 
 def assessment(profile: str | Profile | None = None, progress: bool = True) -> dict:
@@ -280,8 +188,9 @@ def assessment(profile: str | Profile | None = None, progress: bool = True) -> d
     results["ccs_thresholds"] = t.tolist()
     results["confusion"] = confusion.tolist()
     results["classifier_accuracy"] = float(np.trace(confusion) / confusion.sum())
-    _json_dump(results, artifact_dir(p) / "results" / "assessment.json")
+    save_json(results, artifact_dir(p) / "results" / "assessment.json")
     return results
+
 
 
 def load_pipeline(name: str = "dq", profile: str | Profile | None = None, checkpoint_dir: str | Path | None = None) -> torch.nn.Module:
@@ -301,4 +210,4 @@ def load_pipeline(name: str = "dq", profile: str | Profile | None = None, checkp
     if name == "dq":
         return DQPipeline(m["resunet_dq"], reg).eval()
     cs = get_profile(profile).classifier_size or None
-    return CQPipeline(m["classifier"], {k: m[f"resunet_{k}"] for k in D.KINDS}, reg, cs).eval()
+    return CQPipeline(m["classifier"], {k: m[f"resunet_{k}"] for k in KINDS}, reg, cs).eval()

@@ -1,307 +1,22 @@
-"""Synthetic left-hand PA radiographs whose skeletal maturity follows real development.
+"""The renderer: bones as tapered primitives splatted into density maps, soft tissue, the X-ray
+projection and the film's look, batched on any device. Same seed, same bytes.
 
-The project's default dataset: every image comes with its true bone age, the two simulated
-radiologist readings, sex, the clean image, per-bone landmarks and group masks, so later
-chapters can check both *what* a network predicts and *where* it looks.
-
-Model (facts from ``shared/reference/skeletal-maturation.md``; "judged" = chosen, not found)
---------------------------------------------------------------------------------------------
-Subject.  ``bone_age`` (BA, years) is drawn from ``age_dist`` over ``age_range``; chronological
-age CA = BA + N(0, min(1, 0.1 + 0.15 BA)).  Two readings = BA + N(0, reader_sd * r(BA)) each,
-r(BA) = min(1, 0.3 + BA / 5) (infants are read to within weeks, judged); ``label`` = their mean,
-as the Digital Hand Atlas does.  BA is in the sex-specific Greulich-Pyle sense, so the maturity
-tables below have a girls and a boys column and girls are ahead at equal chronological age.
-
-Maturity.  30 ossification centres: the 8 carpals (appearance, girls/boys: capitate 0.17/0.25,
-hamate 0.25/0.33, triquetrum 1.5/2.0, lunate 2.5/4.0, scaphoid 4.0/5.5, trapezium 4.0/6.0,
-trapezoid 4.0/6.0, pisiform 9.5/11), 21 epiphyses (distal radius 0.8/1.1 "~1 y, before the
-triquetrum"; distal ulna 5.0/6.5 "5-6 y"; phalangeal bases, heads of metacarpals 2-5 and base of
-the thumb metacarpal in the toddler window 0.85-2.0 y girls / 1.2-3.0 y boys, in the order proximal
-phalanges -> metacarpals -> middle -> distal, middle finger first, little finger last, its middle
-phalanx the very last) and the adductor sesamoid (11/13, puberty marker).  Each subject's centre
-``e`` runs on its own clock a_e = BA - d_e with
-``d_e = timing_sd * s(BA) * (sqrt(timing_corr) z_group + sqrt(1 - timing_corr) z_e)``, groups =
-carpals / hand epiphyses / forearm / growth, s(BA) = min(1, 0.25 + BA / 6) (young centres scatter
-by weeks, not years; judged).  So no single feature reads out the age.
-An epiphysis appears at t_app, widens to the metaphysis width by t_wide = t_fuse - 7 (hand;
-forearm -8), caps it (width 1.0 -> 1.1) from t_cap = t_fuse - 3.5 ("girls 7-13, boys 9-14 y"),
-then fuses over 1.5 y from t_fuse (girls/boys: distal phalanges 13.5/15.5, metacarpals and proximal
-phalanges 14.0/16.0, middle phalanges 14.4/16.4, ulna 15.8/17.2, radius last 16.5/18.0), the physis
-gap narrowing as (1 - progress) and the metaphysis bridging to the epiphysis (a faint bright scar).
-Carpal nuclei grow from round dots to adult size and shape by 13/15 y.
-
-Growth.  Hand length (cm) follows the reference's judged curve (birth 6, 1 y 8.5, 2 y 9.5, 4 y 11,
-6 y 12.5, 8 y 13.5, 10 y 14.5, 12 y 16, girls plateau 17 from 14 y, boys 18.5 at 16 y, 18.9
-adult) driven by a growth age (mean of CA and BA, plus the growth-group scatter), times a subject
-size factor.  Infants: bones relatively wide (x1.3), ossified shafts only ~78% of the bone (the
-rest cartilage, i.e. wide gaps), chubby soft tissue; the cortex thickens from 18% to 45% of the
-shaft radius, bone mineral from 75% to 100%.
-
-Image formation.  Analytic 2.5-D thickness fields: every bone is a *generalised capsule* (a shaft
-whose radius flares at the ends, closed by ellipsoidal caps; an ellipsoid is the zero-length case)
-with projected chord t = 2 k sqrt(R(u)^2 - v^2); the medullary chord is subtracted to give the
-cortical shell (bright rims by itself) and put back at trabecular density with band-limited texture.
-Epiphyses, carpals and the sesamoid are ellipsoids with a thin shell.  Soft tissue = max-union of
-finger capsules, a palm slab, the thenar eminence and the forearm.  Each primitive is evaluated only
-inside its own pixel patch and scattered into the image, batched over images and bones in torch.
-Beer-Lambert with mu_bone 1.6-2.6 cm^-1 and mu_soft 0.30-0.40 cm^-1 (effective energy ~30-35 keV,
-varied per site), heel effect +-5-15%, 2-7% blurred scatter, detector blur sigma 0.5-1.0 px @256,
-then q = -ln(I / I0) and a film-like display curve v = 1 - exp(-q / q0) with per-site black level,
-white level and gamma (bone bright, background dark).  Random rotation (+-15 deg), finger spread,
-thumb abduction, position and scale; optional collimation borders (unexposed, bright) and a lead
-'L' marker.
-
-Determinism.  Every random number of image ``index`` comes from one ``torch.Generator`` seeded with
-splitmix64(seed, index), drawn in a fixed order (subject, anatomy, pose/site, texture), and all
-per-pixel work is elementwise or an order-preserving scatter, so the same (seed, index) gives the
-same bytes whatever the batch size.
+Layer: phantom.
 """
 
 from __future__ import annotations
-
-import csv
 import math
-import os
-import shutil
-import tempfile
-from dataclasses import dataclass, replace
-from functools import partial
-from pathlib import Path
-
-import numpy as np
 import torch
 import torch.nn.functional as F
-
-# ----------------------------------------------------------------------------------------------
-# configuration
+from baa.phantom.anatomy import CARPALS, CENTRES, DP_LEN, DP_R, EVENTS, FINGER_SOFT_R, H_REF, JOINT, MC_ANGLE, MC_BASE, MC_LEN, MC_R, MP_LEN, MP_R, N_U, N_Z, PP_LEN, PP_R, PhantomConfig, SPREAD, _HL_AGE, _HL_BOY, _HL_GIRL, _generators, _interp, _subjects, maturity_state, timing_offsets
 
 
-@dataclass
-class PhantomConfig:
-    size: int = 256
-    age_range: tuple[float, float] = (0.0, 19.0)
-    age_dist: str = "uniform"  # "uniform" | "dha" (few infants, flat 2-18 y) | "rsna" (peak 10-14 y)
-    p_male: float = 0.5
-    reader_sd: float = 0.5  # years, per reading (mean of two: ~0.35 y)
-    timing_sd: float = 0.65  # years, scatter of each ossification / fusion event
-    timing_corr: float = 0.5  # share of the timing variance common to a bone group
-    collimation: bool = True
-    marker: bool = True
-    site_variation: bool = True  # brightness / contrast / gamma / energy / heel / blur per image
-    pose_variation: bool = True  # rotation, position, scale, finger spread
-    max_rotation_deg: float = 15.0
-    texture: float = 0.6  # amplitude of the trabecular texture
-
-
-# ----------------------------------------------------------------------------------------------
-# anatomy tables (adult male, cm; hand frame: origin at the centre of the distal radius articular
-# surface, +y distal, +x radial i.e. towards the thumb, which lies on the image's right for a left
-# hand seen PA)
-
-H_REF = 19.3  # hand length the tables are drawn at (adult male ~18.9 cm + fingertip pad)
-FINGERS = ("thumb", "index", "middle", "ring", "little")
-MC_BASE = ((2.45, 3.05), (1.3, 3.6), (0.1, 3.65), (-0.95, 3.5), (-1.9, 3.25))
-MC_ANGLE = (0.55, 0.07, 0.0, -0.08, -0.17)  # radians from +y, positive towards the thumb
-MC_LEN = (4.4, 6.6, 6.3, 5.6, 5.2)
-MC_R = (0.46, 0.42, 0.43, 0.38, 0.38)
-PP_LEN = (3.1, 3.9, 4.3, 4.05, 3.3)
-PP_R = (0.42, 0.42, 0.44, 0.41, 0.36)
-MP_LEN = (0.0, 2.3, 2.75, 2.6, 1.85)
-MP_R = (0.0, 0.35, 0.37, 0.35, 0.30)
-DP_LEN = (2.3, 1.7, 1.85, 1.8, 1.6)
-DP_R = (0.34, 0.27, 0.28, 0.27, 0.25)
-SPREAD = (0.12, 0.12, 0.0, -0.10, -0.24)  # extra angle at the MCP joints per unit of finger spread
-FINGER_SOFT_R = (1.05, 0.95, 0.98, 0.93, 0.84)
-JOINT = 0.13  # adult joint space (cm)
-
-# carpals: name, centre, semi-axis across, semi-axis along, angle, in order of appearance
-CARPALS = (
-    ("capitate", (0.05, 2.5), 0.6, 1.0, 0.0),
-    ("hamate", (-1.25, 2.45), 0.65, 0.95, -0.15),
-    ("triquetrum", (-1.35, 1.2), 0.5, 0.62, -1.0),
-    ("lunate", (0.1, 0.85), 0.72, 0.6, 0.0),
-    ("scaphoid", (1.4, 1.05), 0.55, 1.05, 0.75),
-    ("trapezium", (2.2, 2.55), 0.7, 0.7, 0.5),
-    ("trapezoid", (1.2, 2.75), 0.5, 0.6, 0.2),
-    ("pisiform", (-1.55, 1.0), 0.42, 0.48, 0.3),
-)
-CARPAL_NAMES = tuple(c[0] for c in CARPALS)
-EPIPHYSES = (
-    ("radius", "ulna")
-    + tuple(f"mc{i}" for i in range(1, 6))
-    + tuple(f"pp{i}" for i in range(1, 6))
-    + tuple(f"mp{i}" for i in range(2, 6))
-    + tuple(f"dp{i}" for i in range(1, 6))
-)
-CENTRES = CARPAL_NAMES + EPIPHYSES + ("sesamoid",)  # every ossification event, 30 in all
-N_CARPAL, N_EPI = len(CARPAL_NAMES), len(EPIPHYSES)
-
-
-def _event_tables() -> dict[str, torch.Tensor]:
-    """(30, 2) tables [girls, boys] of appearance, widening, capping, fusion and full-size ages."""
-    inf = 1e3
-    app, fuse, group = [], [], []
-    carp_app = ((0.17, 0.25), (0.25, 0.33), (1.5, 2.0), (2.5, 4.0), (4.0, 5.5), (4.0, 6.0), (4.0, 6.0), (9.5, 11.0))
-    for t in carp_app:
-        app.append(t), fuse.append((inf, inf)), group.append(0)
-    app += [(0.8, 1.1), (5.0, 6.5)]  # distal radius ~1 y (before the triquetrum), distal ulna 5-6 y
-    fuse += [(16.5, 18.0), (15.8, 17.2)]  # radius last
-    group += [2, 2]
-    # toddler window, girls 10 mo - 2 y, boys 14 mo - 3 y: PP -> MC -> MP -> DP, middle finger first
-    row_g = {"mc": 1.05, "pp": 0.85, "mp": 1.25, "dp": 1.45}
-    finger_off = {1: 0.15, 2: 0.07, 3: 0.0, 4: 0.1, 5: 0.2}
-    row_fuse = {"dp": (13.5, 15.5), "mc": (14.0, 16.0), "pp": (14.0, 16.0), "mp": (14.4, 16.4)}
-    for name in EPIPHYSES[2:]:
-        row, f = name[:2], int(name[2])
-        tg = row_g[row] + finger_off[f]
-        if name == "mp5":
-            tg = 2.0  # the little finger's middle phalanx is the very last
-        app.append((tg, 1.2 + (tg - 0.85) * 1.55)), fuse.append(row_fuse[row]), group.append(1)
-    app.append((11.0, 13.0)), fuse.append((inf, inf)), group.append(1)  # adductor sesamoid: puberty
-    app_t, fuse_t = torch.tensor(app), torch.tensor(fuse)
-    is_epi = torch.zeros(len(CENTRES), dtype=torch.bool)
-    is_epi[N_CARPAL : N_CARPAL + N_EPI] = True
-    widen = torch.tensor([7.0, 7.5])[None].expand(len(CENTRES), 2).clone()
-    widen[N_CARPAL : N_CARPAL + 2] = 8.0  # forearm epiphyses take longer to span their metaphysis
-    wide_t = torch.where(is_epi[:, None], fuse_t - widen, torch.full_like(fuse_t, inf))
-    wide_t = torch.maximum(wide_t, app_t + 1.0)
-    cap_t = torch.where(is_epi[:, None], fuse_t - 3.5, torch.full_like(fuse_t, inf))
-    full_t = torch.where(is_epi[:, None], wide_t, torch.tensor([[13.0, 15.0]]).expand_as(app_t))
-    return dict(app=app_t, wide=wide_t, cap=cap_t, fuse=fuse_t, full=full_t, group=torch.tensor(group), is_epi=is_epi)
-
-
-EVENTS = _event_tables()
-FUSION_YEARS = 1.5  # fusion progress 0 -> 1
-N_GROUPS = 4  # carpal, hand, forearm, growth (for the correlated part of the timing scatter)
-
-# hand length (cm) by age, the reference's judged curve; girls plateau at 14 y
-_HL_AGE = torch.tensor([0.0, 1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 30])
-_HL_BOY = torch.tensor([6.0, 8.5, 9.5, 11.0, 12.5, 13.5, 14.5, 15.8, 17.3, 18.5, 18.9, 18.9])
-_HL_GIRL = torch.tensor([6.0, 8.5, 9.5, 11.0, 12.5, 13.5, 14.6, 16.0, 17.0, 17.0, 17.0, 17.0])
-
-N_Z, N_U = 48, 40  # per-image normal and uniform draws for anatomy, pose and site
-
-
-def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
-    xp, fp = xp.to(x), fp.to(x)
-    i = torch.searchsorted(xp, x.clamp(xp[0], xp[-1]).contiguous()).clamp(1, len(xp) - 1)
-    w = ((x - xp[i - 1]) / (xp[i] - xp[i - 1])).clamp(0, 1)
-    return fp[i - 1] + w * (fp[i] - fp[i - 1])
-
-
-# ----------------------------------------------------------------------------------------------
-# randomness: one generator per (seed, index)
-
-
-def _mix(seed: int, index: int) -> int:
-    """splitmix64 of (seed, index): a stable 63-bit generator seed (Python's hash is not stable)."""
-    m = (1 << 64) - 1
-    x = (int(seed) * 0x9E3779B97F4A7C15 + int(index) * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) & m
-    for _ in range(2):
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9 & m
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EB & m
-        x ^= x >> 31
-    return x & ((1 << 63) - 1)
-
-
-def _age_weights(cfg: PhantomConfig) -> np.ndarray | None:
-    if cfg.age_dist == "uniform":
-        return None
-    years = np.arange(20)
-    if cfg.age_dist == "dha":  # DHA: 19 yearly groups, infants scarce
-        return np.minimum(1.0, 0.25 + 0.25 * years)
-    if cfg.age_dist == "rsna":  # RSNA training set: broad peak around 10-14 y
-        return np.exp(-0.5 * ((years + 0.5 - 11.5) / 4.0) ** 2) + 0.03
-    raise ValueError(f"unknown age_dist {cfg.age_dist!r} (uniform, dha, rsna)")
-
-
-def _age_from_u(u: torch.Tensor, cfg: PhantomConfig) -> torch.Tensor:
-    """Inverse CDF of the configured bone-age distribution (piecewise flat per yearly group)."""
-    lo, hi = cfg.age_range
-    w = _age_weights(cfg)
-    if w is None:
-        return lo + u * (hi - lo)
-    edges = np.arange(21.0)
-    a, b = np.clip(edges[:-1], lo, hi), np.clip(edges[1:], lo, hi)
-    mass = w * (b - a)
-    cdf = np.concatenate([[0.0], np.cumsum(mass) / mass.sum()])
-    x = np.concatenate([[lo], b])
-    return torch.from_numpy(np.interp(u.double().numpy(), cdf, x)).float()
-
-
-def _subject_from_draws(su: torch.Tensor, sz: torch.Tensor, cfg: PhantomConfig) -> dict:
-    """su: (B,2) uniforms [age, sex]; sz: (B,3) normals [CA deviation, reading 1, reading 2]."""
-    ba = _age_from_u(su[:, 0], cfg)
-    male = su[:, 1] < cfg.p_male
-    ca = (ba + sz[:, 0] * (0.1 + 0.15 * ba).clamp(max=1.0)).clamp(min=0.02)
-    r_sd = cfg.reader_sd * (0.3 + ba / 5).clamp(max=1.0)
-    readings = (ba[:, None] + r_sd[:, None] * sz[:, 1:3]).clamp(min=0.0)
-    return dict(bone_age=ba, chrono_age=ca, male=male, readings=readings, label=readings.mean(1))
-
-
-def _generators(indices: torch.Tensor, seed: int) -> list[torch.Generator]:
-    return [torch.Generator().manual_seed(_mix(seed, int(i))) for i in indices]
-
-
-def sample_subjects(n: int, seed: int = 0, config: PhantomConfig | None = None, start: int = 0) -> dict:
-    """Subjects ``start .. start+n-1``: index, bone_age, chrono_age (years), male, readings (n,2), label."""
-    cfg = config or PhantomConfig()
-    idx = torch.arange(start, start + n, dtype=torch.int64)
-    return _subjects(idx, seed, cfg)
-
-
-def _subjects(idx: torch.Tensor, seed: int, cfg: PhantomConfig, gens=None) -> dict:
-    gens = gens if gens is not None else _generators(idx, seed)
-    su = torch.stack([torch.rand(2, generator=g) for g in gens]) if len(gens) else torch.zeros(0, 2)
-    sz = torch.stack([torch.randn(3, generator=g) for g in gens]) if len(gens) else torch.zeros(0, 3)
-    return dict(index=idx.clone(), **_subject_from_draws(su, sz, cfg))
-
-
-# ----------------------------------------------------------------------------------------------
-# maturity
-
-
-def timing_offsets(bone_age: torch.Tensor, z_event: torch.Tensor, z_group: torch.Tensor, cfg: PhantomConfig) -> torch.Tensor:
-    """(B,30) years by which each centre's clock lags the bone age; z_event (B,30), z_group (B,4)."""
-    rho = cfg.timing_corr
-    zg = z_group[:, EVENTS["group"].to(z_group.device)]  # (B,30)
-    s = (0.25 + bone_age / 6).clamp(max=1.0)[:, None]
-    return cfg.timing_sd * s * (math.sqrt(rho) * zg + math.sqrt(1 - rho) * z_event)
-
-
-def maturity_state(bone_age, male, offsets: torch.Tensor | None = None) -> dict:
-    """Stage of every ossification centre for bone age(s) ``bone_age`` (years) and sex ``male``.
-
-    ``offsets`` (B,30): per-centre lag in years (``timing_offsets``); ``None`` = population mean.
-    Returns (B,30) tensors: 'eff_age'; 'present' (bool, centre has appeared); 'size' (carpals and
-    sesamoid: fraction of adult size; epiphyses: width / metaphysis width, >1 when capping);
-    'fusion' (0 open .. 1 fused); 'physis_gap' (fraction of the open physis gap, epiphyses only,
-    0 elsewhere); plus 'n_carpals' (B,) and 'names'.
-    """
-    ba = torch.as_tensor(bone_age, dtype=torch.float32).reshape(-1)
-    m = torch.as_tensor(male, device=ba.device).reshape(-1).to(torch.bool).expand_as(ba)
-    col = m.long()[:, None].expand(-1, len(CENTRES))  # (B,30) 0 girls, 1 boys
-    tab = {k: EVENTS[k].to(ba.device).T[None].expand(len(ba), 2, -1).gather(1, col[:, None]).squeeze(1) for k in ("app", "wide", "cap", "fuse", "full")}
-    a = ba[:, None] - (offsets if offsets is not None else 0.0)
-    present = a >= tab["app"]
-    grow = ((a - tab["app"]) / (tab["full"] - tab["app"])).clamp(0, 1)
-    is_epi = EVENTS["is_epi"].to(ba.device)[None]
-    epi_w = 0.22 + 0.78 * grow.pow(0.6) + 0.1 * ((a - tab["cap"]) / 1.5).clamp(0, 1)
-    # carpal nuclei: fast first year (to ~55% of adult size), then slowly to full size
-    carp_q = ((a - tab["app"]) / 1.0).clamp(0, 1).sqrt() * (0.55 + 0.45 * grow)
-    size = torch.where(present, torch.where(is_epi, epi_w, carp_q.clamp(min=0.05)), torch.zeros_like(a))
-    fusion = torch.where(is_epi, ((a - tab["fuse"]) / FUSION_YEARS).clamp(0, 1), torch.zeros_like(a))
-    gap = torch.where(is_epi, 1 - fusion, torch.zeros_like(a))
-    return dict(names=CENTRES, eff_age=a, present=present, size=size, fusion=fusion, physis_gap=gap,
-                n_carpals=present[:, :N_CARPAL].sum(1))
-
-
-# ----------------------------------------------------------------------------------------------
-# primitives: generalised capsules in hand-frame cm, one (B,) tensor per field
 
 _BOX_MARGIN = 1.5  # pixels around each primitive's box (tests widen it: the image must not change)
 
+
 PRIM_FIELDS = ("ax", "ay", "th", "L", "r0", "fp", "wp", "fd", "wd", "c0", "c1", "k", "cort", "rho", "drho")
+
 
 
 def _prim(ref, ax, ay, th, L, r0, fp=0.0, wp=0.3, fd=0.0, wd=0.3, c0=None, c1=None, k=1.0, cort=0.0, rho=0.4, drho=0.0):
@@ -317,8 +32,10 @@ def _prim(ref, ax, ay, th, L, r0, fp=0.0, wp=0.3, fd=0.0, wd=0.3, c0=None, c1=No
     return {f: t(v) for f, v in zip(PRIM_FIELDS, vals)}
 
 
+
 def _stack(prims: list[dict]) -> dict:
     return {f: torch.stack([p[f] for p in prims], 1) for f in PRIM_FIELDS}  # (B,K)
+
 
 
 def _prepare(g: dict, T: dict, tubular: bool, scale: float = 1.0) -> dict:
@@ -353,6 +70,7 @@ def _prepare(g: dict, T: dict, tubular: bool, scale: float = 1.0) -> dict:
             ic0i=1 / (c0 - ct).clamp(min=0.3), ic1i=1 / (c1 - ct).clamp(min=0.3), ct=ct,
             k2s=2 * g["k"] / s, rho=g["rho"], drho=g["drho"]).items()},
     )
+
 
 
 def _splat(p: dict, sl: slice, S: int, inner: bool):
@@ -411,9 +129,6 @@ def _splat(p: dict, sl: slice, S: int, inner: bool):
     return flat, t_out, t_out - t_in, t_in.mul_(rho)
 
 
-# ----------------------------------------------------------------------------------------------
-# scene: per-image anatomy, pose and site from the draws
-
 
 def _draw(indices: torch.Tensor, seed: int, cfg: PhantomConfig, S: int):
     gens = _generators(indices, seed)
@@ -423,6 +138,7 @@ def _draw(indices: torch.Tensor, seed: int, cfg: PhantomConfig, S: int):
     s2, s4 = max(S // 2, 4), max(S // 6, 4)
     tex = [(torch.randn(s2, s2, generator=g), torch.randn(s4, s4, generator=g)) for g in gens]
     return subj, z, u, tex
+
 
 
 def _scene(subj: dict, z: torch.Tensor, u: torch.Tensor, cfg: PhantomConfig, S: int, masks: bool):
@@ -608,9 +324,6 @@ def _scene(subj: dict, z: torch.Tensor, u: torch.Tensor, cfg: PhantomConfig, S: 
                 hand_length=hl, mineral=0.75 + 0.25 * (1 - torch.exp(-ag / 4)))
 
 
-# ----------------------------------------------------------------------------------------------
-# rendering
-
 
 def _blur_sep(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """Separable blur of x (B,1,H,W) with per-image 1-D kernels w (B,2r+1), replicate padding."""
@@ -629,10 +342,12 @@ def _blur_sep(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return y
 
 
+
 def _gauss(sig: torch.Tensor, r: int) -> torch.Tensor:
     k = torch.arange(-r, r + 1, dtype=sig.dtype, device=sig.device)
     w = torch.exp(-0.5 * (k[None] / sig[:, None].clamp(min=1e-3)) ** 2)
     return w / w.sum(1, keepdim=True)
+
 
 
 def _run_chunks(fn, starts, dev: torch.device) -> None:
@@ -656,6 +371,7 @@ def _run_chunks(fn, starts, dev: torch.device) -> None:
             list(pool.map(fn, starts))
     finally:
         torch.set_num_threads(n)
+
 
 
 def _render_batch(idx: torch.Tensor, seed: int, cfg: PhantomConfig, S: int, masks: bool, override: dict | None = None,
@@ -796,11 +512,21 @@ def _render_batch(idx: torch.Tensor, seed: int, cfg: PhantomConfig, S: int, mask
     return out
 
 
+
 def _f32(x):
     if torch.is_tensor(x):
         return x.float() if x.dtype == torch.float64 else x
     if isinstance(x, dict):
         return {k: _f32(v) for k, v in x.items()}
+    return x
+
+
+
+def _to(x, device):
+    if torch.is_tensor(x):
+        return x.to(device)
+    if isinstance(x, dict):
+        return {k: _to(v, device) for k, v in x.items()}
     return x
 
 
@@ -818,221 +544,3 @@ def render(indices, seed: int = 0, config: PhantomConfig | None = None, device="
     S = int(size or cfg.size)
     idx = torch.as_tensor(indices, dtype=torch.int64).reshape(-1).cpu()
     return _render_batch(idx, seed, cfg, S, masks, override, device)
-
-
-def _to(x, device):
-    if torch.is_tensor(x):
-        return x.to(device)
-    if isinstance(x, dict):
-        return {k: _to(v, device) for k, v in x.items()}
-    return x
-
-
-# ----------------------------------------------------------------------------------------------
-# datasets, files, baseline, figure
-
-
-class PhantomDataset(torch.utils.data.Dataset):
-    """Phantom images ``start .. start+n-1`` rendered on the fly (or all at once with ``render_all``).
-
-    ``__getitem__`` returns dict(image=(1,S,S) float32, label=float years (mean of the two readings),
-    male=float 0/1, index=int).  Subject fields are sampled up front (cheap), so ``labels`` /
-    ``subjects`` are available without rendering."""
-
-    def __init__(self, n: int, seed: int = 0, config: PhantomConfig | None = None, size: int | None = None,
-                 device="cpu", start: int = 0):
-        self.n, self.seed, self.start, self.device = int(n), int(seed), int(start), device
-        self.config = replace(config or PhantomConfig(), **({"size": int(size)} if size else {}))
-        self.subjects = sample_subjects(self.n, self.seed, self.config, self.start)
-        self.labels = self.subjects["label"]
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> dict:
-        if not -self.n <= i < self.n:
-            raise IndexError(i)
-        i = i % self.n
-        out = render([self.start + i], self.seed, self.config, self.device)
-        return dict(image=out["image"][0], label=float(out["label"][0]), male=float(out["male"][0]), index=self.start + i)
-
-    def render_all(self, batch_size: int = 64, progress: bool = True, masks: bool = False,
-                   workers: int | None = None) -> dict:
-        """``render`` over every index, concatenated (tqdm progress bar). On the CPU, batches are
-        rendered by ``workers`` processes (default: one per core, see ``default_workers``); the bytes
-        are the same for any number of workers or batch size."""
-        idx = torch.arange(self.start, self.start + self.n)
-        batches = _Batches(idx, batch_size, self.seed, self.config, masks, self.device)
-        return _cat(list(_iterate(batches, workers, progress, "phantom")))
-
-
-class _Batches(torch.utils.data.Dataset):
-    """Batch ``j`` of ``indices`` rendered (and passed through ``post``): the unit of work that
-    ``_iterate`` hands to worker processes."""
-
-    def __init__(self, indices: torch.Tensor, batch_size: int, seed: int, config: PhantomConfig, masks: bool = False,
-                 device="cpu", post=None):
-        self.idx, self.bs, self.seed, self.config = indices, max(1, int(batch_size)), seed, config
-        self.masks, self.device, self.post = masks, device, post
-
-    def __len__(self) -> int:
-        return -(-len(self.idx) // self.bs)
-
-    def __getitem__(self, j: int):
-        out = render(self.idx[j * self.bs : (j + 1) * self.bs], self.seed, self.config, self.device, masks=self.masks)
-        return self.post(out) if self.post else out
-
-
-def _identity(x):
-    return x
-
-
-def default_workers(n_batches: int, device="cpu") -> int:
-    """Worker processes for rendering ``n_batches`` batches: 0 (in-process) on a GPU, for a single
-    batch, or inside a worker; else one per core (``BAA_PHANTOM_WORKERS`` overrides). Each worker runs
-    one intra-op thread: the renderer's kernels are small, so processes scale where threads contend
-    (2-core Xeon, 256 px, 512 images, a plain script: 226 / 197 / 133 images/s with two workers
-    against 132 / 106 / 68 in-process, three interleaved rounds on a machine whose speed drifted)."""
-    env = os.environ.get("BAA_PHANTOM_WORKERS")
-    if env is not None:
-        return max(0, int(env))
-    import multiprocessing as mp
-
-    if torch.device(device).type != "cpu" or n_batches < 2 or mp.current_process().daemon:
-        return 0
-    return min(n_batches, os.cpu_count() or 1)
-
-
-def _iterate(batches: _Batches, workers: int | None, progress: bool, desc: str):
-    """Yield the batches in order, rendered in-process or by a DataLoader's worker processes."""
-    from tqdm.auto import tqdm
-
-    w = default_workers(len(batches), batches.device) if workers is None else int(workers)
-    if w > 0:
-        it = torch.utils.data.DataLoader(batches, batch_size=None, shuffle=False, num_workers=w, collate_fn=_identity)
-    else:
-        it = (batches[j] for j in range(len(batches)))
-    # iter() first: tqdm.auto's class calls iter() on an iterable in its constructor and again when
-    # iterated, which would start a second set of DataLoader workers rendering the same batches
-    yield from tqdm(iter(it), total=len(batches), disable=not progress, desc=desc, unit="batch")
-
-
-def _cat(parts: list[dict]) -> dict:
-    out = {}
-    for k, v in parts[0].items():
-        if torch.is_tensor(v):
-            out[k] = torch.cat([p[k] for p in parts])
-        elif isinstance(v, dict):
-            out[k] = _cat([p[k] for p in parts])
-        else:
-            out[k] = v
-    return out
-
-
-def _to_png_array(img: torch.Tensor, bits: int) -> np.ndarray:
-    x = img.detach().float().cpu().clamp(0, 1).numpy()
-    if bits == 8:
-        return np.round(x * 255).astype(np.uint8)
-    if bits == 16:
-        return np.round(x * 65535).astype(np.uint16)
-    raise ValueError("bits must be 8 or 16")
-
-
-def _png_batch(r: dict, bits: int) -> tuple[list[bytes], list[tuple]]:
-    """PNG-encode one rendered batch (in the worker) and return its CSV rows (id, months, male)."""
-    import io
-
-    from PIL import Image
-
-    arr, pngs = _to_png_array(r["image"][:, 0], bits), []
-    for a in arr:
-        buf = io.BytesIO()
-        Image.fromarray(a).save(buf, format="PNG", compress_level=1)
-        pngs.append(buf.getvalue())
-    rows = [(int(i) + 1, round(float(age) * 12, 2), bool(m)) for i, age, m in zip(r["index"], r["label"], r["male"])]
-    return pngs, rows
-
-
-def write_rsna(out_dir, n: int, size: int = 256, seed: int = 0, bits: int = 8, config: PhantomConfig | None = None,
-               progress: bool = True, batch_size: int = 64, start: int = 0, workers: int | None = None) -> dict:
-    """Write ``n`` phantom images in the RSNA layout under ``out_dir``:
-    ``boneage-training-dataset.csv`` (``id,boneage,male``; boneage = label in months, 2 decimals;
-    male True/False) and ``boneage-training-dataset/{id}.png`` (8- or 16-bit grey).  ids = index + 1.
-
-    Written into a temporary folder next to ``out_dir`` and renamed at the end, so an error leaves
-    nothing half-written.  An existing ``out_dir`` is replaced.  Rendering and PNG encoding run in
-    ``workers`` processes (see ``default_workers``).  Returns a summary dict."""
-    cfg = replace(config or PhantomConfig(), size=int(size))
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        img_dir = tmp / "boneage-training-dataset"
-        img_dir.mkdir()
-        rows = []
-        batches = _Batches(torch.arange(start, start + n), batch_size, seed, cfg, post=partial(_png_batch, bits=bits))
-        for pngs, part in _iterate(batches, workers, progress, "write_rsna"):
-            for data, row in zip(pngs, part):
-                (img_dir / f"{row[0]}.png").write_bytes(data)
-            rows.extend(part)
-        with open(tmp / "boneage-training-dataset.csv", "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["id", "boneage", "male"])
-            for i, m, male in rows:
-                w.writerow([i, f"{m:.2f}", "True" if male else "False"])
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    months = [m for _, m, _ in rows]
-    n_male = sum(1 for *_, male in rows if male)
-    return dict(n=len(rows), out=str(out), csv=str(out / "boneage-training-dataset.csv"), size=cfg.size, bits=bits,
-                age_range_months=(min(months), max(months)) if rows else None, male=n_male, female=len(rows) - n_male)
-
-
-def linear_baseline_mae(n_train: int = 2000, n_test: int = 500, seed: int = 0, size: int = 128,
-                        config: PhantomConfig | None = None, progress: bool = False) -> float:
-    """Ridge regression on 32x32 thumbnails (pixels + sex) -> label; returns the test MAE (years).
-
-    The calibration check: the phantom must not be solvable by a linear read-out of the image.
-    The ridge strength is picked on a held-out fifth of the training set."""
-    cfg = replace(config or PhantomConfig(), size=int(size))
-    ds_tr = PhantomDataset(n_train, seed, cfg).render_all(progress=progress)
-    ds_te = PhantomDataset(n_test, seed, cfg, start=10_000_000).render_all(progress=progress)
-
-    def feats(d):
-        x = F.adaptive_avg_pool2d(d["image"], 32).reshape(len(d["image"]), -1).double().numpy()
-        return np.concatenate([x, d["male"].double().numpy()[:, None]], 1)
-
-    Xtr, ytr, Xte, yte = feats(ds_tr), ds_tr["label"].double().numpy(), feats(ds_te), ds_te["label"].double().numpy()
-    mu, sd = Xtr.mean(0), Xtr.std(0) + 1e-6
-    Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
-
-    def fit(X, y, lam):
-        Xa = np.concatenate([X, np.ones((len(X), 1))], 1)
-        A = Xa.T @ Xa + lam * np.eye(Xa.shape[1])
-        A[-1, -1] -= lam  # no penalty on the intercept
-        return np.linalg.solve(A, Xa.T @ y)
-
-    pred = lambda X, w: np.concatenate([X, np.ones((len(X), 1))], 1) @ w
-    nv = max(1, len(Xtr) // 5)
-    best = min((np.abs(pred(Xtr[:nv], fit(Xtr[nv:], ytr[nv:], lam)) - ytr[:nv]).mean(), lam) for lam in (1, 10, 100, 1000, 1e4))[1]
-    w = fit(Xtr, ytr, best)
-    return float(np.abs(pred(Xte, w) - yte).mean())
-
-
-def age_grid(ages=(0.5, 2, 4, 6, 8, 10, 12, 14, 16, 18), size: int = 128, seed: int = 0) -> torch.Tensor:
-    """Figure helper: one hand per bone age, girls in the top row and boys below, same subject and
-    a fixed upright pose with neutral exposure; returns a (2*size, len(ages)*size) float tensor."""
-    cfg = PhantomConfig(size=size, collimation=False, marker=False, site_variation=False, pose_variation=False)
-    rows = []
-    for male in (False, True):
-        ims = [render([0], seed, cfg, override=dict(bone_age=float(a), male=male))["image"][0, 0] for a in ages]
-        rows.append(torch.cat(ims, 1))
-    return torch.cat(rows, 0)

@@ -18,9 +18,10 @@ three and writes them with their settings.
 
 from __future__ import annotations
 
+from baa.phantom.dataset import SPLIT_OFFSET
+
 import argparse
 import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -28,12 +29,13 @@ import torch
 import torch.nn as nn
 
 from baa import phantom
-from baa.data import normalize_images
+from baa.io import normalize_images
 from baa.metrics import mae
 from baa.models import BoNetPlus
 from baa.train import TrainConfig, fit_regressor, pick_device, predict
+from baa.io.atomic import save_json
 
-TEST_START = 10_000_000  # phantom indices of the held-out set (the same as phantom.linear_baseline_mae)
+TEST_START = SPLIT_OFFSET["held_out"]  # the same held-out phantoms as linear_baseline_mae
 
 
 def _stage_features(d: dict) -> torch.Tensor:
@@ -132,17 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     if not a.skip_cnn:
         # the checkpoint lets an interrupted run resume; its name changes with the settings and the phantom's code
         tag = hashlib.sha1(repr((a.size, a.width, a.n_train, a.n_test, a.epochs, a.seed, a.fp32)).encode()
-                           + Path(phantom.__file__).read_bytes()).hexdigest()[:10]
+                           + phantom.code_version().encode()).hexdigest()[:10]
         ckpt = a.out.with_name(f"{a.out.stem}-{tag}.pt") if a.out else None
         res["cnn"] = cnn_mae(a.size, a.width, a.n_train, a.n_test, a.epochs, seed=a.seed, amp_cpu=not a.fp32, checkpoint=ckpt)
         c = res["cnn"]
         print(f"BoNet+ {c['size']}x{c['size']}, width {c['width']}, {c['n_train']} images, {c['epochs']} epochs "
               f"({c['device']}): {c['mae_label']:.3f} y", flush=True)
     if a.out:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = a.out.with_name(a.out.name + ".tmp")
-        tmp.write_text(json.dumps(res, indent=1))
-        tmp.replace(a.out)
+        save_json(res, a.out)
     return 0
 
 

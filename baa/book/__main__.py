@@ -1,0 +1,3 @@
+from baa.book.build import main
+
+raise SystemExit(main())

@@ -1,0 +1,11 @@
+"""Training: one Trainer for every network, the three tasks, devices and precision.
+Layer: train (above models)."""
+
+from baa.train.device import bf16_supported, pick_device
+from baa.train.tasks import (classifier_batches, fit_classifier, fit_regressor, fit_restorer, regression_val,
+                             regressor_batches, restorer_batches)
+from baa.train.trainer import TrainConfig, Trainer, load_checkpoint, predict, save_checkpoint
+
+__all__ = ["TrainConfig", "Trainer", "bf16_supported", "classifier_batches", "fit_classifier", "fit_regressor",
+           "fit_restorer", "load_checkpoint", "pick_device", "predict", "regression_val", "regressor_batches",
+           "restorer_batches", "save_checkpoint"]

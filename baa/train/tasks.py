@@ -1,0 +1,145 @@
+"""The three training tasks: BoNet+ (eq. 5/6), the quality classifier, and the ResUNet restorers,
+each a batch function handed to the Trainer.
+
+Layer: train.
+"""
+
+from __future__ import annotations
+from typing import Callable
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from baa import degrade as D
+from baa.metrics import LOSSES, mae
+from baa.train.trainer import TrainConfig, Trainer, predict
+from baa.data.augment import P_WARP, augment, blur_augment, flip_augment
+from baa.paper import KINDS
+
+
+
+
+def _augment(x: torch.Tensor, g: torch.Generator, on: bool) -> torch.Tensor:
+    if not on:
+        return x
+
+    return augment(x, generator=g)
+
+
+
+def _augment_regressor(x: torch.Tensor, g: torch.Generator, on: bool) -> torch.Tensor:
+    """BoNet+'s augmentation: section 4.1's warp on a share ``data.P_WARP`` of the images, then a
+    random blur (``data.blur_augment``): sharpness is not age. The classifier warps every image
+    and is not blurred: blur is what its "lowres" class looks like."""
+    if not on:
+        return x
+    return blur_augment(augment(x, generator=g, p_warp=P_WARP), generator=g)
+
+
+
+def regressor_batches(augment: bool = True, qualities: tuple[str, ...] | None = None) -> Callable:
+    """Batches for BoNet+: augmented images -> age in years. ``qualities`` (e.g. all four classes)
+    degrades each image with one drawn quality, as NQ is trained (section 3.3)."""
+
+    def batch_fn(batch: dict, g: torch.Generator):
+        x = _augment_regressor(batch["image"], g, augment)
+        if qualities:
+            x, _ = D.degrade_mixed(x, g, qualities)
+        return x, batch["age"].float()
+
+    return batch_fn
+
+
+
+def classifier_batches(augment: bool = True, multi_label: bool = False, size: int | None = None) -> Callable:
+    """Batches for the quality classifier: each image degraded with a random class (section 3.2).
+    With ``multi_label``, each degradation is present independently with probability 1/2.
+    ``size``: area-resize after degrading, for a classifier that looks at a smaller image."""
+
+    def shrink(x: torch.Tensor) -> torch.Tensor:
+        return x if not size or x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area")
+
+    def batch_fn(batch: dict, g: torch.Generator):
+        x = _augment(batch["image"], g, augment)
+        if not multi_label:
+            x, y = D.degrade_mixed(x, g)
+            return shrink(x), y.to(x.device)
+        flags = torch.rand(len(x), 3, generator=g) < 0.5  # noise, label, lowres
+        out = x.clone()
+        for k in (2, 0, 1):  # the order degrade("all") applies them: lowres, noise, label
+            sel = flags[:, k].nonzero().flatten().to(x.device)
+            if len(sel):
+                out[sel] = D.degrade(out[sel], KINDS[k], g)
+        return shrink(out), flags.float().to(x.device)
+
+    return batch_fn
+
+
+
+def restorer_batches(kinds: tuple[str, ...] = KINDS, augment: bool = True) -> Callable:
+    """Batches for a ResUNet: (degraded, clean). One kind gives a CQ expert; all kinds (each image
+    one drawn kind) give DQ's single model; ``("all",)`` trains on the three at once. ``augment``
+    flips (``data.flip_augment``): a resampled target would teach the network to blur."""
+
+    def batch_fn(batch: dict, g: torch.Generator):
+
+        clean = flip_augment(batch["image"], g) if augment else batch["image"]
+        which = torch.randint(len(kinds), (len(clean),), generator=g)
+        noisy = clean.clone()
+        for j, kind in enumerate(kinds):
+            sel = (which == j).nonzero().flatten().to(clean.device)
+            if len(sel):
+                noisy[sel] = D.degrade(clean[sel], kind, g)
+        return noisy, clean
+
+    return batch_fn
+
+
+
+def regression_val(images: torch.Tensor, age: torch.Tensor, batch_size: int = 64) -> Callable:
+    def val_fn(model):
+        return {"val_mae": mae(predict(model, images, batch_size), age)}
+    return val_fn
+
+
+
+def fit_regressor(model: nn.Module, train: dict, config: TrainConfig, loss: str = "mae", val: dict | None = None,
+                  qualities: tuple[str, ...] | None = None, augment: bool = True, **kw) -> Trainer:
+    """Train BoNet+ with L_MAE or L_MSE (Table 2); ``val`` = ``{"image", "age"}`` for the bar's MAE."""
+    val_fn = regression_val(val["image"], val["age"]) if val is not None else None
+    t = Trainer(model, train, regressor_batches(augment, qualities), LOSSES[loss], config, val_fn=val_fn,
+                monitor="val_mae", extra={"task": "regressor", "loss": loss, "qualities": qualities, **kw.pop("extra", {})}, **kw)
+    t.fit()
+    return t
+
+
+
+def fit_classifier(model: nn.Module, train: dict, config: TrainConfig, augment: bool = True, size: int | None = None,
+                   **kw) -> Trainer:
+    """Train the quality classifier with cross-entropy (or BCE for the multi-label view)."""
+    ml = getattr(model, "multi_label", False)
+    loss = nn.BCEWithLogitsLoss() if ml else nn.CrossEntropyLoss()
+    t = Trainer(model, train, classifier_batches(augment, ml, size), lambda out, y: loss(out, y.to(out.device)), config,
+                extra={"task": "classifier", **kw.pop("extra", {})}, **kw)
+    t.fit()
+    return t
+
+
+RESTORER_LOSSES: dict[str, Callable] = {"l1": F.l1_loss, "mse": F.mse_loss}
+
+
+
+def fit_restorer(model: nn.Module, train: dict, config: TrainConfig, kinds: tuple[str, ...] = KINDS,
+                 augment: bool = True, loss: str = "l1", **kw) -> Trainer:
+    """Train a ResUNet to restore ``kinds`` (one kind: a CQ expert; all three: DQ).
+
+    ``loss``: the paper (section 3.3.1) names none; its residual design follows DnCNN [24], which
+    uses the MSE. We default to L1: where the degraded image leaves fine detail uncertain (a small
+    ossification centre under 4x low resolution), the MSE's optimum is the mean of the candidates,
+    a blur, and BoNet+ reads blur as a younger hand; L1's optimum is their median, which keeps edges.
+    ``loss="mse"`` trains DnCNN's way."""
+    if loss not in RESTORER_LOSSES:
+        raise ValueError(f"unknown restorer loss {loss!r}; choose one of {', '.join(RESTORER_LOSSES)}")
+    t = Trainer(model, train, restorer_batches(kinds, augment), RESTORER_LOSSES[loss], config,
+                extra={"task": "restorer", "kinds": list(kinds), "loss": loss, **kw.pop("extra", {})}, **kw)
+    t.fit()
+    return t
