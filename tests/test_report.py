@@ -1,4 +1,4 @@
-"""baa.report: tables beside the paper's and the claims check, on hand-made results dicts."""
+"""baa.analysis.report: tables beside the paper's, on hand-made results dicts."""
 
 import copy
 import json
@@ -10,7 +10,8 @@ import torch
 
 from baa import paper
 from baa.models import BoNetPlus
-from baa.analysis.claims import Claim, claims, claims_frame, claims_markdown, paper_results
+
+from baa.analysis.claims import paper_results
 from baa.analysis.report import PAPER, architecture_table, bench_tables, cached_results, ccs_fraction, classifier_table, confusion_frame, dq_all_table, history_frame, load_bench, pooled_predictions, restoration_quality, table2, table45, to_markdown
 from baa.paper import TABLE1
 
@@ -37,42 +38,6 @@ def _assessment():
     a["ccs_thresholds"] = [0.0, 0.5, 1.0]
     a["ccs"] = {"dq": {"noise": [2, 5, 10]}}
     return a
-
-
-def test_claims_hold_on_the_papers_own_numbers():
-    got = claims(*paper_results())
-    assert len(got) == 8
-    assert all(isinstance(c, Claim) and isinstance(c.evidence, str) and c.evidence for c in got)
-    assert all(c.holds for c in got), [c for c in got if not c.holds]
-
-
-def test_claims_are_computed_from_the_numbers():
-    a, loss = _assessment(), _loss(mae_mean=1.0, mse_mean=0.9)  # MSE wins here
-    a["mae"]["nq"]["label"] = 0.5  # NQ beats CQ and DQ on label
-    a["mae"]["dq"]["high"] = 0.9  # DQ costs 18 % on high quality
-    a["mae"]["dq"]["all"] = 2.0  # worse than plain BoNet+ (1.5) on all three at once
-    a["classifier_accuracy"] = 0.9
-    got = {c.claim.split(" (")[0]: c for c in claims(a, loss)}
-    assert not got["L_MAE trains a better BoNet+ than L_MSE"].holds
-    assert "1.000 vs 0.900" in got["L_MAE trains a better BoNet+ than L_MSE"].evidence
-    assert got["CQ and DQ are about equal on poor images"].holds
-    nq = got["CQ and DQ both beat NQ on every poor quality"]
-    assert not nq.holds and "not on label" in nq.evidence
-    assert got["CQ, DQ and NQ all beat plain BoNet+ on every poor quality"].holds
-    assert not got["Restoration costs nothing on high-quality images"].holds
-    dq = got["One restoration model"] if "One restoration model" in got else next(
-        c for k, c in got.items() if k.startswith("One restoration"))
-    assert not dq.holds and "not on all" in dq.evidence
-    assert not next(c for k, c in got.items() if "classifier" in k).holds
-
-
-def test_cq_dq_tolerance_and_missing_inputs():
-    a = _assessment()
-    a["mae"]["cq"]["noise"] = 2 * a["mae"]["dq"]["noise"]
-    c = next(c for c in claims(a) if c.claim.startswith("CQ and DQ are about equal"))
-    assert not c.holds
-    assert claims(None, None) == []
-    assert len(claims(None, _loss())) == 1
 
 
 def test_table2_side_by_side():
@@ -180,10 +145,3 @@ def test_restoration_quality_identity_restorer():
     assert np.isnan(df.loc["high", "CQ expert PSNR"]) and df.loc["noise", "halve PSNR"] < df.loc["noise", "DQ PSNR"]
     assert df.loc["noise", "DQ PSNR"] == pytest.approx(df.loc["noise", "degraded PSNR"])
     assert df.loc["label", "CQ expert SSIM"] == pytest.approx(df.loc["label", "degraded SSIM"])
-
-
-def test_claims_markdown():
-    items = [Claim("a", True, "x 1"), Claim("b", False, "y 2")]
-    md = claims_markdown(items, "phantom")
-    assert md.startswith("1 of 2 claims hold on phantom") and "❌ does not hold: **b**" in md
-    assert list(claims_frame(items)["holds"]) == ["holds", "does not hold"]

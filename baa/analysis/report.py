@@ -1,4 +1,4 @@
-"""Our numbers beside the paper's: tables and the list of the paper's claims that hold here.
+"""Our numbers beside the paper's: tables (the paper's claims are decided in :mod:`baa.analysis.claims`).
 
 Everything takes the results dicts of :mod:`baa.pipelines` (``loss_comparison``, ``assessment``)
 or the bench's ``bench.json`` and returns pandas DataFrames (``to_markdown`` renders one without
@@ -9,7 +9,6 @@ extra packages); nothing here trains. The paper's values come from :mod:`baa.pap
   DQ on the three degradations at once, the quality classifier (section 4.3-4.4).
 - ``restoration_quality``: PSNR / SSIM of degraded and restored test images (section 3.3.1).
 - ``bench_tables``: the bench's restoration and speed tables.
-- ``claims``: each claim of the paper, whether it holds in our numbers, and the evidence.
 - ``cached_results``: a chapter's results from ``artifacts/<profile>/results`` when fresh, else computed.
 """
 
@@ -280,8 +279,6 @@ def bench_tables(bench: dict) -> tuple[pd.DataFrame | None, pd.DataFrame | None]
         speed.index.name = "measurement"
     return rest, speed
 
-
-# -- the claims --------------------------------------------------------------------------------------
 
 # -- results without recomputing ----------------------------------------------------------------------
 

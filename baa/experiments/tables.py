@@ -70,8 +70,10 @@ def loss_comparison(profile: str | Profile | None = None, progress: bool = True)
         m, md = np.array([x["mae"] for x in folds]), np.array([x["mdae"] for x in folds])
         out[loss] = {"folds": folds, "n_folds": len(folds), "mae_mean": float(m.mean()), "mae_std": float(m.std()),
                      "mdae_mean": float(md.mean()), "mdae_std": float(md.std())}
-    save_json({k: {kk: vv for kk, vv in v.items() if kk != "folds"} for k, v in out.items()},
-               artifact_dir(p) / "results" / "table2.json")
+    # the per-fold predictions stay (the claims' paired bootstrap), the training histories do not
+    save_json({k: {**{kk: vv for kk, vv in v.items() if kk != "folds"},
+                   "folds": [{kk: vv for kk, vv in f.items() if kk != "history"} for f in v["folds"]]}
+               for k, v in out.items()}, artifact_dir(p) / "results" / "table2.json")
     return out
 
 
@@ -170,7 +172,8 @@ def assessment(profile: str | Profile | None = None, progress: bool = True) -> d
     p = get_profile(profile)
     test = dataset(p, "test", progress)
     pipes = build_pipelines(p, progress)
-    results: dict = {"profile": p.name, "source": test.source, "n_test": len(test), "mae": {}, "mdae": {}, "ccs": {}}
+    results: dict = {"profile": p.name, "source": test.source, "n_test": len(test), "mae": {}, "mdae": {}, "ccs": {},
+                     "pred": {}, "true": test.age.tolist()}  # per-image ages: the claims' paired bootstrap
     confusion = np.zeros((4, 4), dtype=int)
     for kind in QUALITIES + ("all",):
         x = degraded_set(test.images, kind)
@@ -180,6 +183,7 @@ def assessment(profile: str | Profile | None = None, progress: bool = True) -> d
             pred, cls = run_pipeline(pipe, x)
             results["mae"].setdefault(name, {})[kind] = mae(pred, test.age)
             results["mdae"].setdefault(name, {})[kind] = mdae(pred, test.age)
+            results["pred"].setdefault(name, {})[kind] = pred.tolist()
             t, c = ccs(pred, test.age)
             results["ccs"].setdefault(name, {})[kind] = c.tolist()
             if name == "cq" and kind in QUALITIES:
