@@ -1,11 +1,13 @@
 # The two set-up commands: `make book` and `make test`. Both create .venv/ first.
 #   PROFILE=smoke|cpu|paper   which sizes the book runs at (default cpu; see baa/profiles.py)
+#   DATA=DIR FORMAT=rsna|dha|csv [TEST_DATA=DIR]   the book on a labelled dataset (default: the phantom)
 #   TORCH_SPEC=...            how torch is installed when none is found (default: the CPU wheel
 #                             torch==2.13.0; on a CUDA machine use TORCH_SPEC=torch)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= cpu
+FORMAT ?= rsna
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.baa-installed
 
@@ -27,7 +29,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 book: env
-	$(PY) -m baa.book --profile $(PROFILE)
+	$(PY) -m baa.book --profile $(PROFILE) $(if $(DATA),--data "$(DATA)" --format $(FORMAT)) $(if $(TEST_DATA),--test-data "$(TEST_DATA)")
 
 # Browser tests come last: they reuse the smoke models the notebooks trained.
 test: env test-unit test-notebooks test-browser

@@ -1,61 +1,91 @@
 """Execute the notebooks with papermill and build the HTML book with Jupyter Book 1.x.
 
-    python -m baa.book --profile cpu      # what `make book` runs
+    python -m baa.book --profile cpu                               # what `make book` runs
+    python -m baa.book --profile smoke --data DIR --format rsna    # the same book on a real dataset
 
-Each ``notebooks/NN-*.ipynb`` is executed (kernel ``python3``, working directory the book's
-chapter folder, parameter ``profile``) into ``book/chapters/``; then ``jupyter-book build`` with
-``execute_notebooks: "off"`` writes ``_build/html``. Trained models and tables go to
-``artifacts/<profile>/``, so a second run with the same profile trains nothing.
+Each ``notebooks/NN-*.ipynb`` is executed (kernel ``python3``, working directory the book's chapter
+folder) into ``book/chapters/``; then ``jupyter-book build`` with ``execute_notebooks: "off"``
+writes ``_build/html``. Papermill is the one channel into the notebooks: it injects ``profile``
+and, for a real dataset, ``data``, ``data_format`` and ``test_data``. Trained models and tables go
+to ``artifacts/<profile>/...``, so a second run with the same parameters trains nothing.
+
+While a chapter runs, a cell counter shows how far it is; at the end a table lists every chapter's
+wall time.
+
+Layer: book.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import nbformat
+import papermill as pm
+
+from baa.profiles import get_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 CHAPTERS = ROOT / "book" / "chapters"
 
 
-def notebooks() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+def notebooks(only: list[str] | None = None) -> list[Path]:
+    """The chapters in order; ``only``: those whose file name contains one of these strings."""
+    found = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+    return [nb for nb in found if not only or any(o in nb.name for o in only)]
 
 
-def execute(profile: str, only: list[str] | None = None) -> list[tuple[str, float]]:
-    import nbformat
-    import papermill as pm
+def parameters(profile: str, data: str | None = None, data_format: str | None = None,
+               test_data: str | None = None) -> dict:
+    """What papermill injects: the profile, and the dataset when it is not the phantom (folders
+    made absolute, since the notebooks run in the chapter folder)."""
+    out = {"profile": profile}
+    if data:
+        out.update(data=str(Path(data).resolve()), data_format=data_format or "rsna")
+    if test_data:
+        out["test_data"] = str(Path(test_data).resolve())
+    return out
 
+
+def execute_one(nb: Path, params: dict, progress: bool = True) -> float:
+    """Run one chapter into ``book/chapters/``; returns its wall time in seconds."""
     CHAPTERS.mkdir(parents=True, exist_ok=True)
+    out = CHAPTERS / nb.name
+    t0 = time.perf_counter()
+    pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3", cwd=str(CHAPTERS),
+                        progress_bar=progress)
+    # Live widgets need a kernel; the HTML book shows the static gallery instead, so drop the
+    # widget state (it would otherwise pull a widget manager from a CDN).
+    executed = nbformat.read(out, as_version=4)
+    executed.metadata.pop("widgets", None)
+    nbformat.write(executed, out)
+    return time.perf_counter() - t0
+
+
+def execute(params: dict, only: list[str] | None = None, progress: bool = True) -> list[tuple[str, float]]:
+    """Run the chapters in order; returns ``[(notebook, seconds)]``."""
+    chosen = notebooks(only)
+    shown = ", ".join(f"{k}={v}" for k, v in params.items())
     times = []
-    env_profile = os.environ.get("BAA_PROFILE")
-    os.environ["BAA_PROFILE"] = profile  # the notebooks' default, for any helper they spawn
-    try:
-        for nb in notebooks():
-            if only and not any(o in nb.name for o in only):
-                continue
-            t0 = time.perf_counter()
-            print(f"[book] executing {nb.name} at profile {profile}", flush=True)
-            out = CHAPTERS / nb.name
-            pm.execute_notebook(str(nb), str(out), parameters={"profile": profile},
-                                kernel_name="python3", cwd=str(CHAPTERS), progress_bar=False)
-            # Live widgets need a kernel; the HTML book shows the static gallery instead, so drop
-            # the widget state (it would otherwise pull a widget manager from a CDN).
-            executed = nbformat.read(out, as_version=4)
-            executed.metadata.pop("widgets", None)
-            nbformat.write(executed, out)
-            times.append((nb.name, time.perf_counter() - t0))
-            print(f"[book] {nb.name}: {times[-1][1]:.0f} s", flush=True)
-    finally:
-        if env_profile is None:
-            os.environ.pop("BAA_PROFILE", None)
-        else:
-            os.environ["BAA_PROFILE"] = env_profile
+    for i, nb in enumerate(chosen, 1):
+        print(f"[book] {i}/{len(chosen)} {nb.name} ({shown})", flush=True)
+        times.append((nb.name, execute_one(nb, params, progress)))
+        print(f"[book] {nb.name}: {times[-1][1]:.0f} s", flush=True)
     return times
+
+
+def times_table(times: list[tuple[str, float]]) -> str:
+    """The chapter times as a plain-text table with each chapter's share and the total."""
+    width = max([len(n) for n, _ in times] + [7])
+    total = sum(t for _, t in times)
+    rows = [f"{'chapter':<{width}}  {'seconds':>8}  {'share':>6}"]
+    rows += [f"{n:<{width}}  {t:8.0f}  {t / total:6.1%}" for n, t in times] if total > 0 else []
+    rows.append(f"{'total':<{width}}  {total:8.0f}  ({total / 60:.1f} min)")
+    return "\n".join(rows)
 
 
 def build() -> Path:
@@ -70,18 +100,17 @@ def build() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m baa.book", description=__doc__.splitlines()[0])
-    ap.add_argument("--profile", default=os.environ.get("BAA_PROFILE", "cpu"))
+    ap.add_argument("--profile", default=None, help="smoke, cpu or paper (default: $BAA_PROFILE, else cpu)")
+    ap.add_argument("--data", default=None, help="a labelled dataset folder or CSV (default: the phantom)")
+    ap.add_argument("--format", default="rsna", help="the dataset's layout: rsna, dha or csv")
+    ap.add_argument("--test-data", default=None, help="a separate held-out test set (default: a part of --data)")
     ap.add_argument("--only", nargs="*", help="execute only notebooks whose name contains one of these")
     ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument("--no-progress", action="store_true", help="no cell counter while a chapter runs")
     a = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    times = execute(a.profile, a.only)
+    params = parameters(get_profile(a.profile).name, a.data, a.format, a.test_data)
+    times = execute(params, a.only, progress=not a.no_progress)
     if not a.skip_build:
-        index = build()
-        print(f"[book] HTML: {index}")
-    print(f"[book] {len(times)} notebooks at profile {a.profile} in {time.perf_counter() - t0:.0f} s")
+        print(f"[book] HTML: {build()}")
+    print("[book] chapter times:\n" + times_table(times), flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
