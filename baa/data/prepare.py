@@ -1,7 +1,7 @@
 """One preparation path for every film: cut uniform borders, find the hand, orient it fingers up
 with the thumb to the right, crop with a margin, resize and pad to the network's input.
 
-Layer: assess.
+Layer: data (training, evaluation and `baa assess` prepare every film the same way).
 """
 
 from __future__ import annotations
