@@ -6,14 +6,16 @@ on the CPU generator and moved to the images' device, so results do not depend o
 
 The paper gives no strengths; the defaults below are chosen to look like Fig. 1's poor images and
 are physically motivated (see ``../shared/reference/skeletal-maturation.md``, "Quantum noise").
+
+Layer: degrade (above data and phantom).
 """
 
 from __future__ import annotations
 
-from baa.paper import QUALITIES
-
 import torch
 import torch.nn.functional as F
+
+from baa.paper import QUALITIES
 
 
 # Defaults (the paper: "Poisson noise", "a black label", "resolution decreased 4 times").

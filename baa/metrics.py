@@ -1,5 +1,8 @@
 """Evaluation metrics (section 4.2, eq. 1-4) and the two regression losses compared in Table 2
-(eq. 5-6). Ages are in years throughout."""
+(eq. 5-6). Ages are in years throughout.
+
+Layer: metrics (beside degrade).
+"""
 
 from __future__ import annotations
 

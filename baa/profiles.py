@@ -1,21 +1,75 @@
 """Run profiles: every size, count and schedule that differs between a test run, a 2-core CPU book
 and the paper's GPU setup lives here and nowhere else.
 
-Choose one with a single parameter: ``get_profile("cpu")``, or ``get_profile()`` which reads the
-``BAA_PROFILE`` environment variable (default ``cpu``). ``pytest --nbval`` sets ``BAA_PROFILE=smoke``.
+A profile is resolved once, at the edge: the CLI's ``--profile``, the book and a notebook's
+``profile`` parameter call ``get_profile`` (a name, or ``None`` for ``$BAA_PROFILE``, default
+``DEFAULT_PROFILE``); every library function takes the ``Profile``.
+
+The data set is chosen the same way: ``data_spec`` (``--data DIR --format F``, the book's ``data``
+parameter) gives a ``DataSpec`` that the profile carries (``Profile.with_data``).
+
+Layer: the base (imports only ``baa.errors``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
+
+from baa.errors import InputError
 
 DEFAULT_PROFILE = "cpu"
 
 
+FORMATS = ("rsna", "dha", "csv")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The data every experiment of a run uses: the phantom (``root`` None), or a labelled folder
+    or CSV in ``format``, with an optional separate held-out ``test_root`` (e.g. RSNA's test set)."""
+
+    root: str | None = None
+    format: str = "rsna"
+    test_root: str | None = None
+
+    @property
+    def phantom(self) -> bool:
+        return self.root is None
+
+    @property
+    def name(self) -> str:
+        """``phantom``, or the dataset's folder name (a CSV: its folder's name)."""
+        if self.root is None:
+            return "phantom"
+        p = Path(self.root)
+        return (p.parent if p.is_file() else p).resolve().name
+
+
+PHANTOM = DataSpec()
+
+
+def data_spec(data: str | os.PathLike | None = None, data_format: str | None = "rsna",
+              test_data: str | os.PathLike | None = None) -> DataSpec:
+    """The ``DataSpec`` a user asked for (``--data DIR --format F [--test-data DIR]``); the phantom
+    when ``data`` is empty. Raises ``InputError`` for a missing folder or an unknown format."""
+    if not data:
+        return PHANTOM
+    fmt = str(data_format or "rsna").lower()
+    if fmt not in FORMATS:
+        raise InputError(data, f"unknown dataset format {data_format!r} (choose {', '.join(FORMATS)})")
+    for q in (data, test_data):
+        if q and not Path(q).exists():
+            raise InputError(q, "dataset folder not found")
+    return DataSpec(str(Path(data).resolve()), fmt, str(Path(test_data).resolve()) if test_data else None)
+
+
 @dataclass(frozen=True)
 class Profile:
+    """The sizes, counts and schedules of one run; each field notes the paper's value where it has one."""
+
     name: str
     image_size: int  # network input side; paper: 256 (Table 1)
     width: float  # channel multiplier for BoNet+ and ResUNet; paper: 1.0
@@ -35,17 +89,28 @@ class Profile:
     resunet_depth: int = 5  # max pools in the U-Net; paper: 5 (23 convs)
     classifier_width: float = 1.0
     classifier_hidden: int = 0  # fully connected units; 0: VGG's 4096 x classifier_width
-    classifier_size: int = 0  # side the classifier sees (images are area-resized); 0: image_size
     n_bench: int = 64  # held-out images for restoration / speed measurements
     train_bf16: bool = False  # bf16 autocast training on a CPU with native bf16 (TrainConfig.amp_cpu); CUDA always
     seed: int = 0
-    extra: dict = field(default_factory=dict)
-
-    def replace(self, **kw) -> "Profile":
-        return dataclasses.replace(self, **kw)
+    data: DataSpec = PHANTOM  # the phantom, or a labelled dataset (data_spec, resolved at the edge)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def with_data(self, data: DataSpec) -> "Profile":
+        """This profile's sizes and schedules on ``data`` (``data_spec``, resolved at the edge)."""
+        return dataclasses.replace(self, data=data)
+
+    def split_size(self, split: str) -> int:
+        """Images in ``split``: ``train`` ``n_images``, ``test`` ``n_test``, ``bench`` ``n_bench`` (a real
+        dataset may have fewer)."""
+        return {"train": self.n_images, "test": self.n_test, "bench": self.n_bench}[split]
+
+    @property
+    def test_fraction(self) -> float:
+        """The share of a real dataset held out for Tables 4-5 when no separate test set is given:
+        the phantom's ratio of test to all images at this profile."""
+        return self.n_test / (self.n_images + self.n_test)
 
 
 PROFILES: dict[str, Profile] = {
@@ -73,7 +138,8 @@ PROFILES: dict[str, Profile] = {
 
 
 def get_profile(name: str | Profile | None = None) -> Profile:
-    """The profile called ``name``; ``None`` reads ``BAA_PROFILE`` (default ``cpu``)."""
+    """The profile called ``name`` (a ``Profile`` is returned as it is); ``None`` reads ``$BAA_PROFILE``,
+    else ``DEFAULT_PROFILE``."""
     if isinstance(name, Profile):
         return name
     name = name or os.environ.get("BAA_PROFILE") or DEFAULT_PROFILE

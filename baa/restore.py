@@ -30,19 +30,20 @@ batch with NumPy, and returns a tensor of the same shape, dtype and device, clip
 
 Judge restorers by bone-age MAE after restoration, not by PSNR alone (reference: generative
 clean-up raised bone-age MAE on inpainted RSNA images from ~6 to ~30 months in one report).
+
+Layer: restore (above degrade).
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import functools
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .degrade import LABEL_REGION, LINE_INTEGRAL_SCALE, LOWRES_FACTOR, PHOTONS
+from baa.degrade import LABEL_REGION, LINE_INTEGRAL_SCALE, LOWRES_FACTOR, PHOTONS
 
 __all__ = [
     "RESTORERS", "restore", "find_label_mask", "anscombe", "exact_unbiased_inverse_anscombe",

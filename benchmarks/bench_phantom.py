@@ -2,8 +2,8 @@
 
     python benchmarks/bench_phantom.py [--size 256] [--n 1024] [--batch 64] [--threads 0] [--workers -1]
 
-The brief asks for >= 200 images/s at 256x256 in memory and >= 100 images/s with PNG writing on a
-2-core CPU.  Reports wall-clock rates and, since a shared machine skews wall time, the CPU load
+The bench's goals (``baa.analysis.bench.SPEED_GOALS``) are >= 200 images/s at 256x256 in memory and
+>= 100 images/s with PNG writing on a 2-core CPU.  Reports wall-clock rates and, since a shared machine skews wall time, the CPU load
 average seen during the run.
 """
 
@@ -15,10 +15,8 @@ import tempfile
 import time
 
 import torch
-from baa.phantom.anatomy import PhantomConfig
-from baa.phantom.dataset import PhantomDataset, default_workers, write_rsna
-from baa.phantom.render import render
 
+from baa.phantom import PhantomConfig, PhantomDataset, default_workers, render, write_rsna
 
 
 def main() -> None:

@@ -1,28 +1,30 @@
-"""baa.bench: FLOP counting, the JSON schema on a tiny run (toy data and untrained models), the
-speed dict's keys (toy networks), atomic writing and the CLI registration. Seconds, no training."""
+"""The bench (``baa.analysis``: bench, restoration, speed, timing): FLOP counting, the JSON schema on a
+tiny run (toy data and untrained models passed in), the speed dict's keys (toy networks passed in),
+the timers, atomic writing and the CLI registration. Seconds, no training."""
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
-from baa.io.atomic import save_json
-from baa.data.dataset import BoneAgeData
-from baa.models import BoNetPlus, ResUNet
-from baa.restore import RESTORERS
-import baa.analysis.restoration as baa_analysis_restoration
-import baa.analysis.timing as baa_analysis_timing
-import baa.experiments.datasets as baa_experiments_datasets
-import baa.train.device as baa_train_device
-from baa.analysis.bench import format_table, frames, run
-from baa.analysis.restoration import _verdict, restoration_examples
+import baa.analysis.timing as timing
+from baa.analysis.bench import format_table, frames, run, targets
+from baa.analysis.restoration import BenchModels, restoration_examples, verdict
 from baa.analysis.speed import SPEED_KEYS, speed
 from baa.analysis.timing import flop_count, inference_latency, matmul_peak_gflops, model_cost, time_call, time_interleaved
 from baa.cli import cmd_bench
+from baa.data.dataset import BoneAgeData
+from baa.io.atomic import save_json
+from baa.models import BoNetPlus, ResUNet
+from baa.profiles import PROFILES
+from baa.restore import RESTORERS
 from baa.train.device import bf16_supported
+
+SMOKE, CPU = PROFILES["smoke"], PROFILES["cpu"]
 
 
 # ---------------------------------------------------------------- FLOPs and parameters
@@ -79,23 +81,21 @@ def _blobs(n: int, size: int = 48, seed: int = 0) -> torch.Tensor:
 
 
 @pytest.fixture
-def toy(monkeypatch):
-    """pipelines.dataset and the trained models replaced by toy data and untrained small nets."""
-
+def toy():
+    """Toy data and untrained small networks in place of the bench set and the trained models."""
     n = 3
     data = BoneAgeData(images=_blobs(n), age=torch.tensor([3.0, 8.0, 12.0]), male=torch.ones(n),
                        ids=[f"t{i}" for i in range(n)], source="toy blobs")
-    monkeypatch.setattr(baa_experiments_datasets, "dataset", lambda profile=None, split="train", progress=True: data)
     torch.manual_seed(0)
-    reg = BoNetPlus(width=0.125).eval()
-    res = {k: ResUNet(width=0.125, depth=2).eval() for k in ("dq", "noise", "label", "lowres")}
-    monkeypatch.setattr(baa_analysis_restoration, "_load_models", lambda p, progress: (reg, res))
-    return data
+    models = BenchModels(BoNetPlus(width=0.125).eval(),
+                         {k: ResUNet(width=0.125, depth=2).eval() for k in ("dq", "noise", "label", "lowres")})
+    return models, data
 
 
 def test_restoration_schema_and_json(toy, tmp_path):
     out = tmp_path / "bench.json"
-    res = run("smoke", out=out, parts=("restoration",), progress=False)
+    models, data = toy
+    res = run(SMOKE, out=out, parts=("restoration",), progress=False, models=models, data=data)
     on_disk = json.loads(out.read_text())
     assert on_disk["restoration"].keys() == res["restoration"].keys() == {"noise", "label", "lowres"}
     for kind, methods in on_disk["restoration"].items():
@@ -122,7 +122,7 @@ def test_restoration_schema_and_json(toy, tmp_path):
 
 
 def test_examples(toy):
-    ex = restoration_examples("smoke", index=[0, 2])
+    ex = restoration_examples(*toy, index=[0, 2])
     assert set(ex["label"]) == {"clean", "degraded", "resunet", "resunet_dq", "biharmonic"}
     assert ex["noise"]["anscombe_nlm"].shape == (2, 48, 48)
 
@@ -130,7 +130,7 @@ def test_examples(toy):
 def test_verdict():
     r = {"lowres": {"bicubic": {"psnr": 30.0, "mae_years": 1.0}, "lanczos": {"psnr": 31.0, "mae_years": 1.2},
                     "resunet": {"psnr": 32.5, "mae_years": 0.9}, "resunet_dq": {"psnr": 31.5, "mae_years": 0.8}}}
-    v = _verdict(r)["lowres"]
+    v = verdict(r)["lowres"]
     assert v["best_classical_psnr"] == "lanczos" and v["best_classical_mae"] == "bicubic"
     assert v["resunet_beats_classical"] and not v["resunet_dq_beats_classical"]  # 0.5 dB is not 1 dB
     assert v["resunet_psnr_gain_db"] == pytest.approx(1.5)
@@ -144,7 +144,7 @@ def test_verdict_with_views_and_age_change():
                    "anscombe_nlm": {"psnr": 29.0, "mae_years": 2.0, "mae_years_tta": 1.9, "age_change_years": 0.9},
                    "resunet": {"psnr": 32.0, "mae_years": 1.7, "mae_years_tta": 1.8, "age_change_years": 0.5},
                    "resunet_dq": {"psnr": 29.5, "mae_years": 1.9, "mae_years_tta": 1.85, "age_change_years": 0.6}}}
-    v = _verdict(r)["noise"]
+    v = verdict(r)["noise"]
     assert v["best_classical_mae"] == "anscombe_tv" and not v["resunet_beats_classical"]
     assert v["best_classical_mae_tta"] == "anscombe_nlm" and v["resunet_beats_classical_tta"]
     assert v["resunet_mae_change_years_tta"] == pytest.approx(-0.1)
@@ -164,20 +164,20 @@ def test_verdict_interval_says_whether_the_bench_set_decides():
             r[m] = {"psnr": 30.0, "mae_years": float(net.mean()), "abs_errors_years": net.tolist()}
         return {"noise": r}
 
-    small = _verdict(res(0.02))["noise"]
+    small = verdict(res(0.02))["noise"]
     lo, hi = small["resunet_mae_change_ci95_years"]
     assert lo < small["resunet_mae_change_years"] < hi and lo < 0 < hi and not small["resunet_mae_change_decided"]
-    large = _verdict(res(-0.5))["noise"]
+    large = verdict(res(-0.5))["noise"]
     assert large["resunet_mae_change_ci95_years"][1] < 0 and large["resunet_mae_change_decided"]
     # the age change against the clean image gets its interval from its own per-image changes
     r = res(-0.5)["noise"]
     for m, ch in (("anscombe_tv", tv), ("resunet", tv - 0.5 + g.normal(0, 0.1, 64)), ("resunet_dq", tv + g.normal(0, 0.4, 64))):
         ch = ch.clip(0, None)
         r[m].update(age_change_years=float(ch.mean()), age_changes_years=ch.tolist())
-    ac = _verdict({"noise": r})["noise"]
+    ac = verdict({"noise": r})["noise"]
     assert ac["resunet_mae_change_decided_age_change"] and ac["resunet_mae_change_ci95_years_age_change"][1] < 0
     assert not ac["resunet_dq_mae_change_decided_age_change"]
-    assert "resunet_mae_change_ci95_years" not in _verdict({"noise": {
+    assert "resunet_mae_change_ci95_years" not in verdict({"noise": {
         m: {"psnr": 1.0, "mae_years": 1.0} for m in ("anscombe_tv", "resunet", "resunet_dq")}})["noise"]
 
 
@@ -201,29 +201,35 @@ class _Cls(nn.Module):
         return self.fc(self.conv(x).mean((2, 3)))
 
 
-def test_speed_keys(monkeypatch):
-    toys = {"bonet": _Reg, "resunet": lambda: nn.Conv2d(1, 1, 3, padding=1), "classifier": _Cls}
-    monkeypatch.setattr(baa_analysis_timing, "_paper_models", lambda: dict(toys))
-    monkeypatch.setattr(baa_analysis_timing, "_profile_models", lambda p: dict(toys))
-    monkeypatch.setattr(baa_analysis_timing, "PAPER_SIZE", 32)
-    monkeypatch.setattr(baa_analysis_timing, "phantom_images_per_s", lambda *a, **k: 1.0)
-    monkeypatch.setattr(baa_analysis_timing, "matmul_peak_gflops", lambda *a, **k: 10.0)
-    s, extra = speed("smoke", progress=False, device="cpu")
+TOYS = {"bonet": _Reg, "resunet": lambda: nn.Conv2d(1, 1, 3, padding=1), "classifier": _Cls}
+NETWORKS = {"paper": TOYS, "cpu_profile": TOYS}
+
+
+@pytest.fixture
+def fast_yardsticks(monkeypatch):
+    """The phantom's rate and the matmul peak (seconds each) as constants."""
+    monkeypatch.setattr(timing, "phantom_images_per_s", lambda *a, **k: 1.0)
+    monkeypatch.setattr(timing, "matmul_peak_gflops", lambda *a, **k: 10.0)
+
+
+def test_speed_keys(fast_yardsticks):
+    s, extra = speed(SMOKE, progress=False, device="cpu", networks=NETWORKS, size=32)
     assert list(s) == list(SPEED_KEYS)
     for k in ("bonet_paper_params", "bonet_paper_gflops", "bonet_infer_ms_256", "bonet_infer_ms_256_channels_last",
               "train_images_per_s_cpu_profile", "matmul_peak_gflops", "conv_share_of_peak", "phantom_images_per_s_256"):
         assert isinstance(s[k], (int, float)) and s[k] > 0, k
     assert s["bonet_paper_params"] == sum(p.numel() for p in _Reg().parameters())
     assert s["bonet_infer_speedup_256"] == pytest.approx(s["bonet_infer_ms_256"] / s["bonet_infer_ms_256_best"])
+    assert s["conv_share_of_peak"] == pytest.approx(s["conv_gflops_per_s"] / 10.0)
     # the smoke profile leaves out what is slow and says so
     assert s["bonet_infer_ms_256_compiled"] is None and s["train_images_per_s_256"] is None
-    assert extra["skipped"]
+    assert extra["skipped"]["light"] and set(extra["cpu_seconds"]) >= {"cost", "peak", "phantom", "compile"}
 
 
 def test_time_call_and_latency():
     calls = []
-    assert time_call(lambda: calls.append(1), iters=3, warmup=2) >= 0
-    assert len(calls) == 5
+    t = time_call(lambda: (calls.append(1), time.sleep(0.02)), iters=3, warmup=2)
+    assert len(calls) == 5 and 0.02 <= t < 0.5  # the median of one call, not the sum or the warm-up
     order = []
     t = time_interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, iters=2, warmup=1)
     assert set(t) == {"a", "b"} and order == ["a", "b"] * 3  # round-robin: variants take turns
@@ -231,7 +237,22 @@ def test_time_call_and_latency():
     assert set(t) == {"grad", "no_grad", "inference_mode", "channels_last"} | ({"bf16"} if bf16_supported() else set())
     t = inference_latency(_Reg(), 16, iters=1, warmup=0, variants=("channels_last", "bf16"))
     assert set(t) == {"channels_last", "bf16"} and t["bf16"] > 0  # bf16 runs (emulated where unsupported)
-    assert matmul_peak_gflops(sizes=(64,), reps=1) > 0
+
+
+def test_matmul_peak_is_two_n_cubed_over_the_best_time(monkeypatch):
+    times = iter([0.004, 0.002, 0.003])  # three calls: the best is kept
+    monkeypatch.setattr(timing, "time_call", lambda *a, **k: next(times))
+    assert matmul_peak_gflops(sizes=(64,), reps=3) == pytest.approx(2 * 64**3 / 0.002 / 1e9)
+
+
+def test_targets_say_what_they_measure():
+    s = {"bonet_infer_ms_256_best": 80.0, "bonet_infer_ms_256_best_fp32": 120.0, "conv_share_of_peak": 0.4,
+         "phantom_images_per_s_256": 250.0, "phantom_images_per_s_256_png": None}
+    t = targets({"speed": s})
+    assert t["bonet_infer_ms_256_best"] == {"value": 80.0, "target": 100.0, "rule": "<=", "met": True, "precision": "bf16"}
+    assert not t["conv_share_of_peak"]["met"] and t["phantom_images_per_s_256"]["met"]
+    assert not t["phantom_images_per_s_256_png"]["met"]  # not measured: not met
+    assert targets({}) == {}
 
 
 # ---------------------------------------------------------------- the CLI
@@ -244,19 +265,12 @@ def test_cli_registers_bench():
 
 
 @pytest.mark.parametrize("bf16", [False, True])
-def test_speed_full_path_on_toys(monkeypatch, bf16):
+def test_speed_full_path_on_toys(monkeypatch, fast_yardsticks, bf16):
     """The non-quick path (every variant, paper-size training, compile results merged) on toys;
     with bf16 hardware the 256 compile runs in bf16 and bf16 variants count towards the best."""
-    toys = {"bonet": _Reg, "resunet": lambda: nn.Conv2d(1, 1, 3, padding=1), "classifier": _Cls}
-    monkeypatch.setattr(baa_analysis_timing, "_paper_models", lambda: dict(toys))
-    monkeypatch.setattr(baa_analysis_timing, "_profile_models", lambda p: dict(toys))
-    monkeypatch.setattr(baa_analysis_timing, "PAPER_SIZE", 32)
-    monkeypatch.setattr(baa_analysis_timing, "phantom_images_per_s", lambda *a, **k: 1.0)
-    monkeypatch.setattr(baa_analysis_timing, "matmul_peak_gflops", lambda *a, **k: 10.0)
     fake = {"eager_s": 0.002, "compiled_s": 0.001, "compile_s": 3.0}
-    monkeypatch.setattr(baa_analysis_timing, "compile_inference", lambda configs, *a, **k: ({c["name"]: fake for c in configs}, None))
-    monkeypatch.setattr(baa_train_device, "bf16_supported", lambda *a: bf16)
-    s, extra = speed("cpu", progress=False, device="cpu")
+    monkeypatch.setattr(timing, "compile_inference", lambda configs, *a, **k: ({c["name"]: fake for c in configs}, None))
+    s, extra = speed(CPU, progress=False, device="cpu", networks=NETWORKS, size=32, bf16=bf16)
     missing = sorted(k for k, v in s.items() if v is None)
     if bf16:
         assert missing == ["bonet_infer_ms_256_compiled", "bonet_infer_ms_cpu_profile_compiled_bf16"], missing
@@ -270,9 +284,9 @@ def test_speed_full_path_on_toys(monkeypatch, bf16):
     every = fp32 + [s[f"bonet_infer_ms_256{v}"] for v in ("_bf16", "_compiled_bf16")]
     assert s["bonet_infer_ms_256_best"] == min(v for v in every if v is not None)
     assert not extra["skipped"]
-    frames = frames({"speed": s, "speed_extra": extra})
-    assert frames["inference"].loc["channels_last"].notna().all() and len(frames["training"]) == 4
+    tables = frames({"speed": s, "speed_extra": extra})
+    assert tables["inference"].loc["channels_last"].notna().all() and len(tables["training"]) == 4
     # bf16 training is timed where the hardware has bf16, and shown beside the fp32 rates
-    assert ("bf16 images/s" in frames["training"]) == bf16
+    assert ("bf16 images/s" in tables["training"]) == bf16
     if bf16:
-        assert frames["training"]["bf16 images/s"].notna().all() and extra["train_images_per_s_256_bf16"] > 0
+        assert tables["training"]["bf16 images/s"].notna().all() and extra["train_images_per_s_256_bf16"] > 0

@@ -8,9 +8,10 @@ import math
 from dataclasses import replace
 
 from baa import paper
-import baa.experiments.calibrate as baa_experiments_calibrate
-import baa.experiments.phantom_baselines as baa_experiments_phantom_baselines
-from baa.experiments.calibrate import cnn_mae, main, stage_reader_mae
+import baa.experiments.calibrate as calibrate
+import baa.experiments.phantom_baselines as phantom_baselines
+from baa.cli import main
+from baa.experiments.calibrate import cnn_mae, stage_reader_mae
 from baa.experiments.phantom_baselines import linear_baseline_mae
 from baa.phantom.anatomy import PhantomConfig
 
@@ -45,17 +46,17 @@ def test_cnn_calibration_run_reports_its_settings(tmp_path):
 
 def test_cli_writes_json_and_names_the_checkpoint_by_settings(tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr(baa_experiments_calibrate, "stage_reader_mae", lambda seed: {"mae_label": 0.4})
-    monkeypatch.setattr(baa_experiments_phantom_baselines, "linear_baseline_mae", lambda seed, size, n_train, n_test: 1.8)
+    monkeypatch.setattr(calibrate, "stage_reader_mae", lambda seed: {"mae_label": 0.4})
+    monkeypatch.setattr(phantom_baselines, "linear_baseline_mae", lambda seed, size, n_train, n_test: 1.8)
 
     def fake_cnn(size, width, n_train, n_test, epochs, seed, amp_cpu, checkpoint):
         seen.append(checkpoint)
         return dict(mae_label=0.7, size=size, width=width, n_train=n_train, epochs=epochs, device="cpu")
 
-    monkeypatch.setattr(baa_experiments_calibrate, "cnn_mae", fake_cnn)
+    monkeypatch.setattr(calibrate, "cnn_mae", fake_cnn)
     out = tmp_path / "cal" / "128.json"
-    assert main(["--size", "128", "--out", str(out)]) == 0
-    assert main(["--size", "256", "--out", str(out)]) == 0
+    assert main(["calibrate", "--size", "128", "--out", str(out)]) == 0
+    assert main(["calibrate", "--size", "256", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["cnn"]["size"] == 256 and res["stage_reader"]["mae_label"] == 0.4 and res["linear_32px"] == {"mae_label": 1.8, "size": 128, "n_train": 2000, "n_test": 500}
     assert res["data"].startswith("phantom") and len(set(seen)) == 2 and all(p.parent == out.parent for p in seen)

@@ -21,7 +21,7 @@ LAYERS = [
     ("baa.data", "baa.phantom"),  # datasets: real label files, the synthetic hand
     ("baa.degrade", "baa.metrics"),  # section 3.1.2's degradations; eq. 1-6
     ("baa.restore",),  # the classical restorers
-    ("baa.models",),  # BoNet+, ResUNet, the quality classifier, the pipelines of Fig. 10
+    ("baa.models", "baa.weights"),  # BoNet+, ResUNet, the classifier, the pipelines of Fig. 10; the shipped model
     ("baa.train",),
     ("baa.experiments",),  # the paper's experiments and the artifacts rule
     ("baa.analysis",),  # tables, claims, saliency, restoration and speed

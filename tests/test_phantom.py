@@ -4,6 +4,7 @@ DHA-like, rendering is deterministic and the files round-trip."""
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 
 import numpy as np
@@ -11,10 +12,13 @@ import pytest
 import torch
 from PIL import Image
 import baa.phantom.dataset as baa_phantom_dataset
-import baa.phantom.render as baa_phantom_render
-from baa.phantom.anatomy import CENTRES, EVENTS, N_CARPAL, PhantomConfig, maturity_state, sample_subjects
+from baa.phantom.anatomy import (CENTRES, EVENTS, N_CARPAL, N_U, N_Z, U_COLUMNS, Z_COLUMNS, PhantomConfig, maturity_state,
+                                 named_draws, sample_subjects)
 from baa.phantom.dataset import PhantomDataset, _to_png_array, age_grid, write_rsna
 from baa.phantom.render import _splat, render
+
+# the module itself: the package's attribute ``render`` is the function
+RENDER = importlib.import_module("baa.phantom.render")
 
 
 S = 64
@@ -122,7 +126,7 @@ def test_same_bytes_with_worker_processes_and_wider_patches(tmp_path, monkeypatc
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     # each primitive's patch covers its whole footprint: a wider margin changes no pixel or mask
     r = render(torch.arange(6), seed=3, config=PhantomConfig(size=96), masks=True)
-    monkeypatch.setattr(baa_phantom_render, "_BOX_MARGIN", 8.0)
+    monkeypatch.setattr(RENDER, "_BOX_MARGIN", 8.0)
     w = render(torch.arange(6), seed=3, config=PhantomConfig(size=96), masks=True)
     assert torch.equal(r["image"], w["image"])
     assert all(torch.equal(r["masks"][k], w["masks"][k]) for k in r["masks"])
@@ -212,6 +216,16 @@ def test_cortex_is_never_negative(monkeypatch):
             seen.append(float(out[2].min()))
         return out
 
-    monkeypatch.setattr(baa_phantom_render, "_splat", spy)
+    monkeypatch.setattr(RENDER, "_splat", spy)
     render(torch.arange(32), seed=5, config=PhantomConfig(size=64))
     assert seen and min(seen) >= 0.0
+
+
+def test_every_draw_has_one_name():
+    """Each column of an image's normal and uniform draws has exactly one name."""
+    for columns, n in ((Z_COLUMNS, N_Z), (U_COLUMNS, N_U)):
+        cols = sorted(c for v in columns.values() for c in (range(n)[v] if isinstance(v, slice) else [v]))
+        assert cols == list(range(n))
+    z = torch.arange(2 * N_Z).view(2, N_Z)
+    named = named_draws(z, Z_COLUMNS)
+    assert torch.equal(named.hand_length, z[:, 34]) and torch.equal(named.tilt[:, 2], z[:, 45])

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from baa.data.prepare import prepare
-from baa.data.real import PHANTOM, data_spec, data_tag, load_prepared
+from baa.data.real import data_tag, load_prepared
+from baa.profiles import PHANTOM, data_spec
 from baa.errors import InputError
 from baa.phantom import write_rsna
 
@@ -69,3 +70,42 @@ def test_every_real_rsna_dev_film_is_prepared():
     data, left_out = load_prepared(SHARED, "rsna", 32, progress=False)
     assert left_out == [] and len(data) == 28
     assert 1.0 < float(data.age.min()) and float(data.age.max()) < 16.0
+
+
+def test_the_experiments_run_on_a_real_layout_folder_under_its_own_tag(folder, tmp_path, monkeypatch, capsys):
+    """The whole experiment path (Table 2, the restorers, the classifier, Tables 4-5) on a phantom
+    folder read back through the RSNA loader and the preparation path: the artifacts land under the
+    dataset's tag, beside (never inside) the phantom's."""
+    import baa.experiments.tables as T
+    from baa.experiments.artifacts import artifact_dir
+    from baa.experiments.datasets import dataset
+    from baa.profiles import Profile
+
+    monkeypatch.setenv("BAA_ARTIFACTS", str(tmp_path / "artifacts"))
+    tiny = Profile(name="tiny", image_size=32, width=0.125, n_images=24, n_test=8, folds=2, cv_folds_run=1,
+                   epochs_regressor=1, epochs_classifier=1, epochs_resunet=1, resunet_depth=2, classifier_width=0.125,
+                   classifier_hidden=16, n_bench=4)
+    real = tiny.with_data(data_spec(folder, "rsna"))
+    root = artifact_dir(real)
+    assert root.parent == tmp_path / "artifacts" / "tiny" and root.name == data_tag(real.data)
+    train, test = dataset(real, "train", progress=False), dataset(real, "test", progress=False)
+    assert len(train) + len(test) == 6 and len(test) >= 1 and not set(train.ids) & set(test.ids)
+    results = T.assessment(real, progress=False)
+    assert results["n_test"] == len(test) and "phantom-rsna" in results["source"]
+    assert (root / "results" / "assessment.json").exists() and list((root / "models").glob("resunet_dq.pt"))
+    assert not (tmp_path / "artifacts" / "tiny" / "models").exists()  # nothing written for the phantom
+    # one preparation path: `baa evaluate` and `baa assess` give a film the same age with the same models
+    import json
+
+    from baa.cli import main
+
+    models = str(root / "models")
+    capsys.readouterr()
+    assert main(["evaluate", "--data", str(folder), "--checkpoint", models, "--pipeline", "dq", "--tta", "4",
+                 "--per-image"]) == 0
+    evaluated = {r["file"]: r["bone_age_years"] for r in json.loads(capsys.readouterr().out)["per_image"]}
+    films = sorted(evaluated)[:2]
+    assert main(["assess", *films, "--checkpoint", models, "--pipeline", "dq", "--tta", "4", "--json", "--force"]) == 0
+    assessed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for r in assessed:
+        assert r["bone_age_years"] == pytest.approx(evaluated[r["file"]], abs=2e-3), r["file"]

@@ -10,6 +10,9 @@ from baa.models import BoNetPlus, CQPipeline, DQPipeline, PlainPipeline, Quality
 from baa.analysis.saliency import (cam_layer, enrichment, grad_cam, input_gradients, mask_share, pipeline_fn, saliency_maps,
                           saliency_table)
 from baa.experiments.datasets import dataset
+from baa.profiles import PROFILES
+
+SMOKE = PROFILES["smoke"]
 
 S = 32
 QUADRANTS = {"tl": (slice(0, S // 2), slice(0, S // 2)), "tr": (slice(0, S // 2), slice(S // 2, S)),
@@ -136,12 +139,12 @@ def test_saliency_table_rows():
     assert (df.loc[df["method"] == "gradient", "n_empty"] == 0).all()
 
 
-def test_phantom_split_has_the_bits_pipelines_dataset_gives(tmp_path, monkeypatch):
+def test_phantom_split_has_the_bits_the_experiments_dataset_gives(tmp_path, monkeypatch):
     """The saliency chapter's images are exactly those the networks are trained and tested on."""
     from baa.analysis.saliency import phantom_split
 
     monkeypatch.setenv("BAA_ARTIFACTS", str(tmp_path))
-    s = phantom_split("smoke", "test", n=3, progress=False)
-    d = dataset("smoke", "test", progress=False)
+    s = phantom_split(SMOKE, "test", n=3, progress=False)
+    d = dataset(SMOKE, "test", progress=False)
     assert torch.equal(s["image"], d.images[:3]) and torch.allclose(s["label"], d.age[:3])
     assert set(s["masks"]) >= {"carpals", "epiphyses", "bones", "hand"} and s["masks"]["bones"].shape == s["image"].shape

@@ -3,11 +3,9 @@
 import pytest
 import torch
 
-from baa.experiments.tables import train_config
 from baa.models import BoNetPlus, QualityClassifier, ResUNet
 from baa.train import (TrainConfig, fit_classifier, fit_regressor, fit_restorer, load_checkpoint, pick_device,
                        predict)
-import baa.train.device as baa_train_device
 
 
 def _data(n=24, side=32):
@@ -39,9 +37,15 @@ def _regressor(data, ckpt=None, stop_after=None):
                          checkpoint=ckpt, callbacks=cbs)
 
 
-def test_pick_device_is_cpu_here():
-    assert pick_device("auto").type in ("cpu", "cuda", "mps")
-    assert pick_device("cpu").type == "cpu"
+def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto") == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert pick_device("auto") == torch.device("mps")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert pick_device("auto") == torch.device("cpu")
+    assert pick_device("cuda:1") == torch.device("cuda", 1)  # a named device is taken as it is
 
 
 def test_same_seed_same_weights():
@@ -124,17 +128,6 @@ def test_restorer_loss_is_l1_by_default_and_mse_on_request():
     assert torch.equal(w1, w1b) and not torch.equal(w1, w2)
     with pytest.raises(ValueError, match="unknown restorer loss 'l3'"):
         fit_restorer(ResUNet(width=0.125, depth=2), data, _cfg(epochs=1), loss="l3")
-
-
-def test_profiles_train_in_bf16_only_where_the_cpu_has_it(monkeypatch):
-    """``Profile.train_bf16`` turns on ``amp_cpu`` only where bf16 is native: elsewhere it is
-    emulated, slower than fp32, and the profile trains in fp32."""
-    from baa.profiles import get_profile
-
-    for native in (True, False):
-        monkeypatch.setattr(baa_train_device, "bf16_supported", lambda *a, native=native: native)
-        assert train_config(get_profile("cpu"), "regressor").amp_cpu is native
-        assert train_config(get_profile("smoke"), "regressor").amp_cpu is False
 
 
 def test_amp_cpu_trains_in_bf16_only_when_asked():

@@ -17,6 +17,8 @@ trained network's evidence lies there, on clean and on degraded inputs, and afte
   area it gives the enrichment ratio (1: no preference; > 1: the map prefers the region).
 - ``saliency_table``: share / area / enrichment per pipeline, quality and method, with a randomly
   initialised BoNet+ as the control (Adebayo et al. 2018, "Sanity checks for saliency maps").
+
+Layer: analysis.
 """
 
 from __future__ import annotations
@@ -27,12 +29,12 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from baa.experiments.datasets import SPLIT_OFFSET
+
+from baa.experiments.datasets import split_size
 from baa.experiments.tables import degraded_set
-from baa.io.images import normalize_images
-from baa.phantom.anatomy import PhantomConfig
-from baa.phantom.dataset import PhantomDataset
-from baa.profiles import get_profile
+from baa.io import normalize_images
+from baa.phantom import SPLIT_OFFSET, PhantomConfig, PhantomDataset
+from baa.profiles import Profile
 
 __all__ = ["phantom_split", "grad_cam", "input_gradients", "mask_share", "enrichment", "cam_layer", "pipeline_fn",
            "pipeline_regressor", "saliency_maps", "saliency_table", "growth_mask", "overlay", "describe"]
@@ -146,18 +148,16 @@ def growth_mask(masks: dict) -> torch.Tensor:
     return masks["carpals"] | masks["epiphyses"]
 
 
-def phantom_split(profile=None, split: str = "test", n: int | None = None, progress: bool = True) -> dict:
+def phantom_split(p: Profile, split: str = "test", n: int | None = None, progress: bool = True) -> dict:
     """The first ``n`` phantom images of a profile's ``split`` (the same bits as
-    ``baa.pipelines.dataset``) with their masks: ``image``, ``label`` (years), ``bone_age``,
+    ``experiments.datasets.dataset``) with their masks: ``image``, ``label`` (years), ``bone_age``,
     ``masks`` {carpals, epiphyses, bones, hand}."""
-
-    p = get_profile(profile)
-    total = {"train": p.n_images, "test": p.n_test, "bench": p.n_bench}[split]
+    total = split_size(p, split)
     ds = PhantomDataset(min(n or total, total), seed=p.seed, config=PhantomConfig(size=p.image_size),
                         start=SPLIT_OFFSET[split])
     out = ds.render_all(progress=progress, masks=True)
 
-    # the levels pipelines.dataset gives the networks
+    # the levels experiments.datasets.dataset gives the networks
     return {"image": normalize_images(out["image"]), "label": out["label"].float(), "bone_age": out["bone_age"].float(),
             "masks": out["masks"]}
 
@@ -215,7 +215,7 @@ def saliency_table(pipelines: dict[str, nn.Module], images: torch.Tensor, masks:
         pipelines: name -> pipeline (``build_pipelines``); ``control`` (optional) is added as a
             pipeline named ``"random BoNet+"``: the same architecture, untrained.
         images: clean images ``(B, 1, S, S)``; masks: the phantom's masks of the same images.
-        degrade_fn: ``(images, kind) -> images``; default ``baa.pipelines.degraded_set``.
+        degrade_fn: ``(images, kind) -> images``; default ``experiments.tables.degraded_set``.
 
     Returns a ``pandas.DataFrame`` with one row per (pipeline, quality, method): ``growth_share``,
     ``growth_area``, ``enrichment`` (mean over images of share / area), ``enrichment_sd``,

@@ -5,6 +5,7 @@ Layer: analysis.
 """
 
 from __future__ import annotations
+
 import copy
 import json
 import math
@@ -14,25 +15,23 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Callable
+
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from baa.train import bf16_supported  # re-exported: the bench's variants depend on it
-from baa.models.bonet import BoNetPlus
-from baa.models.quality import QualityClassifier
-from baa.models.registry import count_parameters
-from baa.models.resunet import ResUNet
-from baa.phantom.anatomy import PhantomConfig
-from baa.phantom.dataset import PhantomDataset, write_rsna
-from baa.phantom.render import render
+from torch.utils.flop_counter import FlopCounterMode
 
+from baa.models import BoNetPlus, QualityClassifier, ResUNet, count_parameters
+from baa.phantom import PhantomConfig, PhantomDataset, render, write_rsna
+from baa.profiles import Profile
+from baa.train import bf16_supported
 
 
 PAPER_SIZE = 256  # Table 1: 1 x 256 x 256 input
-
 
 
 def _cpu_name() -> str:
@@ -43,7 +42,6 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown CPU"
-
 
 
 def hardware(device: str | torch.device = "cpu") -> dict:
@@ -61,8 +59,7 @@ def hardware(device: str | torch.device = "cpu") -> dict:
     return out
 
 
-
-def _load() -> float | None:
+def load_average() -> float | None:
     """The 1-minute load average (other work competing for the CPUs), where the OS reports one."""
     try:
         return float(os.getloadavg()[0])
@@ -70,11 +67,9 @@ def _load() -> float | None:
         return None
 
 
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
 
 
 def time_call(fn: Callable[[], object], iters: int = 3, warmup: int = 1, device: str | torch.device = "cpu") -> float:
@@ -91,7 +86,6 @@ def time_call(fn: Callable[[], object], iters: int = 3, warmup: int = 1, device:
         _sync(device)
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
-
 
 
 def time_interleaved(fns: dict[str, Callable[[], object]], iters: int = 3, warmup: int = 1,
@@ -114,7 +108,6 @@ def time_interleaved(fns: dict[str, Callable[[], object]], iters: int = 3, warmu
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
-
 def matmul_peak_gflops(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
                        sizes: tuple[int, ...] | None = None, reps: int = 3) -> float:
     """This machine's achievable matmul rate: the best GFLOP/s (2 n^3 per product) of ``torch.mm``
@@ -128,17 +121,10 @@ def matmul_peak_gflops(device: str | torch.device = "cpu", dtype: torch.dtype = 
     for n in sizes:
         a = torch.rand(n, n, generator=g).to(device=device, dtype=dtype)
         b = torch.rand(n, n, generator=g).to(device=device, dtype=dtype)
-        t = min(time_call(lambda: torch.mm(a, b), iters=1, warmup=1 if r == 0 else 0, device=device) for r in range(reps))
+        t = min(time_call(partial(torch.mm, a, b), iters=1, warmup=1 if r == 0 else 0, device=device) for r in range(reps))
         best = max(best, 2 * n**3 / t / 1e9)
         del a, b
     return best
-
-
-
-def _flop_counter():
-    from torch.utils.flop_counter import FlopCounterMode
-    return FlopCounterMode(display=False)
-
 
 
 def flop_count(model: nn.Module, inputs: torch.Tensor, by_op: bool = False, backward: bool = False):
@@ -147,7 +133,7 @@ def flop_count(model: nn.Module, inputs: torch.Tensor, by_op: bool = False, back
     ``backward``: forward plus backward of the sum of the outputs (one training step's arithmetic,
     the optimiser excluded). ``by_op``: also return ``{op name: flops}``. Works on ``meta``
     tensors, so counting a paper-size network costs no arithmetic."""
-    fc = _flop_counter()
+    fc = FlopCounterMode(display=False)
     was_training = model.training
     if not backward:
         model.eval()
@@ -168,17 +154,16 @@ def flop_count(model: nn.Module, inputs: torch.Tensor, by_op: bool = False, back
     return total, ops
 
 
-
-def _paper_models() -> dict[str, Callable[[], nn.Module]]:
+def paper_networks() -> dict[str, Callable[[], nn.Module]]:
+    """Builders of the paper's networks: BoNet+ (Table 1), the ResUNet (section 3.3.1: depth 5), VGG-16's classifier."""
     return {"bonet": lambda: BoNetPlus(width=1.0), "resunet": lambda: ResUNet(base=64, depth=5, width=1.0),
             "classifier": lambda: QualityClassifier(width=1.0)}
 
 
-
-def _profile_models(p) -> dict[str, Callable[[], nn.Module]]:
+def profile_networks(p: Profile) -> dict[str, Callable[[], nn.Module]]:
+    """Builders of the networks at a profile's widths and depth."""
     return {"bonet": lambda: BoNetPlus(width=p.width), "resunet": lambda: ResUNet(width=p.width, depth=p.resunet_depth),
             "classifier": lambda: QualityClassifier(width=p.classifier_width)}
-
 
 
 def model_cost(build: Callable[[], nn.Module], size: int = PAPER_SIZE, batch: int = 1) -> dict:
@@ -196,11 +181,9 @@ def model_cost(build: Callable[[], nn.Module], size: int = PAPER_SIZE, batch: in
     return {"params": count_parameters(model), "flops": fwd, "conv_flops": conv, "train_flops": train}
 
 
-
 def _prepare(model: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
     model = model.to(device).eval()
     return model.to(memory_format=torch.channels_last) if channels_last else model.to(memory_format=torch.contiguous_format)
-
 
 
 def inference_latency(model: nn.Module, size: int, device: str | torch.device = "cpu", batch: int = 1,
@@ -243,7 +226,6 @@ def inference_latency(model: nn.Module, size: int, device: str | torch.device = 
     return out
 
 
-
 def _train_batch(name: str, batch: int, size: int, device: torch.device):
     g = torch.Generator().manual_seed(0)
     x = torch.rand(batch, 1, size, size, generator=g)
@@ -258,7 +240,6 @@ def _train_batch(name: str, batch: int, size: int, device: torch.device):
         y = torch.randint(4, (batch,), generator=g)
         loss = F.cross_entropy
     return x.to(device), y.to(device), loss
-
 
 
 def train_images_per_s(name: str, build: Callable[[], nn.Module], size: int, batch: int,
@@ -298,7 +279,6 @@ def train_images_per_s(name: str, build: Callable[[], nn.Module], size: int, bat
 
         fns[v] = step
     return {v: batch / t for v, t in time_interleaved(fns, steps, warmup, device).items()}
-
 
 
 def conv_gflops_per_s(model: nn.Module, size: int, device: str | torch.device = "cpu", batch: int = 1,
@@ -342,7 +322,6 @@ def conv_gflops_per_s(model: nn.Module, size: int, device: str | torch.device = 
     return conv_flops / best / 1e9 if 0 < best < math.inf else float("nan")
 
 
-
 def phantom_images_per_s(size: int = PAPER_SIZE, n: int = 256, png: bool = False, device: str | torch.device = "cpu",
                          seed: int = 0, workers: int | None = None) -> float:
     """Images/s of the phantom at ``size``: ``PhantomDataset.render_all`` of ``n`` images in memory,
@@ -368,7 +347,6 @@ _COMPILE_SCRIPT = (
 )
 
 
-
 def _compile_worker(spec: dict) -> dict:
     """Runs in a child process (see ``compile_inference``): eager vs ``torch.compile`` latency of
     each configuration, measured in this one process."""
@@ -391,7 +369,6 @@ def _compile_worker(spec: dict) -> dict:
             comp = time_call(lambda: compiled(x), spec["iters"], 1, device)
         out[cfg["name"]] = {"eager_s": eager, "compiled_s": comp, "compile_s": compile_s}
     return out
-
 
 
 def compile_inference(configs: list[dict], device: str | torch.device = "cpu", iters: int = 3,

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 
 
-
 MAX_ROTATION, MAX_SHIFT, ZOOM = 15.0, 0.1, (0.9, 1.1)  # the training augmentation's ranges (section 4.1)
 
 
@@ -23,7 +22,6 @@ P_WARP = 0.5
 
 
 TTA_VIEWS = 16  # test-time views baa assess averages over (chapter 9 measures the agreement they buy)
-
 
 
 def augment(
@@ -57,7 +55,6 @@ def augment(
     return torch.where(keep, images.to(warped.dtype), warped)
 
 
-
 def _warp(images: torch.Tensor, u: torch.Tensor, max_rotation: float, max_shift: float,
           zoom: tuple[float, float]) -> torch.Tensor:
     """:func:`augment`'s warp of each image, its four parameters given as ``u`` (N,4) in [0,1)."""
@@ -74,7 +71,6 @@ def _warp(images: torch.Tensor, u: torch.Tensor, max_rotation: float, max_shift:
     dtype = images.dtype if images.is_floating_point() else torch.float32
     grid = F.affine_grid(theta.to(dtype), list(images.shape), align_corners=False)
     return F.grid_sample(images.to(dtype), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
 
 
 def tta_views(images: torch.Tensor, views: int, seed: int = 0) -> torch.Tensor:
@@ -99,7 +95,6 @@ def tta_views(images: torch.Tensor, views: int, seed: int = 0) -> torch.Tensor:
 # blur_augment: share of images blurred, largest sigma (pixels). Up to 2 px spans what the restorers
 # leave: the 4x low-resolution image brought back to size is about as soft as a 1.5-2 px Gaussian.
 BLUR_P, BLUR_MAX_SIGMA = 0.5, 2.0
-
 
 
 def blur_augment(images: torch.Tensor, generator: torch.Generator | None = None, p: float = BLUR_P,
@@ -127,7 +122,6 @@ def blur_augment(images: torch.Tensor, generator: torch.Generator | None = None,
     x = F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), wk[:, None, :, None], groups=n * c)
     keep = (u[:, 0] >= p).view(n, 1, 1, 1)
     return torch.where(keep, images, x.reshape(images.shape))
-
 
 
 def flip_augment(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

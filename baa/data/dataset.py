@@ -10,12 +10,12 @@ import numpy as np
 import torch
 
 
-
 AGE_RANGE_YEARS = (0.0, 20.0)  # DHA: 0-18 (paper: 0-19); RSNA: 0-19 years
 
 
-
 @dataclass
+
+
 class BoneAgeData:
     """A dataset in memory, the common currency of phantom and real data.
 
@@ -68,6 +68,10 @@ class BoneAgeData:
             source=self.source,
             extra={k: [v[i] for i in pos] for k, v in self.extra.items()},
         )
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """``{"image", "age", "male"}``: what the trainers take."""
+        return {"image": self.images, "age": self.age, "male": self.male}
 
     def to(self, device: Any) -> "BoneAgeData":
         return BoneAgeData(

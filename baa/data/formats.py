@@ -17,12 +17,10 @@ from baa.errors import InputError
 from baa.io.images import IMAGE_EXTENSIONS
 
 
-
 _TRUE = {"true", "t", "1", "1.0", "m", "male", "man", "boy", "yes", "y"}
 
 
 _FALSE = {"false", "0", "0.0", "f", "female", "woman", "girl", "no", "n"}
-
 
 
 def _parse_sex(values: Iterable[Any]) -> np.ndarray:
@@ -32,7 +30,6 @@ def _parse_sex(values: Iterable[Any]) -> np.ndarray:
         s = str(v).strip().lower() if v is not None and not (isinstance(v, float) and math.isnan(v)) else ""
         out.append(1.0 if s in _TRUE else 0.0 if s in _FALSE else math.nan)
     return np.asarray(out, dtype=np.float32)
-
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -50,10 +47,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return df
 
 
-
 def _norm_col(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
-
 
 
 def _find_col(df: pd.DataFrame, candidates: Sequence[str]) -> str | None:
@@ -68,12 +63,10 @@ def _find_col(df: pd.DataFrame, candidates: Sequence[str]) -> str | None:
     return None
 
 
-
 def _missing_columns(csv: Path, df: pd.DataFrame, missing: Sequence[str]) -> InputError:
     return InputError(
         csv, f"missing column(s) {', '.join(missing)}; the CSV has columns {', '.join(map(str, df.columns))}"
     )
-
 
 
 def _stem(value: Any) -> str:
@@ -82,7 +75,6 @@ def _stem(value: Any) -> str:
     s = re.split(r"[\\/]", s)[-1]
     base, ext = os.path.splitext(s)
     return base if ext.lower() in IMAGE_EXTENSIONS else s
-
 
 
 def _resolve(root: Path, name: str, subdir: str | None = None) -> tuple[Path, bool]:
@@ -103,7 +95,6 @@ def _resolve(root: Path, name: str, subdir: str | None = None) -> tuple[Path, bo
     return cands[0], False
 
 
-
 def _to_years(months_or_years: np.ndarray, units: str, where: Path) -> np.ndarray:
     u = str(units).lower()
     if u in ("months", "month", "m"):
@@ -113,8 +104,9 @@ def _to_years(months_or_years: np.ndarray, units: str, where: Path) -> np.ndarra
     raise InputError(where, f"unknown age units {units!r} (use 'months' or 'years')")
 
 
-
 @dataclass
+
+
 class _Table:
     rows: pd.DataFrame
     source: str
@@ -122,7 +114,6 @@ class _Table:
     units: str = "months"
     problems: list[str] = field(default_factory=list)
     extra_cols: tuple[str, ...] = ()
-
 
 
 def _make_rows(ids, paths, exists, age_raw, age_years, male, **extra) -> pd.DataFrame:
@@ -138,7 +129,6 @@ def _make_rows(ids, paths, exists, age_raw, age_years, male, **extra) -> pd.Data
     return pd.DataFrame(d)
 
 
-
 def _numeric(series: pd.Series) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
 
@@ -147,7 +137,6 @@ RSNA_CSV = "boneage-training-dataset.csv"
 
 
 RSNA_IMAGES = "boneage-training-dataset"
-
 
 
 def _rsna_table(root: str | os.PathLike, csv_name: str = RSNA_CSV, image_dir: str = RSNA_IMAGES) -> _Table:
@@ -194,7 +183,6 @@ _DHA_GROUP = re.compile(r"^(ASI|BLK|CAU|HIS)([FM])(\d{1,2})$", re.IGNORECASE)
 _DHA_RACESEX = re.compile(r"^(ASI|BLK|CAU|HIS)([FM])$", re.IGNORECASE)
 
 
-
 def _dha_index(tree: Path) -> dict[str, dict]:
     """stem -> {path, race, male, group, dup} for every image under the DHA tree
     ``JPEGimages/{RACE}{SEX}/{RACE}{SEX}{AA}/{id}.jpg`` (datasets.md)."""
@@ -218,21 +206,9 @@ def _dha_index(tree: Path) -> dict[str, dict]:
     return index
 
 
-
-def _dha_table(
-    root: str | os.PathLike,
-    metadata_csv: str | os.PathLike | None = None,
-    reading_cols: Sequence[str] = ("reading1", "reading2"),
-    id_col: str = "id",
-    units: str = "months",
-    age_col: str = "bone_age",
-    sex_col: str | None = None,
-) -> _Table:
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(root, "DHA folder not found" if not root.exists() else "expected the DHA folder, got a file")
-    tree = root / "JPEGimages" if (root / "JPEGimages").is_dir() else root
-    index = _dha_index(tree)
+def _dha_csv(root: Path, tree: Path, metadata_csv, reading_cols: Sequence[str], id_col: str, age_col: str) -> Path:
+    """The DHA's label CSV: ``metadata_csv`` (looked up in ``root`` when not found as given), else the
+    one CSV in ``root`` or in its image tree."""
     if metadata_csv is None:
         found = sorted(root.glob("*.csv")) or sorted(tree.glob("*.csv"))
         if len(found) != 1:
@@ -242,14 +218,17 @@ def _dha_table(
                 + (f"several CSVs found ({', '.join(p.name for p in found)})" if found else "none found")
                 + f": pass metadata_csv= (columns {id_col},{','.join(reading_cols)} or image_ID,{age_col})",
             )
-        csv = found[0]
-    else:
-        csv = Path(metadata_csv)
-        if not csv.is_absolute() and not csv.exists() and (root / csv).exists():
-            csv = root / csv
-    df = _read_csv(csv)
-    problems: list[str] = []
+        return found[0]
+    csv = Path(metadata_csv)
+    if not csv.is_absolute() and not csv.exists() and (root / csv).exists():
+        csv = root / csv
+    return csv
 
+
+def _dha_ages(df: pd.DataFrame, csv: Path, reading_cols: Sequence[str], age_col: str,
+              problems: list[str]) -> tuple[np.ndarray, list]:
+    """Each row's age (CSV units) and its text: the mean of the two readings when the CSV has them,
+    else its one bone-age column."""
     read_found = [_find_col(df, [c]) for c in reading_cols]
     if all(c is not None for c in read_found):
         vals = np.stack([_numeric(df[c]) for c in read_found], axis=1)
@@ -261,69 +240,78 @@ def _dha_table(
         cnt = np.isfinite(vals).sum(axis=1)
         tot = np.where(np.isfinite(vals), vals, 0.0).sum(axis=1)
         raw_age = np.divide(tot, cnt, out=np.full(len(df), np.nan), where=cnt > 0)
-        age_raw_text = [" / ".join(str(df[c].iloc[i]) for c in read_found) for i in range(len(df))]
-    else:
-        a_col = _find_col(df, [age_col, "boneage", "Bone Age (months)"])
-        if a_col is None:
-            miss = [c for c, f in zip(reading_cols, read_found) if f is None]
-            raise InputError(
-                csv,
-                f"missing column(s) {', '.join(miss)} (two readings) or {age_col} (one bone age); "
-                f"the CSV has columns {', '.join(map(str, df.columns))}",
-            )
-        raw_age = _numeric(df[a_col])
-        age_raw_text = df[a_col].tolist()
+        return raw_age, [" / ".join(str(df[c].iloc[i]) for c in read_found) for i in range(len(df))]
+    a_col = _find_col(df, [age_col, "boneage", "Bone Age (months)"])
+    if a_col is None:
+        miss = [c for c, f in zip(reading_cols, read_found) if f is None]
+        raise InputError(
+            csv,
+            f"missing column(s) {', '.join(miss)} (two readings) or {age_col} (one bone age); "
+            f"the CSV has columns {', '.join(map(str, df.columns))}",
+        )
+    return _numeric(df[a_col]), df[a_col].tolist()
+
+
+def _dha_match(df: pd.DataFrame, csv: Path, root: Path, index: dict, id_col: str, sex_col: str | None,
+               problems: list[str]) -> dict[str, list]:
+    """Each row's image: found in the tree by its number (sex, race and age group from the folder
+    names), else resolved from the CSV's path; the CSV's sex where the folder gives none."""
     i_col = _find_col(df, [id_col, "image_ID", "id", "image", "filename", "path"])
     if i_col is None:
         raise _missing_columns(csv, df, [id_col])
     dir_col = _find_col(df, ["dir"])
     s_col = _find_col(df, [sex_col] if sex_col else ["sex", "gender", "male"])
     csv_male = _parse_sex(df[s_col]) if s_col else np.full(len(df), np.nan, np.float32)
-
-    ids, paths, exists, male, race, group = [], [], [], [], [], []
+    out: dict[str, list] = {k: [] for k in ("ids", "paths", "exists", "male", "race", "group")}
     conflicts = 0
     for k, raw in enumerate(df[i_col].tolist()):
         stem = _stem(raw)
-        ids.append(stem)
         hit = index.get(stem)
         if hit is not None:
             p, ok = hit["path"], True
         else:
             p, ok = _resolve(root, str(raw).strip(), df[dir_col].iloc[k] if dir_col else None)
             hit = {}
-        paths.append(p)
-        exists.append(ok)
         m_folder = hit.get("male", math.nan)
         m_csv = float(csv_male[k])
         if not math.isnan(m_folder) and not math.isnan(m_csv) and m_folder != m_csv:
             conflicts += 1
-        male.append(m_folder if not math.isnan(m_folder) else m_csv)  # folder name wins (datasets.md)
-        race.append(hit.get("race"))
-        group.append(hit.get("group"))
+        for key, v in (("ids", stem), ("paths", p), ("exists", ok), ("race", hit.get("race")), ("group", hit.get("group")),
+                       ("male", m_folder if not math.isnan(m_folder) else m_csv)):  # folder name wins (datasets.md)
+            out[key].append(v)
     if conflicts:
         problems.append(f"{conflicts} rows whose CSV sex contradicts the folder name (folder used)")
+    return out
+
+
+def _dha_table(root, metadata_csv=None, reading_cols=("reading1", "reading2"), id_col="id", units="months",
+               age_col="bone_age", sex_col=None) -> _Table:
+    """``load_dha``'s table (its arguments, typed and documented there)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(root, "DHA folder not found" if not root.exists() else "expected the DHA folder, got a file")
+    tree = root / "JPEGimages" if (root / "JPEGimages").is_dir() else root
+    index = _dha_index(tree)
+    csv = _dha_csv(root, tree, metadata_csv, reading_cols, id_col, age_col)
+    df = _read_csv(csv)
+    problems: list[str] = []
+    raw_age, age_raw_text = _dha_ages(df, csv, reading_cols, age_col, problems)
+    m = _dha_match(df, csv, root, index, id_col, sex_col, problems)
     dups = {s: e["dup"] for s, e in index.items() if e["dup"]}
     if dups:
         s0 = next(iter(dups))
         problems.append(f"{len(dups)} image numbers appear in several folders (first: {s0}; the first path is used)")
-    unlabelled = len(set(index) - set(ids))
+    unlabelled = len(set(index) - set(m["ids"]))
     if unlabelled:
         problems.append(f"{unlabelled} images in {tree.name} have no row in {csv.name} (ignored)")
-    rows = _make_rows(ids, paths, exists, age_raw_text, _to_years(raw_age, units, csv), male, race=race, age_group=group)
+    rows = _make_rows(m["ids"], m["paths"], m["exists"], age_raw_text, _to_years(raw_age, units, csv), m["male"],
+                      race=m["race"], age_group=m["group"])
     return _Table(rows, f"dha:{root}", csv, units, problems, extra_cols=("race", "age_group"))
 
 
-
-def _csv_table(
-    csv_path: str | os.PathLike,
-    image_root: str | os.PathLike | None = None,
-    path_col: str | None = None,
-    age_col: str | None = None,
-    sex_col: str | None = None,
-    age_units: str = "months",
-    id_col: str | None = None,
-    dir_col: str | None = "dir",
-) -> _Table:
+def _csv_table(csv_path, image_root=None, path_col=None, age_col=None, sex_col=None, age_units="months", id_col=None,
+               dir_col="dir") -> _Table:
+    """``load_csv``'s table (its arguments, typed and documented there)."""
     csv = Path(csv_path)
     df = _read_csv(csv)
     root = Path(image_root) if image_root is not None else csv.parent
@@ -348,7 +336,6 @@ def _csv_table(
         _to_years(_numeric(df[a_col]), age_units, csv), male,
     )
     return _Table(rows, f"csv:{csv}", csv, age_units)
-
 
 
 def _table(root: str | os.PathLike, format: str, **kw) -> _Table:

@@ -22,9 +22,7 @@ from baa.io.dicom import is_dicom, open_dicom, transfer_syntax_name
 from baa.io.images import MIN_SIDE, read_image, resize_pad
 
 
-
 _MAX_LISTED = 5  # problems listed by name in summarize() before "... and N more"
-
 
 
 def _check_for_load(t: _Table) -> pd.DataFrame:
@@ -49,10 +47,8 @@ def _check_for_load(t: _Table) -> pd.DataFrame:
     return rows
 
 
-
 def _read_resized(path: str, size: int, fix_polarity: bool) -> np.ndarray:
     return resize_pad(read_image(path, fix_polarity=fix_polarity), size)
-
 
 
 def _read_many(paths: Sequence[str], size: int, fix_polarity: bool, progress: bool, workers: int | None, desc: str) -> torch.Tensor:
@@ -80,7 +76,6 @@ def _read_many(paths: Sequence[str], size: int, fix_polarity: bool, progress: bo
     return out
 
 
-
 def _load_table(t: _Table, size: int, limit: int | None, fix_polarity: bool, progress: bool, workers: int | None) -> BoneAgeData:
     rows = t.rows
     if limit is not None:
@@ -101,7 +96,6 @@ def _load_table(t: _Table, size: int, limit: int | None, fix_polarity: bool, pro
     )
 
 
-
 def load_rsna(
     root: str | os.PathLike,
     size: int = 256,
@@ -120,7 +114,6 @@ def load_rsna(
     be the CSV itself. Months become years. ``limit`` keeps the first rows of the CSV."""
     t = _rsna_table(root, csv_name=csv_name, image_dir=image_dir)
     return _load_table(t, size, limit, fix_polarity, progress, workers)
-
 
 
 def load_dha(
@@ -151,7 +144,6 @@ def load_dha(
     return _load_table(t, size, limit, fix_polarity, progress, workers)
 
 
-
 def load_csv(
     csv_path: str | os.PathLike,
     image_root: str | os.PathLike | None = None,
@@ -180,7 +172,6 @@ def load_csv(
     return _load_table(t, size, limit, fix_polarity, progress, workers)
 
 
-
 def load(root: str | os.PathLike, format: str = "rsna", size: int = 256, **kw) -> BoneAgeData:
     """Dispatch to :func:`load_rsna`, :func:`load_dha` or :func:`load_csv` (``root`` is then the CSV)."""
     fmt = str(format).lower()
@@ -191,7 +182,6 @@ def load(root: str | os.PathLike, format: str = "rsna", size: int = 256, **kw) -
     if fmt == "csv":
         return load_csv(root, size=size, **kw)
     raise InputError(root, f"unknown dataset format {format!r} (choose rsna, dha or csv)")
-
 
 
 def _quick_check(path: str) -> str | None:
@@ -229,11 +219,9 @@ def _quick_check(path: str) -> str | None:
     return None
 
 
-
 def _listed(items: list[str]) -> str:
     s = "; ".join(items[:_MAX_LISTED])
     return s + (f"; ... and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else "")
-
 
 
 def summarize(root: str | os.PathLike, format: str = "rsna", check_images: bool = True, progress: bool = True, **kw) -> dict:

@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from baa.io import normalize, read_image, resize_pad
 
 
-
 ANALYSIS_SIDE = 256  # masks and moments are computed on a copy this large (fast, resolution-free)
 
 
@@ -23,8 +22,9 @@ MIN_THUMB_SCORE = 0.03  # below this the thumb side is a guess: leave the image 
 MARGIN = 0.04  # hand crop margin, fraction of the hand's larger side (the phantoms frame the hand tightly)
 
 
-
 @dataclass
+
+
 class Prepared:
     """``tensor`` (1,1,S,S) network input; ``image`` the prepared crop at the file's resolution
     (H',W') float32 in [0,1]; ``info`` what each step did."""
@@ -32,7 +32,6 @@ class Prepared:
     tensor: torch.Tensor
     image: np.ndarray
     info: dict = field(default_factory=dict)
-
 
 
 def _shrink(img: np.ndarray, side: int = ANALYSIS_SIDE) -> tuple[np.ndarray, float]:
@@ -44,7 +43,6 @@ def _shrink(img: np.ndarray, side: int = ANALYSIS_SIDE) -> tuple[np.ndarray, flo
     out = F.interpolate(t, size=(max(1, round(h * s)), max(1, round(w * s))), mode="bilinear", antialias=True,
                         align_corners=False)[0, 0].numpy()
     return out, s
-
 
 
 def _levels(a: np.ndarray) -> tuple[float, float]:
@@ -59,7 +57,6 @@ def _levels(a: np.ndarray) -> tuple[float, float]:
         hi = a[a > t1]
         t2 = float(threshold_otsu(hi)) if hi.size > 1 and np.ptp(hi) > 0 else t1
     return t1, t2
-
 
 
 def find_borders(a: np.ndarray, min_run: float = 0.25, max_cut: float = 0.35) -> tuple[np.ndarray, dict]:
@@ -96,7 +93,6 @@ def find_borders(a: np.ndarray, min_run: float = 0.25, max_cut: float = 0.35) ->
     return band, cut
 
 
-
 def _hand_mask(a: np.ndarray) -> np.ndarray:
     """Largest connected component above the background/tissue Otsu level (the hand and forearm;
     rulers, markers and dust are smaller), holes filled."""
@@ -111,7 +107,6 @@ def _hand_mask(a: np.ndarray) -> np.ndarray:
     return ndi.binary_fill_holes(lab == 1 + int(np.argmax(sizes)))
 
 
-
 def _moments(mask: np.ndarray) -> tuple[float, float, float]:
     """Centroid (x, y) and the principal axis angle (radians, from the image's vertical)."""
     ys, xs = np.nonzero(mask)
@@ -121,7 +116,6 @@ def _moments(mask: np.ndarray) -> tuple[float, float, float]:
     # direction of the larger eigenvector, as an angle from the vertical axis
     theta = 0.5 * math.atan2(2 * mxy, myy - mxx)
     return float(cx), float(cy), float(theta)
-
 
 
 def thumb_side(mask: np.ndarray) -> float:
@@ -146,7 +140,6 @@ def thumb_side(mask: np.ndarray) -> float:
     return float((np.mean(right) - np.mean(left)) / mask.shape[1])
 
 
-
 def _clear_outline(mask: np.ndarray) -> bool:
     """A hand outline the moments can be trusted on: 5-70 % of the image, leaving it through one
     side at most (the forearm). Otherwise (collimator edges or background merged into the mask)
@@ -159,14 +152,12 @@ def _clear_outline(mask: np.ndarray) -> bool:
     return touched <= 1
 
 
-
 def _rotate(img: np.ndarray, degrees: float, fill: float) -> np.ndarray:
     from scipy import ndimage as ndi
 
     if abs(degrees) < 1e-3:
         return img
     return ndi.rotate(img, degrees, reshape=True, order=1, mode="constant", cval=fill).astype(np.float32)
-
 
 
 def orientation(a: np.ndarray) -> dict:
@@ -199,7 +190,6 @@ def orientation(a: np.ndarray) -> dict:
     deg = (deg + 180.0) % 360.0 - 180.0
     score = thumb_side(m)
     return {"rotate": deg, "mirror": score < -MIN_THUMB_SCORE, "thumb_score": score, "skipped": False}
-
 
 
 def prepare_full(path, size: int, orient: bool = True) -> Prepared:
@@ -254,7 +244,6 @@ def prepare_full(path, size: int, orient: bool = True) -> Prepared:
     x = torch.from_numpy(resize_pad(img, size))[None, None]
     info["prepared_shape"] = list(img.shape)
     return Prepared(x, img, info)
-
 
 
 def prepare(path, size: int) -> torch.Tensor:

@@ -1,5 +1,5 @@
-"""Real labelled datasets for the experiments: which one (``DataSpec``, chosen once at the edge), its
-tag (from its file list and labels: a changed label file retrains, an unchanged one reuses), and
+"""Real labelled datasets for the experiments (the ``DataSpec`` of ``baa.profiles``, chosen once at the
+edge): their tag (from its file list and labels: a changed label file retrains, an unchanged one reuses), and
 every film prepared exactly as ``baa assess`` prepares it (``baa.data.prepare``), cached once per
 dataset and size. A film that cannot be prepared is reported in one line (file and reason), left
 out, and counted; the run goes on.
@@ -13,7 +13,6 @@ import hashlib
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,48 +24,7 @@ from baa.data.formats import _Table, _table
 from baa.data.prepare import prepare
 from baa.errors import InputError, one_line
 from baa.io.atomic import save_torch
-
-FORMATS = ("rsna", "dha", "csv")
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """The data every experiment of a run uses: the phantom (``root`` None), or a labelled folder
-    or CSV in ``format``, with an optional separate held-out ``test_root`` (e.g. RSNA's test set)."""
-
-    root: str | None = None
-    format: str = "rsna"
-    test_root: str | None = None
-
-    @property
-    def phantom(self) -> bool:
-        return self.root is None
-
-    @property
-    def name(self) -> str:
-        """``phantom``, or the dataset's folder name (a CSV: its folder's name)."""
-        if self.root is None:
-            return "phantom"
-        p = Path(self.root)
-        return (p.parent if p.is_file() else p).resolve().name
-
-
-PHANTOM = DataSpec()
-
-
-def data_spec(data: str | os.PathLike | None = None, data_format: str = "rsna",
-              test_data: str | os.PathLike | None = None) -> DataSpec:
-    """The ``DataSpec`` a user asked for (``--data DIR --format F [--test-data DIR]``); the phantom
-    when ``data`` is empty. Raises ``InputError`` for a missing folder or an unknown format."""
-    if not data:
-        return PHANTOM
-    fmt = str(data_format or "rsna").lower()
-    if fmt not in FORMATS:
-        raise InputError(data, f"unknown dataset format {data_format!r} (choose {', '.join(FORMATS)})")
-    for p in (data, test_data):
-        if p and not Path(p).exists():
-            raise InputError(p, "dataset folder not found")
-    return DataSpec(str(Path(data).resolve()), fmt, str(Path(test_data).resolve()) if test_data else None)
+from baa.profiles import DataSpec
 
 
 def _table_digest(t: _Table, h) -> None:

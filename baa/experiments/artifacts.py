@@ -1,20 +1,26 @@
 """The one rule for artifacts: where they live (``artifacts/<profile>/``), the phantom's data version,
-and train-or-reuse for checkpoints (reused only when trained to the end under the same profile and
-data version).
+and train-or-reuse for checkpoints: a checkpoint is reused only when it was trained to the end under
+the same profile and data version; otherwise it is trained again (or resumed, if interrupted).
 
 Layer: experiments.
 """
 
 from __future__ import annotations
-from baa import phantom
+
 import hashlib
 import os
 from pathlib import Path
+from typing import Callable
+
 import torch
-from baa.profiles import Profile, get_profile
-from baa.train import (Trainer)
 
+from baa import phantom
+from baa.data import prepare as prepare_module
+from baa.data.real import data_tag
+from baa.profiles import Profile
+from baa.train import Trainer
 
+PREPROCESSING = "normalize_images(0.5, 99.5)"  # part of data_version: cached data made otherwise is stale
 
 
 def artifacts_root() -> Path:
@@ -28,26 +34,26 @@ def artifacts_root() -> Path:
     return Path.cwd() / "artifacts"
 
 
+def artifact_dir(p: Profile) -> Path:
+    """The run's folder: ``data/``, ``models/``, ``results/`` and ``bench.json``:
+    ``artifacts/<profile>/`` on the phantom, ``artifacts/<profile>/<data tag>/`` on a real dataset
+    (``data.real.data_tag``), so phantom and real models never mix and a changed label file is a
+    new tag."""
+    root = artifacts_root() / p.name
+    return root if p.data.phantom else root / data_tag(p.data)
 
-def artifact_dir(profile: str | Profile | None = None) -> Path:
-    return artifacts_root() / get_profile(profile).name
 
-
-
-PREPROCESSING = "normalize_images(0.5, 99.5)"  # part of data_version: cached data made otherwise is stale
-
-
-
-def data_version(profile: str | Profile | None = None) -> str:
+def data_version(p: Profile) -> str:
     """A tag of the phantom's code and configuration: cached images and the models trained on them
     are reused only while it is unchanged."""
-    p = get_profile(profile)
+    if not p.data.phantom:  # the real dataset's tag and the preparation's code
+        src = (data_tag(p.data) + str(p.image_size)).encode() + Path(prepare_module.__file__).read_bytes()
+        return hashlib.sha1(src).hexdigest()[:10]
     src = (phantom.code_version() + repr(phantom.PhantomConfig(size=p.image_size)) + PREPROCESSING).encode()
     return hashlib.sha1(src).hexdigest()[:10]
 
 
-
-def _finished(path: Path, p: Profile) -> dict | None:
+def finished_checkpoint(path: Path, p: Profile) -> dict | None:
     """The checkpoint at ``path`` when it was trained to the end under this profile and data
     version; ``None`` otherwise (a stale one, from another profile or phantom, is deleted)."""
     if not path.exists():
@@ -60,15 +66,15 @@ def _finished(path: Path, p: Profile) -> dict | None:
     return ckpt if ckpt["epoch"] >= ckpt["config"]["epochs"] else None
 
 
-
-def _train_or_load(path: Path, p: Profile, build, fit, **fit_kw) -> tuple[torch.nn.Module, list]:
-    """Load ``path`` when it was trained to the end under this profile; otherwise (re)train
-    (resuming an interrupted run of the same profile)."""
+def train_or_load(path: Path, p: Profile, build: Callable[[], torch.nn.Module],
+                  fit: Callable[..., Trainer]) -> tuple[torch.nn.Module, list]:
+    """``build()``'s network loaded from ``path`` when it was trained to the end under this profile;
+    otherwise ``fit(model, checkpoint=, extra=)`` (re)trains it, resuming an interrupted run of the
+    same profile. Returns the model in eval mode and its training history."""
     model = build()
-    ckpt = _finished(path, p)
+    ckpt = finished_checkpoint(path, p)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         return model.eval(), ckpt["history"]
-    trainer: Trainer = fit(model, checkpoint=path, extra={"profile": p.to_dict(), "data_version": data_version(p),
-                                                          "name": path.stem}, **fit_kw)
+    trainer = fit(model, checkpoint=path, extra={"profile": p.to_dict(), "data_version": data_version(p), "name": path.stem})
     return trainer.model.eval(), trainer.history

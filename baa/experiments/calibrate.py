@@ -1,39 +1,40 @@
-"""How hard is the phantom? Three reference points for its bone-age difficulty (issue: calibrated
-difficulty), each an MAE in years against the label (the mean of two readings, as in the DHA):
+"""How hard is the phantom? Three reference points for its bone-age difficulty, each an MAE in years
+against the label (the mean of two readings, as in the DHA), to set beside the paper's 0.6-0.9 y:
 
 * ``stage_reader_mae``: a *perfect stage reader*. A small MLP reads every ossification centre's
   true state (present, size, fusion) and the sex, as a flawless Tanner-Whitehouse rater would,
   and never sees the image. What it cannot remove is the reader noise in the label and each
   subject's scatter of event timings around the bone age: the phantom's irreducible error for any
   method that reads maturity stages.
-* ``phantom.linear_baseline_mae``: ridge regression on 32x32 thumbnails, which must stay well
-  above the CNN (at least 1 year).
+* ``phantom_baselines.linear_baseline_mae``: ridge regression on 32x32 thumbnails, which must stay
+  well above the CNN (at least 1 year).
 * ``cnn_mae``: BoNet+ trained and tested on phantom images at a chosen size, width and schedule.
   The paper reports 0.6-0.9 y on the DHA at 256 x 256 (Tables 2-3); ``--size 256 --width 1``
   with the paper's epochs is that setting, for a GPU.
 
-``python -m baa.calibrate --size 128 --width 0.5 --epochs 60 --out calibration.json`` runs all
-three and writes them with their settings.
+``baa calibrate --size 128 --width 0.5 --epochs 60 --out calibration.json`` runs all three
+(``calibration``) and writes them with their settings.
+
+Layer: experiments.
 """
 
 from __future__ import annotations
 
-from baa.phantom.dataset import SPLIT_OFFSET
-
-import argparse
 import hashlib
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn as nn
 
 from baa import phantom
-from baa.io import normalize_images
+from baa.experiments import phantom_baselines
+from baa.io import normalize_images, save_json
 from baa.metrics import mae
 from baa.models import BoNetPlus
+from baa.phantom import SPLIT_OFFSET
 from baa.train import TrainConfig, fit_regressor, pick_device, predict
-from baa.io.atomic import save_json
 
 TEST_START = SPLIT_OFFSET["held_out"]  # the same held-out phantoms as linear_baseline_mae
 
@@ -113,37 +114,27 @@ def cnn_mae(size: int = 128, width: float = 0.5, n_train: int = 1120, n_test: in
                 seconds=time.perf_counter() - t0, history=[{k: r[k] for k in ("epoch", "loss")} for r in t.history])
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m baa.calibrate", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--width", type=float, default=0.5)
-    ap.add_argument("--n-train", type=int, default=1120)
-    ap.add_argument("--n-test", type=int, default=400)
-    ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--fp32", action="store_true", help="no bf16 autocast on the CPU")
-    ap.add_argument("--skip-cnn", action="store_true", help="only the stage reader and the linear model")
-    ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
-    a = ap.parse_args(argv)
-    res = {"data": f"phantom (seed {a.seed})"}
-    res["stage_reader"] = stage_reader_mae(seed=a.seed)
-    print(f"perfect stage reader: {res['stage_reader']['mae_label']:.3f} y", flush=True)
-    lin = dict(size=128, n_train=2000, n_test=500)
-    res["linear_32px"] = {"mae_label": phantom.linear_baseline_mae(seed=a.seed, **lin), **lin}
-    print(f"linear model on 32x32 thumbnails: {res['linear_32px']['mae_label']:.3f} y", flush=True)
-    if not a.skip_cnn:
-        # the checkpoint lets an interrupted run resume; its name changes with the settings and the phantom's code
-        tag = hashlib.sha1(repr((a.size, a.width, a.n_train, a.n_test, a.epochs, a.seed, a.fp32)).encode()
+LINEAR = {"size": 128, "n_train": 2000, "n_test": 500}  # linear_baseline_mae's settings in ``calibration``
+
+
+def calibration(size: int = 128, width: float = 0.5, n_train: int = 1120, n_test: int = 400, epochs: int = 60,
+                seed: int = 0, amp_cpu: bool = True, cnn: bool = True, out: Path | None = None,
+                log: Callable[[str], None] = print) -> dict:
+    """All three reference points with their settings (``cnn=False``: the stage reader and the linear
+    model only), each line of progress to ``log``; written as JSON to ``out``. The CNN's checkpoint
+    lies beside ``out``, named by the settings and the phantom's code, so an interrupted run resumes."""
+    res = {"data": f"phantom (seed {seed})"}
+    res["stage_reader"] = stage_reader_mae(seed=seed)
+    log(f"perfect stage reader: {res['stage_reader']['mae_label']:.3f} y")
+    res["linear_32px"] = {"mae_label": phantom_baselines.linear_baseline_mae(seed=seed, **LINEAR), **LINEAR}
+    log(f"linear model on 32x32 thumbnails: {res['linear_32px']['mae_label']:.3f} y")
+    if cnn:
+        tag = hashlib.sha1(repr((size, width, n_train, n_test, epochs, seed, not amp_cpu)).encode()
                            + phantom.code_version().encode()).hexdigest()[:10]
-        ckpt = a.out.with_name(f"{a.out.stem}-{tag}.pt") if a.out else None
-        res["cnn"] = cnn_mae(a.size, a.width, a.n_train, a.n_test, a.epochs, seed=a.seed, amp_cpu=not a.fp32, checkpoint=ckpt)
-        c = res["cnn"]
-        print(f"BoNet+ {c['size']}x{c['size']}, width {c['width']}, {c['n_train']} images, {c['epochs']} epochs "
-              f"({c['device']}): {c['mae_label']:.3f} y", flush=True)
-    if a.out:
-        save_json(res, a.out)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        ckpt = out.with_name(f"{out.stem}-{tag}.pt") if out else None
+        res["cnn"] = c = cnn_mae(size, width, n_train, n_test, epochs, seed=seed, amp_cpu=amp_cpu, checkpoint=ckpt)
+        log(f"BoNet+ {c['size']}x{c['size']}, width {c['width']}, {c['n_train']} images, {c['epochs']} epochs "
+            f"({c['device']}): {c['mae_label']:.3f} y")
+    if out:
+        save_json(res, out)
+    return res

@@ -1,18 +1,17 @@
-"""What a linear model of pixels achieves on the phantom (chapter 1's floor, beside the calibration).
+"""What a linear model of pixels achieves on the phantom: chapter 1's check that the phantom is not
+solvable by a linear read-out of the image (``calibrate`` sets it beside the CNN).
 
 Layer: experiments.
 """
 
 from __future__ import annotations
 
-from baa.phantom.dataset import SPLIT_OFFSET
 from dataclasses import replace
+
 import numpy as np
 import torch.nn.functional as F
-from baa.phantom.anatomy import PhantomConfig
-from baa.phantom.dataset import PhantomDataset
 
-
+from baa.phantom import SPLIT_OFFSET, PhantomConfig, PhantomDataset
 
 
 def linear_baseline_mae(n_train: int = 2000, n_test: int = 500, seed: int = 0, size: int = 128,

@@ -19,6 +19,8 @@ import torch
 
 
 @contextmanager
+
+
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` (same suffix, so writers that go by it still work);
     on success it replaces ``path``, on any error it is removed."""

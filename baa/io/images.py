@@ -5,18 +5,19 @@ Layer: io (below data). Bad input raises :class:`baa.errors.InputError` (one lin
 """
 
 from __future__ import annotations
+
 import logging
 import os
 from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
-from baa.errors import InputError
-from baa.io.atomic import atomic_path
-from baa.errors import one_line
-from baa.io.dicom import is_dicom, read_dicom
 
+from baa.errors import InputError, one_line
+from baa.io.atomic import atomic_path
+from baa.io.dicom import is_dicom, read_dicom
 
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,6 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".
 
 
 MIN_SIDE = 8  # smaller than this cannot show a hand; 1x1 "images" are export bugs
-
 
 
 def normalize(arr: np.ndarray, percentiles: tuple[float, float] | None = (0.5, 99.5)) -> np.ndarray:
@@ -48,7 +48,6 @@ def normalize(arr: np.ndarray, percentiles: tuple[float, float] | None = (0.5, 9
     return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
 
 
-
 def normalize_images(images: torch.Tensor, percentiles: tuple[float, float] = (0.5, 99.5)) -> torch.Tensor:
     """``normalize`` applied to each image of a batch (N,1,H,W) -> float32: the level convention
     of ``read_image`` and ``baa assess``, so that networks trained on rendered phantoms see the
@@ -57,7 +56,6 @@ def normalize_images(images: torch.Tensor, percentiles: tuple[float, float] = (0
     arr = images.detach().float().cpu().numpy()
     out = np.stack([normalize(a[0], percentiles)[None] for a in arr])
     return torch.from_numpy(out)
-
 
 
 def strip_uniform_borders(img: np.ndarray, max_fraction: float = 0.3, tol: float = 0.04) -> np.ndarray:
@@ -84,7 +82,6 @@ def strip_uniform_borders(img: np.ndarray, max_fraction: float = 0.3, tol: float
     return a[top:bottom, left:right]
 
 
-
 def detect_inverted(img: np.ndarray, margin: float = 0.08) -> bool:
     """True when ``img`` looks like an inverted export: background brighter than the hand.
 
@@ -109,7 +106,6 @@ def detect_inverted(img: np.ndarray, margin: float = 0.08) -> bool:
     return bool(np.median(border) - np.median(centre) > margin)
 
 
-
 def _grey_from_pil(img: Image.Image) -> np.ndarray:
     """PIL image -> 2-D numpy array, keeping 16-bit and float data as they are."""
     mode = img.mode
@@ -130,7 +126,6 @@ def _grey_from_pil(img: Image.Image) -> np.ndarray:
     return grey
 
 
-
 def _read_pil(path: Path) -> tuple[np.ndarray, bool]:
     """Returns (array, is_8bit)."""
     try:
@@ -148,9 +143,6 @@ def _read_pil(path: Path) -> tuple[np.ndarray, bool]:
     return arr, eight_bit
 
 
-
-
-
 def read_image(path: str | os.PathLike, fix_polarity: bool = True) -> np.ndarray:
     """Read a radiograph as float32 (H,W) in [0,1], bone bright and background dark.
 
@@ -158,7 +150,7 @@ def read_image(path: str | os.PathLike, fix_polarity: bool = True) -> np.ndarray
     magic or a ``.dcm`` name; rescale slope/intercept, VOI LUT or window, MONOCHROME1
     inverted). 8-bit data is min-max scaled; deeper data (12-16-bit, float, DICOM) is scaled
     between its 0.5 and 99.5 percentiles. With ``fix_polarity`` an inverted export (background
-    brighter than the hand, datasets.md) is detected by :func:`detect_inverted` and flipped.
+    brighter than the hand, ``../shared/reference/datasets.md``) is detected by :func:`detect_inverted` and flipped.
 
     Raises :class:`InputError` for a missing, empty, truncated or non-image file, garbage DICOM,
     an undecodable transfer syntax, NaN/inf pixels, an image under ``MIN_SIDE`` pixels a side,
@@ -198,7 +190,6 @@ def read_image(path: str | os.PathLike, fix_polarity: bool = True) -> np.ndarray
         log.info("%s: background brighter than the hand, inverting", p)
         img = 1.0 - img
     return img
-
 
 
 def resize_pad(img: np.ndarray | torch.Tensor, size: int, fill: float = 0.0) -> np.ndarray:

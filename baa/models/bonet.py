@@ -4,16 +4,13 @@ Layer: models.
 """
 
 from __future__ import annotations
-from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
 
 
-
-
 def _c(channels: int, width: float) -> int:
     return max(4, int(round(channels * width)))
-
 
 
 class BNReLUConv(nn.Sequential):
@@ -22,7 +19,6 @@ class BNReLUConv(nn.Sequential):
     def __init__(self, in_ch: int, out_ch: int, kernel: int):
         super().__init__(nn.BatchNorm2d(in_ch), nn.ReLU(inplace=True),
                          nn.Conv2d(in_ch, out_ch, kernel, padding=kernel // 2, bias=False))
-
 
 
 class DenseBlock(nn.Module):
@@ -40,7 +36,6 @@ class DenseBlock(nn.Module):
         return x
 
 
-
 class Transition(nn.Sequential):
     """Table 1's "tl": 1x1 conv to ``out_ch``, then max pooling (3x3/2 for tl1-tl6, 2x2/2 for tl7)."""
 
@@ -52,16 +47,6 @@ class Transition(nn.Sequential):
 BONET_ROWS = [(16, 160, 128), (32, 256, 128), (32, 256, 128), (32, 256, 128), (64, 384, 256), (64, 512, 256)]
 
 
-
-@dataclass
-class BoNetPlusConfig:
-    width: float = 1.0  # channel multiplier; the paper: 1.0
-    in_channels: int = 1  # grey radiograph (Table 1: 1 x 256 x 256)
-    use_sex: bool = False  # beyond the paper: feed sex (1 male, 0 female) to the head
-    init_age: float = 9.5  # years; the output bias starts mid-range so training starts near the mean
-
-
-
 class BoNetPlus(nn.Module):
     """BoNet+ (Table 1). Submodules carry Table 1's row names, so a forward hook on ``db3`` sees
     ``(B, 256, 32, 32)`` for a 256 x 256 input at ``width=1``.
@@ -70,7 +55,7 @@ class BoNetPlus(nn.Module):
         width: multiplies every channel count (Table 1 at 1.0); the cpu profile uses 0.25.
         in_channels: input channels; the paper's input is one grey channel.
         use_sex: beyond the paper; concatenates the sex as an extra channel before ``conv3``.
-        init_age: initial value of the output bias, in years.
+        init_age: initial value of the output bias, in years: training starts near the mean age.
 
     ``forward(x, male=None)`` returns one bone age per image, in years, shape ``(B,)``. The input
     size is free: the network pools down to 1 x 1 (at 256 x 256 exactly as Table 1).
@@ -79,7 +64,7 @@ class BoNetPlus(nn.Module):
     def __init__(self, width: float = 1.0, in_channels: int = 1, use_sex: bool = False, init_age: float = 9.5):
         super().__init__()
         self.spec = {"name": "BoNetPlus", "kwargs": dict(width=width, in_channels=in_channels, use_sex=use_sex, init_age=init_age)}
-        self.config = BoNetPlusConfig(width, in_channels, use_sex, init_age)
+        self.use_sex = use_sex
         w = width
         self.conv1 = BNReLUConv(in_channels, _c(96, w), 7)  # 96 @ 256
         self.conv2 = BNReLUConv(_c(96, w), _c(96, w), 5)  # 96 @ 256
@@ -105,7 +90,7 @@ class BoNetPlus(nn.Module):
         return self.tl7(x)  # (B, 1024w, 1, 1)
 
     def forward_head(self, feats: torch.Tensor, male: torch.Tensor | None = None) -> torch.Tensor:
-        if self.config.use_sex:
+        if self.use_sex:
             if male is None:
                 raise ValueError("this BoNet+ was built with use_sex=True: pass male=")
             feats = torch.cat([feats, male.to(feats).view(-1, 1, 1, 1)], 1)

@@ -5,21 +5,13 @@ Layer: models.
 """
 
 from __future__ import annotations
+
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
 from baa.models.bonet import BoNetPlus
 from baa.models.quality import QualityClassifier
 from baa.models.resunet import ResUNet
-
-
-
-
-def _resize(x: torch.Tensor, size: int | None) -> torch.Tensor:
-    if size is None or x.shape[-1] == size and x.shape[-2] == size:
-        return x
-    return F.interpolate(x, size=(size, size), mode="area" if x.shape[-1] > size else "bilinear", align_corners=None)
-
 
 
 class PlainPipeline(nn.Module):
@@ -37,7 +29,6 @@ class PlainPipeline(nn.Module):
         return self.regressor(self.restore(x), male)
 
 
-
 class DQPipeline(PlainPipeline):
     """DQ (Fig. 10b): one ResUNet restores every input, then BoNet+ (trained sequentially)."""
 
@@ -47,7 +38,6 @@ class DQPipeline(PlainPipeline):
 
     def restore(self, x: torch.Tensor) -> torch.Tensor:
         return self.restorer(x).clamp(0.0, 1.0)
-
 
 
 class CQPipeline(PlainPipeline):
@@ -60,16 +50,14 @@ class CQPipeline(PlainPipeline):
 
     ORDER = ("label", "noise", "lowres")
 
-    def __init__(self, classifier: QualityClassifier, restorers: dict[str, ResUNet], regressor: BoNetPlus,
-                 classifier_size: int | None = None):
+    def __init__(self, classifier: QualityClassifier, restorers: dict[str, ResUNet], regressor: BoNetPlus):
         super().__init__(regressor)
         self.classifier = classifier
         self.restorers = nn.ModuleDict(restorers)
-        self.classifier_size = classifier_size
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities ``(B, 4)`` (softmax), or flags' probabilities ``(B, 3)`` (sigmoid)."""
-        logits = self.classifier(_resize(x, self.classifier_size))
+        logits = self.classifier(x)
         return torch.sigmoid(logits) if self.classifier.multi_label else logits.softmax(1)
 
     def restore(self, x: torch.Tensor, probs: torch.Tensor | None = None) -> torch.Tensor:

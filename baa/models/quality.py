@@ -10,10 +10,8 @@ from baa.paper import QUALITIES
 from baa.models.bonet import _c
 
 
-
 # VGG-16's convolutional configuration (Simonyan & Zisserman [22]); "M" is a 2x2/2 max pool.
 VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
-
 
 
 class QualityClassifier(nn.Module):

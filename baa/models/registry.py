@@ -10,9 +10,7 @@ from baa.models.quality import QualityClassifier
 from baa.models.resunet import ResUNet, UpConv
 
 
-
 MODELS = {"BoNetPlus": BoNetPlus, "ResUNet": ResUNet, "QualityClassifier": QualityClassifier}
-
 
 
 def build_model(spec: dict) -> nn.Module:
@@ -20,10 +18,8 @@ def build_model(spec: dict) -> nn.Module:
     return MODELS[spec["name"]](**spec["kwargs"])
 
 
-
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
 
 
 def count_layers(model: nn.Module) -> dict[str, int]:

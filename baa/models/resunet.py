@@ -10,15 +10,12 @@ import torch.nn.functional as F
 from baa.models.bonet import _c
 
 
-
-
 class DoubleConv(nn.Sequential):
     """Two 3x3 convs (Conv -> BN -> ReLU), one U-Net level (Fig. 8)."""
 
     def __init__(self, in_ch: int, out_ch: int):
         super().__init__(nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True),
                          nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True))
-
 
 
 class UpConv(nn.Module):
@@ -31,7 +28,6 @@ class UpConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2, mode="nearest")
         return self.conv(F.pad(x, (0, 1, 0, 1), mode="replicate"))  # a 2x2 kernel needs one extra row/col
-
 
 
 class ResUNet(nn.Module):

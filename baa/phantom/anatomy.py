@@ -6,12 +6,13 @@ Layer: phantom (beside data).
 """
 
 from __future__ import annotations
+
 import math
 from dataclasses import dataclass
+from types import SimpleNamespace
+
 import numpy as np
 import torch
-
-
 
 
 @dataclass
@@ -33,48 +34,22 @@ class PhantomConfig:
 
 H_REF = 19.3  # hand length the tables are drawn at (adult male ~18.9 cm + fingertip pad)
 
-
 FINGERS = ("thumb", "index", "middle", "ring", "little")
 
-
+# bone slots per ray (thumb first), cm at the reference hand length
 MC_BASE = ((2.45, 3.05), (1.3, 3.6), (0.1, 3.65), (-0.95, 3.5), (-1.9, 3.25))
-
-
 MC_ANGLE = (0.55, 0.07, 0.0, -0.08, -0.17)  # radians from +y, positive towards the thumb
-
-
 MC_LEN = (4.4, 6.6, 6.3, 5.6, 5.2)
-
-
 MC_R = (0.46, 0.42, 0.43, 0.38, 0.38)
-
-
 PP_LEN = (3.1, 3.9, 4.3, 4.05, 3.3)
-
-
 PP_R = (0.42, 0.42, 0.44, 0.41, 0.36)
-
-
 MP_LEN = (0.0, 2.3, 2.75, 2.6, 1.85)
-
-
 MP_R = (0.0, 0.35, 0.37, 0.35, 0.30)
-
-
 DP_LEN = (2.3, 1.7, 1.85, 1.8, 1.6)
-
-
 DP_R = (0.34, 0.27, 0.28, 0.27, 0.25)
-
-
 SPREAD = (0.12, 0.12, 0.0, -0.10, -0.24)  # extra angle at the MCP joints per unit of finger spread
-
-
 FINGER_SOFT_R = (1.05, 0.95, 0.98, 0.93, 0.84)
-
-
 JOINT = 0.13  # adult joint space (cm)
-
 
 # carpals: name, centre, semi-axis across, semi-axis along, angle, in order of appearance
 CARPALS = (
@@ -88,9 +63,7 @@ CARPALS = (
     ("pisiform", (-1.55, 1.0), 0.42, 0.48, 0.3),
 )
 
-
 CARPAL_NAMES = tuple(c[0] for c in CARPALS)
-
 
 EPIPHYSES = (
     ("radius", "ulna")
@@ -100,12 +73,9 @@ EPIPHYSES = (
     + tuple(f"dp{i}" for i in range(1, 6))
 )
 
-
 CENTRES = CARPAL_NAMES + EPIPHYSES + ("sesamoid",)  # every ossification event, 30 in all
 
-
 N_CARPAL, N_EPI = len(CARPAL_NAMES), len(EPIPHYSES)
-
 
 
 def _event_tables() -> dict[str, torch.Tensor]:
@@ -143,33 +113,48 @@ def _event_tables() -> dict[str, torch.Tensor]:
 
 EVENTS = _event_tables()
 
-
 FUSION_YEARS = 1.5  # fusion progress 0 -> 1
-
 
 N_GROUPS = 4  # carpal, hand, forearm, growth (for the correlated part of the timing scatter)
 
-
 # hand length (cm) by age, the reference's judged curve; girls plateau at 14 y
-_HL_AGE = torch.tensor([0.0, 1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 30])
+HAND_LENGTH_AGES = torch.tensor([0.0, 1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 30])
+HAND_LENGTH_BOYS = torch.tensor([6.0, 8.5, 9.5, 11.0, 12.5, 13.5, 14.5, 15.8, 17.3, 18.5, 18.9, 18.9])
+HAND_LENGTH_GIRLS = torch.tensor([6.0, 8.5, 9.5, 11.0, 12.5, 13.5, 14.6, 16.0, 17.0, 17.0, 17.0, 17.0])
+
+# Each image's draws for anatomy, pose and site (``render._draw``), by name: columns of its N_Z
+# normals and N_U uniforms. A column's meaning is fixed: a new draw goes at the end, or every phantom changes.
+N_Z, N_U = 48, 40
+Z_COLUMNS = {
+    "event": slice(0, 30),  # each centre's own timing scatter (timing_offsets)
+    "group": slice(30, 34),  # the scatter a bone group shares: carpal, hand, forearm, growth (N_GROUPS)
+    "hand_length": 34, "hand_width": 35, "bone_width": 36, "soft_tissue": 37,
+    "finger_length": slice(38, 43),  # per ray, thumb first
+    "tilt": slice(43, 48),  # per ray, the metacarpal's angle; carpal i takes column i % 5
+}
+U_COLUMNS = {
+    "spread": 0, "thumb": 1,  # finger spread, thumb abduction (pose_variation)
+    "mcp_angle": slice(2, 7),  # per ray, at the MCP joint (the thumb's, column 2, is unused)
+    "joint_angle": slice(7, 12),  # per ray, at each finger joint
+    "rotation": 12, "field": 13, "centre_x": 14, "centre_y": 15,  # where the hand lands (pose_variation)
+    "energy": 16, "heel": 17, "heel_direction": 18, "scatter": 19, "blur": 20,  # the exposure (site_variation)
+    "film_speed": 21, "black": 22, "white": 23, "gamma": 24,  # the film (site_variation)
+    "collimation_width": slice(25, 29), "collimation_on": slice(29, 33),  # left, right, top, bottom
+    "collimation_density": 33,
+    "marker_on": 34, "marker_side_x": 35, "marker_x": 36, "marker_side_y": 37, "marker_y": 38, "marker_size": 39,
+}
 
 
-_HL_BOY = torch.tensor([6.0, 8.5, 9.5, 11.0, 12.5, 13.5, 14.5, 15.8, 17.3, 18.5, 18.9, 18.9])
+def named_draws(x: torch.Tensor, columns: dict) -> SimpleNamespace:
+    """The columns of draws ``x`` (B, n) by name: ``named_draws(z, Z_COLUMNS).hand_length`` is ``z[:, 34]``."""
+    return SimpleNamespace(**{name: x[:, c] for name, c in columns.items()})
 
 
-_HL_GIRL = torch.tensor([6.0, 8.5, 9.5, 11.0, 12.5, 13.5, 14.6, 16.0, 17.0, 17.0, 17.0, 17.0])
-
-
-N_Z, N_U = 48, 40  # per-image normal and uniform draws for anatomy, pose and site
-
-
-
-def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+def interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
     xp, fp = xp.to(x), fp.to(x)
     i = torch.searchsorted(xp, x.clamp(xp[0], xp[-1]).contiguous()).clamp(1, len(xp) - 1)
     w = ((x - xp[i - 1]) / (xp[i] - xp[i - 1])).clamp(0, 1)
     return fp[i - 1] + w * (fp[i] - fp[i - 1])
-
 
 
 def _mix(seed: int, index: int) -> int:
@@ -183,7 +168,6 @@ def _mix(seed: int, index: int) -> int:
     return x & ((1 << 63) - 1)
 
 
-
 def _age_weights(cfg: PhantomConfig) -> np.ndarray | None:
     if cfg.age_dist == "uniform":
         return None
@@ -193,7 +177,6 @@ def _age_weights(cfg: PhantomConfig) -> np.ndarray | None:
     if cfg.age_dist == "rsna":  # RSNA training set: broad peak around 10-14 y
         return np.exp(-0.5 * ((years + 0.5 - 11.5) / 4.0) ** 2) + 0.03
     raise ValueError(f"unknown age_dist {cfg.age_dist!r} (uniform, dha, rsna)")
-
 
 
 def _age_from_u(u: torch.Tensor, cfg: PhantomConfig) -> torch.Tensor:
@@ -210,7 +193,6 @@ def _age_from_u(u: torch.Tensor, cfg: PhantomConfig) -> torch.Tensor:
     return torch.from_numpy(np.interp(u.double().numpy(), cdf, x)).float()
 
 
-
 def _subject_from_draws(su: torch.Tensor, sz: torch.Tensor, cfg: PhantomConfig) -> dict:
     """su: (B,2) uniforms [age, sex]; sz: (B,3) normals [CA deviation, reading 1, reading 2]."""
     ba = _age_from_u(su[:, 0], cfg)
@@ -221,26 +203,25 @@ def _subject_from_draws(su: torch.Tensor, sz: torch.Tensor, cfg: PhantomConfig) 
     return dict(bone_age=ba, chrono_age=ca, male=male, readings=readings, label=readings.mean(1))
 
 
-
-def _generators(indices: torch.Tensor, seed: int) -> list[torch.Generator]:
+def generators(indices: torch.Tensor, seed: int) -> list[torch.Generator]:
+    """One generator per image, seeded by (seed, index): an image's draws do not depend on its batch."""
     return [torch.Generator().manual_seed(_mix(seed, int(i))) for i in indices]
-
 
 
 def sample_subjects(n: int, seed: int = 0, config: PhantomConfig | None = None, start: int = 0) -> dict:
     """Subjects ``start .. start+n-1``: index, bone_age, chrono_age (years), male, readings (n,2), label."""
     cfg = config or PhantomConfig()
     idx = torch.arange(start, start + n, dtype=torch.int64)
-    return _subjects(idx, seed, cfg)
+    return subjects_of(idx, seed, cfg)
 
 
-
-def _subjects(idx: torch.Tensor, seed: int, cfg: PhantomConfig, gens=None) -> dict:
-    gens = gens if gens is not None else _generators(idx, seed)
+def subjects_of(idx: torch.Tensor, seed: int, cfg: PhantomConfig, gens=None) -> dict:
+    """The subjects of images ``idx``: each generator's first draws (``gens``: the images' generators,
+    which the renderer goes on drawing from)."""
+    gens = gens if gens is not None else generators(idx, seed)
     su = torch.stack([torch.rand(2, generator=g) for g in gens]) if len(gens) else torch.zeros(0, 2)
     sz = torch.stack([torch.randn(3, generator=g) for g in gens]) if len(gens) else torch.zeros(0, 3)
     return dict(index=idx.clone(), **_subject_from_draws(su, sz, cfg))
-
 
 
 def timing_offsets(bone_age: torch.Tensor, z_event: torch.Tensor, z_group: torch.Tensor, cfg: PhantomConfig) -> torch.Tensor:
@@ -249,7 +230,6 @@ def timing_offsets(bone_age: torch.Tensor, z_event: torch.Tensor, z_group: torch
     zg = z_group[:, EVENTS["group"].to(z_group.device)]  # (B,30)
     s = (0.25 + bone_age / 6).clamp(max=1.0)[:, None]
     return cfg.timing_sd * s * (math.sqrt(rho) * zg + math.sqrt(1 - rho) * z_event)
-
 
 
 def maturity_state(bone_age, male, offsets: torch.Tensor | None = None) -> dict:

@@ -5,21 +5,25 @@ Layer: phantom.
 """
 
 from __future__ import annotations
-import hashlib
+
 import csv
+import hashlib
+import io
+import multiprocessing as mp
 import os
 import shutil
 import tempfile
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+
 import numpy as np
 import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
 from baa.phantom.anatomy import PhantomConfig, sample_subjects
 from baa.phantom.render import render
-
-
-
 
 # Disjoint phantom index ranges: a subject is one index, so no image is in two sets.
 SPLIT_OFFSET = {"train": 0, "test": 1_000_000, "bench": 2_000_000, "held_out": 10_000_000}
@@ -59,7 +63,6 @@ class PhantomDataset(torch.utils.data.Dataset):
         return _cat(list(_iterate(batches, workers, progress, "phantom")))
 
 
-
 class _Batches(torch.utils.data.Dataset):
     """Batch ``j`` of ``indices`` rendered (and passed through ``post``): the unit of work that
     ``_iterate`` hands to worker processes."""
@@ -77,10 +80,8 @@ class _Batches(torch.utils.data.Dataset):
         return self.post(out) if self.post else out
 
 
-
 def _identity(x):
     return x
-
 
 
 def default_workers(n_batches: int, device="cpu") -> int:
@@ -92,18 +93,13 @@ def default_workers(n_batches: int, device="cpu") -> int:
     env = os.environ.get("BAA_PHANTOM_WORKERS")
     if env is not None:
         return max(0, int(env))
-    import multiprocessing as mp
-
     if torch.device(device).type != "cpu" or n_batches < 2 or mp.current_process().daemon:
         return 0
     return min(n_batches, os.cpu_count() or 1)
 
 
-
 def _iterate(batches: _Batches, workers: int | None, progress: bool, desc: str):
     """Yield the batches in order, rendered in-process or by a DataLoader's worker processes."""
-    from tqdm.auto import tqdm
-
     w = default_workers(len(batches), batches.device) if workers is None else int(workers)
     if w > 0:
         it = torch.utils.data.DataLoader(batches, batch_size=None, shuffle=False, num_workers=w, collate_fn=_identity)
@@ -112,7 +108,6 @@ def _iterate(batches: _Batches, workers: int | None, progress: bool, desc: str):
     # iter() first: tqdm.auto's class calls iter() on an iterable in its constructor and again when
     # iterated, which would start a second set of DataLoader workers rendering the same batches
     yield from tqdm(iter(it), total=len(batches), disable=not progress, desc=desc, unit="batch")
-
 
 
 def _cat(parts: list[dict]) -> dict:
@@ -127,7 +122,6 @@ def _cat(parts: list[dict]) -> dict:
     return out
 
 
-
 def _to_png_array(img: torch.Tensor, bits: int) -> np.ndarray:
     x = img.detach().float().cpu().clamp(0, 1).numpy()
     if bits == 8:
@@ -137,13 +131,8 @@ def _to_png_array(img: torch.Tensor, bits: int) -> np.ndarray:
     raise ValueError("bits must be 8 or 16")
 
 
-
 def _png_batch(r: dict, bits: int) -> tuple[list[bytes], list[tuple]]:
     """PNG-encode one rendered batch (in the worker) and return its CSV rows (id, months, male)."""
-    import io
-
-    from PIL import Image
-
     arr, pngs = _to_png_array(r["image"][:, 0], bits), []
     for a in arr:
         buf = io.BytesIO()
@@ -151,7 +140,6 @@ def _png_batch(r: dict, bits: int) -> tuple[list[bytes], list[tuple]]:
         pngs.append(buf.getvalue())
     rows = [(int(i) + 1, round(float(age) * 12, 2), bool(m)) for i, age, m in zip(r["index"], r["label"], r["male"])]
     return pngs, rows
-
 
 
 def write_rsna(out_dir, n: int, size: int = 256, seed: int = 0, bits: int = 8, config: PhantomConfig | None = None,
@@ -195,7 +183,6 @@ def write_rsna(out_dir, n: int, size: int = 256, seed: int = 0, bits: int = 8, c
     n_male = sum(1 for *_, male in rows if male)
     return dict(n=len(rows), out=str(out), csv=str(out / "boneage-training-dataset.csv"), size=cfg.size, bits=bits,
                 age_range_months=(min(months), max(months)) if rows else None, male=n_male, female=len(rows) - n_male)
-
 
 
 def age_grid(ages=(0.5, 2, 4, 6, 8, 10, 12, 14, 16, 18), size: int = 128, seed: int = 0) -> torch.Tensor:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import torch
 
 
-
-
 def pick_device(device: str | torch.device = "auto") -> torch.device:
     """``auto``: cuda if available, then Apple's mps, else cpu."""
     if str(device) != "auto":
@@ -18,7 +16,6 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
 
 
 def bf16_supported(device: str | torch.device = "cpu") -> bool:

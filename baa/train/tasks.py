@@ -5,25 +5,24 @@ Layer: train.
 """
 
 from __future__ import annotations
+
 from typing import Callable
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
 from baa import degrade as D
-from baa.metrics import LOSSES, mae
-from baa.train.trainer import TrainConfig, Trainer, predict
 from baa.data.augment import P_WARP, augment, blur_augment, flip_augment
+from baa.metrics import LOSSES, mae
 from baa.paper import KINDS
-
-
+from baa.train.trainer import TrainConfig, Trainer, predict
 
 
 def _augment(x: torch.Tensor, g: torch.Generator, on: bool) -> torch.Tensor:
     if not on:
         return x
-
     return augment(x, generator=g)
-
 
 
 def _augment_regressor(x: torch.Tensor, g: torch.Generator, on: bool) -> torch.Tensor:
@@ -33,7 +32,6 @@ def _augment_regressor(x: torch.Tensor, g: torch.Generator, on: bool) -> torch.T
     if not on:
         return x
     return blur_augment(augment(x, generator=g, p_warp=P_WARP), generator=g)
-
 
 
 def regressor_batches(augment: bool = True, qualities: tuple[str, ...] | None = None) -> Callable:
@@ -49,30 +47,24 @@ def regressor_batches(augment: bool = True, qualities: tuple[str, ...] | None = 
     return batch_fn
 
 
-
-def classifier_batches(augment: bool = True, multi_label: bool = False, size: int | None = None) -> Callable:
+def classifier_batches(augment: bool = True, multi_label: bool = False) -> Callable:
     """Batches for the quality classifier: each image degraded with a random class (section 3.2).
-    With ``multi_label``, each degradation is present independently with probability 1/2.
-    ``size``: area-resize after degrading, for a classifier that looks at a smaller image."""
-
-    def shrink(x: torch.Tensor) -> torch.Tensor:
-        return x if not size or x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area")
+    With ``multi_label``, each degradation is present independently with probability 1/2."""
 
     def batch_fn(batch: dict, g: torch.Generator):
         x = _augment(batch["image"], g, augment)
         if not multi_label:
             x, y = D.degrade_mixed(x, g)
-            return shrink(x), y.to(x.device)
+            return x, y.to(x.device)
         flags = torch.rand(len(x), 3, generator=g) < 0.5  # noise, label, lowres
         out = x.clone()
         for k in (2, 0, 1):  # the order degrade("all") applies them: lowres, noise, label
             sel = flags[:, k].nonzero().flatten().to(x.device)
             if len(sel):
                 out[sel] = D.degrade(out[sel], KINDS[k], g)
-        return shrink(out), flags.float().to(x.device)
+        return out, flags.float().to(x.device)
 
     return batch_fn
-
 
 
 def restorer_batches(kinds: tuple[str, ...] = KINDS, augment: bool = True) -> Callable:
@@ -81,7 +73,6 @@ def restorer_batches(kinds: tuple[str, ...] = KINDS, augment: bool = True) -> Ca
     flips (``data.flip_augment``): a resampled target would teach the network to blur."""
 
     def batch_fn(batch: dict, g: torch.Generator):
-
         clean = flip_augment(batch["image"], g) if augment else batch["image"]
         which = torch.randint(len(kinds), (len(clean),), generator=g)
         noisy = clean.clone()
@@ -94,12 +85,10 @@ def restorer_batches(kinds: tuple[str, ...] = KINDS, augment: bool = True) -> Ca
     return batch_fn
 
 
-
 def regression_val(images: torch.Tensor, age: torch.Tensor, batch_size: int = 64) -> Callable:
     def val_fn(model):
         return {"val_mae": mae(predict(model, images, batch_size), age)}
     return val_fn
-
 
 
 def fit_regressor(model: nn.Module, train: dict, config: TrainConfig, loss: str = "mae", val: dict | None = None,
@@ -112,20 +101,17 @@ def fit_regressor(model: nn.Module, train: dict, config: TrainConfig, loss: str 
     return t
 
 
-
-def fit_classifier(model: nn.Module, train: dict, config: TrainConfig, augment: bool = True, size: int | None = None,
-                   **kw) -> Trainer:
+def fit_classifier(model: nn.Module, train: dict, config: TrainConfig, augment: bool = True, **kw) -> Trainer:
     """Train the quality classifier with cross-entropy (or BCE for the multi-label view)."""
     ml = getattr(model, "multi_label", False)
     loss = nn.BCEWithLogitsLoss() if ml else nn.CrossEntropyLoss()
-    t = Trainer(model, train, classifier_batches(augment, ml, size), lambda out, y: loss(out, y.to(out.device)), config,
+    t = Trainer(model, train, classifier_batches(augment, ml), lambda out, y: loss(out, y.to(out.device)), config,
                 extra={"task": "classifier", **kw.pop("extra", {})}, **kw)
     t.fit()
     return t
 
 
 RESTORER_LOSSES: dict[str, Callable] = {"l1": F.l1_loss, "mse": F.mse_loss}
-
 
 
 def fit_restorer(model: nn.Module, train: dict, config: TrainConfig, kinds: tuple[str, ...] = KINDS,

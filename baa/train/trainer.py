@@ -5,6 +5,7 @@ Layer: train.
 """
 
 from __future__ import annotations
+
 import copy
 import dataclasses
 import math
@@ -12,19 +13,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 from tqdm.auto import tqdm
-from baa.models import build_model
-from baa.io.atomic import save_torch
-from baa.train.device import pick_device
+
 from baa.data.augment import tta_views
-
-
+from baa.io.atomic import save_torch
+from baa.models import build_model
+from baa.train.device import pick_device
 
 
 @dataclass
+
+
 class TrainConfig:
     """Optimiser and loop settings. Defaults are section 4.1's for the regressor."""
 
@@ -38,14 +41,12 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     channels_last: bool = True  # faster convolutions on CPU and GPU alike (measured in the bench)
-    amp: bool = True  # bf16 autocast on CUDA
-    amp_cpu: bool = False  # bf16 autocast on the CPU too: ~2x with AMX or AVX512-BF16, emulated (slow) elsewhere
+    amp_cpu: bool = False  # bf16 autocast on the CPU (always on CUDA): ~2x with AMX or AVX512-BF16, emulated (slow) elsewhere
     bn_recalibration: int = 32  # batches for "precise BN" after training (0: off); see Trainer.recalibrate_bn
     progress: bool = True
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
 
 
 def _seeded(seed: int, epoch: int, salt: int = 0) -> torch.Generator:
@@ -54,18 +55,18 @@ def _seeded(seed: int, epoch: int, salt: int = 0) -> torch.Generator:
     return g
 
 
-
 def _world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
 
-
 @dataclass
+
+
 class Trainer:
-    """Train ``model`` on the tensors in ``data`` (a dict of equal-length tensors, or an object with
-    ``images``, ``age`` and ``male``).
+    """Train ``model`` on the tensors in ``data`` (a dict of equal-length tensors, or a
+    ``BoneAgeData``).
 
     Args:
         batch_fn: ``(batch dict, generator) -> (inputs, targets)`` on the device: augmentation and
@@ -91,7 +92,7 @@ class Trainer:
 
     def __post_init__(self):
         if not isinstance(self.data, dict):
-            self.data = {"image": self.data.images, "age": self.data.age, "male": self.data.male}
+            self.data = self.data.tensors()
         self.n = len(next(iter(self.data.values())))
         self.device = pick_device(self.config.device)
         self.model.to(self.device)
@@ -135,7 +136,7 @@ class Trainer:
 
     def _amp(self) -> bool:
         cfg = self.config
-        return (cfg.amp and self.device.type == "cuda") or (cfg.amp_cpu and self.device.type == "cpu")
+        return self.device.type == "cuda" or (cfg.amp_cpu and self.device.type == "cpu")
 
     def fit(self) -> list[dict]:
         cfg = self.config
@@ -225,7 +226,6 @@ class Trainer:
         self.model.eval()
 
 
-
 def save_checkpoint(state: dict, path: str | Path) -> None:
     """Write atomically: a crash never leaves half a checkpoint behind."""
     save_torch(state, path)
@@ -239,13 +239,12 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     return model.to(device).eval(), ckpt
 
 
-
 @torch.inference_mode()
+
+
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device: str | torch.device = "auto",
-            transform: Callable | None = None, progress: bool = False, precision: str = "fp32",
-            tta: int = 0) -> torch.Tensor:
-    """Run ``model`` over ``images`` in batches (``transform`` first, e.g. a degradation); returns
-    the outputs concatenated on the CPU as float32.
+            progress: bool = False, precision: str = "fp32", tta: int = 0) -> torch.Tensor:
+    """Run ``model`` over ``images`` in batches; returns the outputs concatenated on the CPU as float32.
 
     ``tta`` > 1: each output is the mean over ``tta`` views of its image (``data.tta_views``: the
     image and ``tta - 1`` fixed warps of the training augmentation), for a regressor or classifier.
@@ -263,8 +262,6 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device
     outs = []
     for i in tqdm(range(0, len(images), batch_size), disable=not progress, desc="predict", leave=False):
         x = images[i:i + batch_size].to(device)
-        if transform is not None:
-            x = transform(x, i)
         n = len(x)
         if tta > 1:
             x = tta_views(x, tta)
