@@ -157,10 +157,20 @@ def _add_bench(subparsers) -> None:
     s.set_defaults(fn=cmd_bench)
 
 
+def _assess_pipeline(a) -> str:
+    """The shipped model (baa/weights) when nothing names trained models: no --pipeline, --profile,
+    --checkpoint or $BAA_PROFILE; otherwise the trained pipeline asked for (default DQ)."""
+    if a.pipeline:
+        return a.pipeline
+    named = a.profile or a.checkpoint or os.environ.get("BAA_PROFILE")
+    return "dq" if named else "shipped"
+
+
 def cmd_assess(a) -> int:
     male = None if a.sex is None else float(a.sex.upper() == "M")
     try:
-        results = assess_files(a.files, a.pipeline, a.profile, a.checkpoint, male, a.save_restored, a.tta, a.force)
+        results = assess_files(a.files, _assess_pipeline(a), a.profile, a.checkpoint, male, a.save_restored, a.tta,
+                               a.force)
     except FileNotFoundError as e:
         print(f"baa: {e}", file=sys.stderr)
         return 2
@@ -196,7 +206,10 @@ def _add_assess(sub) -> None:
     g = s.add_mutually_exclusive_group()
     g.add_argument("--profile", default=None, help="use artifacts/<profile>/models (default: $BAA_PROFILE or cpu)")
     g.add_argument("--checkpoint", default=None, help="a folder of checkpoints, or one BoNet+ checkpoint")
-    s.add_argument("--pipeline", choices=["dq", "cq", "nq", "plain"], default="dq")
+    s.add_argument("--pipeline", choices=["shipped", "dq", "cq", "nq", "plain"], default=None,
+                   help="shipped: the model in baa/weights, no training needed (the default when no --profile, "
+                        "--checkpoint or $BAA_PROFILE names trained models); dq, cq, nq, plain: the paper's "
+                        "pipelines trained by `make book` (default dq)")
     s.add_argument("--sex", choices=["M", "F", "m", "f"], default=None, help="used only by a BoNet+ trained with the sex")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
     s.add_argument("--save-restored", default=None, metavar="DIR", help="write each restored, prepared image here")

@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 from baa.assess.assess import _add_residual, assess_files, load_models, write_encodings
-from baa.assess.prepare import orientation, prepare, prepare_full
+from baa.data.prepare import orientation, prepare, prepare_full
 from baa.io.dicom import write_dicom
 
 
@@ -213,7 +213,13 @@ def test_bad_files_one_line_each_batch_goes_on(ckpt_dir, tmp_path, phantom):
     nan = np.full((32, 32), 0.5, np.float32)
     nan[4, 4] = np.nan
     Image.fromarray(nan, mode="F").save(tmp_path / "nan.tif")
-    write_dicom(tmp_path / "j2k.dcm", np.full((16, 16), 100), transfer_syntax=JPEG2000Lossless)
+    write_dicom(tmp_path / "j2k.dcm", np.full((64, 64), 100), transfer_syntax=JPEG2000Lossless)
+    import pydicom
+    from pydicom.encaps import encapsulate
+
+    ds = pydicom.dcmread(tmp_path / "j2k.dcm")  # every syntax decodes now: break the codestream
+    ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + bytes(64)])
+    ds.save_as(tmp_path / "j2k.dcm")
     names = ["text.png", "empty.png", "truncated.png", "pixel.png", "garbage.dcm", "j2k.dcm", "nan.tif", "missing.png"]
     files = [tmp_path / "good.png"] + [tmp_path / n for n in names]
     r = _run("assess", *files, "--checkpoint", ckpt_dir, "--json")
@@ -259,3 +265,62 @@ def test_restore_keeps_size_and_detail(ckpt_dir, tmp_path, phantom, capsys):
 def test_add_residual_zero_is_identity():
     img = np.random.default_rng(0).random((50, 30)).astype(np.float32)
     assert np.array_equal(_add_residual(img, np.zeros((16, 16), np.float32), 16), img)
+
+
+# -- issue 21: refusal, --force, bounded ages --------------------------------------------------------
+
+def test_a_non_hand_is_refused_and_force_assesses_it_flagged(ckpt_dir, tmp_path, phantom):
+    import skimage.data
+
+    Image.fromarray(skimage.data.camera()).save(tmp_path / "camera.png")
+    Image.fromarray((phantom * 255).round().astype(np.uint8)).save(tmp_path / "hand.png")
+    r = _run("assess", tmp_path / "hand.png", tmp_path / "camera.png", "--checkpoint", ckpt_dir, "--json")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    hand, cam = (json.loads(x) for x in r.stdout.splitlines())
+    assert hand["forced"] is False and hand["hand_check"]["hand"] and "bone_age_years" in hand
+    assert cam["refused"] is True and cam["error"].startswith("not a hand radiograph: ")
+    r = _run("assess", tmp_path / "camera.png", "--checkpoint", ckpt_dir)  # text: one line on stderr
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [f"baa: {tmp_path / 'camera.png'}: {cam['error']}"]
+    r = _run("assess", tmp_path / "camera.png", "--checkpoint", ckpt_dir, "--json", "--force")
+    assert r.returncode == 0, r.stderr
+    forced = json.loads(r.stdout)
+    assert forced["forced"] is True and forced["warnings"][0].startswith("not a hand radiograph: ")
+    assert 0 <= forced["bone_age_years"] <= 20
+    r = _run("assess", tmp_path / "camera.png", "--checkpoint", ckpt_dir, "--force")
+    assert r.returncode == 0 and "WARNING: not a hand radiograph" in r.stdout
+
+
+class _Constant(torch.nn.Module):
+    """A regressor whose views say ``ages`` (one per view, cycled): what a model can output."""
+
+    config = None
+
+    def __init__(self, ages):
+        super().__init__()
+        self.ages = torch.tensor(ages, dtype=torch.float32)
+
+    def forward(self, x, male=None):
+        return self.ages.repeat(len(x) // len(self.ages) + 1)[: len(x)]
+
+
+@pytest.mark.parametrize("ages, reported, warned", [
+    ([25.0], 20.0, "outside the trained range 0-20 y"),
+    ([-3.0], 0.0, "outside the trained range 0-20 y"),
+    ([2.0, 12.0], 7.0, "test-time views disagree (std 5.00 y > 1 y)"),
+    ([7.0, 7.5], 7.25, None),
+])
+def test_ages_are_bounded_and_flagged(phantom, tmp_path, ages, reported, warned):
+    from baa.assess.assess import _assess_one, line
+    from baa.data import AGE_RANGE_YEARS
+    from baa.models.pipelines import PlainPipeline
+
+    assert AGE_RANGE_YEARS == (0.0, 20.0)
+    Image.fromarray((phantom * 255).round().astype(np.uint8)).save(tmp_path / "hand.png")
+    models = {"pipe": PlainPipeline(_Constant(ages)).eval(), "classifier": None, "size": SIZE, "pipeline": "plain"}
+    r = _assess_one(tmp_path / "hand.png", models, None, None, tta=8)
+    assert r["bone_age_years"] == reported and r["bone_age_raw_years"] == pytest.approx(float(np.mean(ages)))
+    if warned:
+        assert len(r["warnings"]) == 1 and warned in r["warnings"][0] and "WARNING: " + r["warnings"][0] in line(r)
+    else:
+        assert r["warnings"] == [] and "WARNING" not in line(r)

@@ -12,7 +12,13 @@ from baa import paper
 from baa.models import BoNetPlus
 
 from baa.analysis.claims import paper_results
-from baa.analysis.report import PAPER, architecture_table, bench_tables, cached_results, ccs_fraction, classifier_table, confusion_frame, dq_all_table, history_frame, load_bench, pooled_predictions, restoration_quality, table2, table45, to_markdown
+from baa.analysis.report import (PAPER, architecture_table, cached_results, caption, ccs_curves, ccs_fraction,
+                                 classifier_table, confusion_frame, cq_dq_psnr, data_line, dq_all_table, history_frame,
+                                 load_bench, parameter_counts, pooled_predictions, restoration_quality, resunet_table,
+                                 table2, table45, to_markdown)
+from baa.models import ResUNet, count_parameters
+from baa.paper import RESUNET_LAYERS
+from baa.profiles import get_profile
 from baa.paper import TABLE1
 
 
@@ -90,23 +96,13 @@ def test_classifier_tables():
     assert ct.loc["all", PAPER] == "> 98%"
 
 
-def test_bench_tables_and_load(tmp_path, monkeypatch):
-    bench = {"restoration": {"noise": {"resunet": {"psnr": 30.0, "ssim": 0.9, "mae_years": 0.8},
-                                       "anscombe_nlm": {"psnr": 28.0, "ssim": 0.85, "mae_years": 0.9}},
-                             "lowres": {"bicubic": {"psnr": 25.0, "ssim": 0.7}, "clean": {"psnr": None, "ssim": 1.0}}},
-             "speed": {"bonet_images_per_s": 120.0, "resunet_ms": 3.5, "compiled_ms": None}}
-    rest, speed = bench_tables(bench)
-    assert rest.loc[("noise", "anscombe_nlm"), "PSNR (dB)"] == 28.0
-    assert np.isnan(rest.loc[("low-res", "bicubic"), "MAE (years)"])
-    assert speed.loc["resunet_ms", "value"] == 3.5 and "compiled_ms" not in speed.index
-    assert np.isnan(rest.loc[("low-res", "clean"), "PSNR (dB)"]) and "ms / image" not in rest.columns
-    assert rest.round(3).loc[("noise", "resunet"), "SSIM"] == 0.9
-    assert bench_tables({}) == (None, None)
+def test_load_bench(tmp_path, monkeypatch):
     monkeypatch.setenv("BAA_ARTIFACTS", str(tmp_path))
-    assert load_bench("smoke") is None
+    smoke = get_profile("smoke")
+    assert load_bench(smoke) is None
     (tmp_path / "smoke").mkdir()
-    (tmp_path / "smoke" / "bench.json").write_text(json.dumps(bench))
-    assert load_bench("smoke")["speed"]["resunet_ms"] == 3.5
+    (tmp_path / "smoke" / "bench.json").write_text(json.dumps({"speed": {"resunet_ms": 3.5}}))
+    assert load_bench(smoke)["speed"]["resunet_ms"] == 3.5
 
 
 def test_cached_results_uses_fresh_json_only(tmp_path, monkeypatch):
@@ -120,9 +116,10 @@ def test_cached_results_uses_fresh_json_only(tmp_path, monkeypatch):
     os.utime(ckpt, (1000, 1000))
     calls = []
     compute = lambda p: calls.append(p) or {"from": "compute"}
-    assert cached_results("assessment", "smoke", compute) == {"from": "json"}
+    smoke = get_profile("smoke")
+    assert cached_results("assessment", smoke, compute) == {"from": "json"}
     os.utime(ckpt, (res.stat().st_mtime + 10,) * 2)  # a checkpoint newer than the results
-    assert cached_results("assessment", "smoke", compute) == {"from": "compute"} and calls == ["smoke"]
+    assert cached_results("assessment", smoke, compute) == {"from": "compute"} and calls == [smoke]
 
 
 def test_architecture_table_matches_table1_without_computing():
@@ -145,3 +142,54 @@ def test_restoration_quality_identity_restorer():
     assert np.isnan(df.loc["high", "CQ expert PSNR"]) and df.loc["noise", "halve PSNR"] < df.loc["noise", "DQ PSNR"]
     assert df.loc["noise", "DQ PSNR"] == pytest.approx(df.loc["noise", "degraded PSNR"])
     assert df.loc["label", "CQ expert SSIM"] == pytest.approx(df.loc["label", "degraded SSIM"])
+
+
+def test_data_line_is_computed_from_the_profile():
+    p = get_profile("smoke")
+    line = data_line(p)
+    assert line.startswith(f"Data: phantom (seed {p.seed}), profile **smoke**: {p.n_images} training and {p.n_test} test")
+    assert f"at {p.image_size}²" in line and line.endswith(f"The paper: {paper.DATA}.")
+    full = data_line(get_profile("cpu"), "regressor", "cv", "restorer", "classifier", "bench")
+    assert "30 epochs" in full and "5-fold cross-validation of which 2 folds" in full and "128 bench images" in full
+    assert "16 images at 64²" in data_line(p, images="16 images at 64²")
+    with pytest.raises(ValueError):
+        data_line(p, "nonsense")
+    assert caption("Table 4", "phantom", "; 24 images") == f"**Table 4.** Ours: phantom; 24 images. paper: {paper.DATA}."
+
+
+def test_parameter_counts_add_up():
+    with torch.device("meta"):
+        m = BoNetPlus()
+    c = parameter_counts(m)
+    assert c["total"] == count_parameters(m) == c["parts"].sum()
+    assert c["largest"] == c["parts"].idxmax() and 0 < c["share"]["head"] < 1
+    assert c["share"]["dense blocks"] + c["share"]["head"] < 1  # conv1, conv2 and tl1-tl6 hold the rest
+
+
+def test_resunet_table():
+    with torch.device("meta"):
+        paper_size = ResUNet(depth=5, width=1.0)
+    t = resunet_table({"ours": paper_size, "small": ResUNet(depth=2, width=0.125)})
+    assert list(t.columns) == ["paper (section 3.3.1)", "ours", "small"]
+    assert [t.loc[k, "ours"] for k in RESUNET_LAYERS] == list(RESUNET_LAYERS.values())
+    assert t.loc["channels", "ours"] == "64 → 2048" and t.loc["max_pool", "small"] == 2
+
+
+def test_ccs_curves():
+    curves = ccs_curves(_loss())
+    t, frac = curves["mae"]
+    assert set(curves) == {"mae", "mse"} and len(t) == len(frac) and frac[-1] == 1.0
+    assert frac[np.searchsorted(t, 0.5)] == pytest.approx(2 / 3)  # |errors| 0.5, 0, 1 of each fold, pooled
+
+
+def test_cq_dq_psnr_of_identical_restorers():
+    class Same(torch.nn.Module):
+        def restore(self, x):
+            return x.clamp(0, 1)
+
+        def forward(self, x):
+            return x
+
+    x = {k: torch.rand(2, 1, 8, 8) for k in ("noise", "label", "lowres", "all")}
+    out = cq_dq_psnr(Same(), Same(), x)
+    assert list(out) == ["noise", "label", "low-res", "all three"] and all(np.isinf(v) for v in out.values())

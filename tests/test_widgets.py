@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from baa import degrade as D
-from baa.paper import QUALITIES
+from baa.paper import KINDS, QUALITIES
 from baa.models import CQPipeline, DQPipeline, PlainPipeline, QualityClassifier, ResUNet
 from baa.book.widgets import assess_view, degrade_view, label_at, label_box, png_bytes
 
@@ -27,7 +27,7 @@ class ToyAge(nn.Module):
 def pipelines():
     torch.manual_seed(0)
     reg, nq = ToyAge(5.0), ToyAge(6.0)
-    res = {k: ResUNet(width=0.125, depth=2).eval() for k in D.KINDS}
+    res = {k: ResUNet(width=0.125, depth=2).eval() for k in KINDS}
     dq = ResUNet(width=0.125, depth=2).eval()
     for r in list(res.values()) + [dq]:
         nn.init.normal_(r.residual.weight, std=0.05)  # not the identity: a visible residual
@@ -134,3 +134,43 @@ def test_app_updates_without_a_browser(image, pipelines):
     app.controls["kind"].value = "lowres"
     assert app.controls["photons"].disabled and not app.controls["factor"].disabled
     assert app.view["settings"]["kind"] == "lowres"
+
+
+def test_defaults_gallery_and_sweeps(image, pipelines):
+    from baa.book.widgets import GALLERY, SWEEPS, default_settings, plot_sweeps, sweep_summary, sweeps
+
+    d = default_settings()
+    assert d["photons"] == D.PHOTONS and d["factor"] == D.LOWRES_FACTOR and D.LABEL_FRACTION[0] < d["label_size"] < D.LABEL_FRACTION[1]
+    views = [assess_view(image, **{**d, **s}, pipelines=pipelines) for s in GALLERY]
+    assert all(v["degraded"].shape == image.shape[-2:] for v in views)
+    assert all(abs(sum(v["probs"].values()) - 1) < 1e-4 for v in views)
+    small = {name: (kind, key, values[:2]) for name, (kind, key, values) in SWEEPS.items()}
+    sw = sweeps(image, pipelines, d, small)
+    assert list(sw) == list(SWEEPS) and all(len(xs) == len(vs) == 2 for xs, vs in sw.values())
+    assert sw["downscale"][1][1]["settings"]["factor"] == SWEEPS["downscale"][2][1]
+    text = sweep_summary(sw["photons"], 9.0, "smoke")
+    assert text.startswith(f"Over the photon sweep ({SWEEPS['photons'][2][0]:.3g} to") and "profile smoke" in text
+    fig = plot_sweeps(sw, 9.0, "t")
+    assert len(fig.axes) == 2 * len(SWEEPS)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_photon_demo_drives_the_app(image, pipelines):
+    pytest.importorskip("ipywidgets")
+    from baa.book.widgets import build_app, photon_demo, photon_demo_text
+
+    app = build_app(image, 9.0, pipelines, kind="all")
+    demo = photon_demo(app)
+    assert set(demo["high"]) == set(demo["low"]) == {"plain", "cq", "dq", "nq"} and demo["high"] != demo["low"]
+    assert app.view["settings"]["kind"] == "all" and app.view["settings"]["photons"] == D.PHOTONS
+    text = photon_demo_text(demo, spread=0.01, profile="smoke")
+    assert text.count("\n") == 4 and "barely trained" in text  # four pipelines and the note
+    assert "barely trained" not in photon_demo_text(demo, spread=1.0, profile="smoke")
+    app.controls["photons"].value = 30.0
+    with pytest.raises(AssertionError):  # a frozen app: nothing follows the slider
+        app.update = lambda *a: None
+        for w in app.controls.values():
+            w.unobserve_all()
+        photon_demo(app)

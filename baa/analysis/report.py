@@ -1,15 +1,21 @@
-"""Our numbers beside the paper's: tables (the paper's claims are decided in :mod:`baa.analysis.claims`).
+"""Our numbers beside the paper's: tables, and the line each chapter opens with.
 
-Everything takes the results dicts of :mod:`baa.pipelines` (``loss_comparison``, ``assessment``)
-or the bench's ``bench.json`` and returns pandas DataFrames (``to_markdown`` renders one without
-extra packages); nothing here trains. The paper's values come from :mod:`baa.paper` only.
+Everything takes the results dicts of :mod:`baa.experiments.tables` (``loss_comparison``,
+``assessment``) or trained models and returns pandas DataFrames (``to_markdown`` renders one
+without extra packages); nothing here trains. The paper's values come from :mod:`baa.paper` only.
 
-- ``architecture_table``: BoNet+'s rows measured with forward hooks, beside Table 1.
-- ``table2``, ``table45``, ``dq_all_table``, ``classifier_table``, ``confusion_frame``: Tables 2, 4, 5,
-  DQ on the three degradations at once, the quality classifier (section 4.3-4.4).
-- ``restoration_quality``: PSNR / SSIM of degraded and restored test images (section 3.3.1).
-- ``bench_tables``: the bench's restoration and speed tables.
+- ``data_line``: the data and profile a chapter's numbers come from, computed from the profile.
+- ``architecture_table``, ``parameter_counts``: BoNet+'s rows measured with forward hooks, beside
+  Table 1, and its parameters per row; ``resunet_table``: the U-Net's layers beside section 3.3.1.
+- ``table2``, ``ccs_curves``, ``table45``, ``dq_all_table``, ``classifier_table``,
+  ``confusion_frame``: Tables 2, 4, 5, Fig. 11, DQ on the three degradations at once, the quality
+  classifier (section 4.3-4.4).
+- ``restoration_quality``, ``cq_dq_psnr``: PSNR / SSIM of degraded and restored test images
+  (section 3.3.1), and how far CQ's outputs are from DQ's (Fig. 14).
+- ``load_bench``: the bench's ``bench.json`` (its tables: ``baa.analysis.bench.frames``).
 - ``cached_results``: a chapter's results from ``artifacts/<profile>/results`` when fresh, else computed.
+
+Layer: analysis.
 """
 
 from __future__ import annotations
@@ -22,11 +28,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tqdm.auto import tqdm
+
 from baa import paper
-from baa.paper import QUALITIES, RESUNET_LAYERS, TABLE1
-from baa.paper import KINDS
 from baa.experiments.artifacts import artifact_dir
 from baa.experiments.tables import assessment, loss_comparison
+from baa.metrics import ccs
+from baa.models import count_layers, count_parameters
+from baa.paper import KINDS, QUALITIES, RESUNET_LAYERS, TABLE1
+from baa.profiles import Profile
 from baa.restore import psnr, ssim
 
 POOR = KINDS  # noise, label, lowres
@@ -34,6 +44,31 @@ QUALITY_NAMES = {"high": "high", "noise": "noise", "label": "label", "lowres": "
 PIPELINE_NAMES = {**paper.PIPELINE_NAMES, "cq_multilabel": "BoNet+_CQ (multi-label)"}
 PAPER = "paper (DHA)"
 
+
+def data_line(p: Profile, *parts: str, images: str | None = None) -> str:
+    """The line a chapter opens with, computed from the profile: where its data comes from and how
+    big it is (``images`` replaces the default "N training and M test images at S²"), plus, for
+    each of ``parts``, the schedule of that part: ``"regressor"``, ``"cv"``, ``"restorer"``,
+    ``"classifier"``, ``"bench"``."""
+    line = (f"Data: phantom (seed {p.seed}), profile **{p.name}**: "
+            + (images or f"{p.n_images} training and {p.n_test} test images at {p.image_size}²"))
+    detail = {
+        "regressor": f"BoNet+ at width {p.width:g} of the paper's, {p.epochs_regressor} epochs (batch {p.batch_regressor}, "
+                     f"learning rate {p.lr_regressor:g})",
+        "cv": f"{p.folds}-fold cross-validation of which {p.cv_folds_run} folds are trained",
+        "restorer": f"ResUNet depth {p.resunet_depth}, width {p.width:g}, {p.epochs_resunet} epochs (batch {p.batch_resunet}, "
+                    f"learning rate {p.lr_resunet:g})",
+        "classifier": f"classifier width {p.classifier_width:g}, {p.epochs_classifier} epochs",
+        "bench": f"{p.n_bench} bench images"}
+    unknown = set(parts) - set(detail)
+    if unknown:
+        raise ValueError(f"unknown parts {sorted(unknown)}; choose from {', '.join(detail)}")
+    return "; ".join([line] + [detail[x] for x in parts]) + f". The paper: {paper.DATA}."
+
+
+def caption(title: str, source: str, detail: str = "") -> str:
+    """A table's caption naming our data and the paper's: ``**title.** Ours: source detail. paper: ...``."""
+    return f"**{title}.** Ours: {source}{detail}. paper: {paper.DATA}."
 
 
 def source_name(source: str | None) -> str:
@@ -104,12 +139,36 @@ def architecture_table(model: torch.nn.Module, size: int = 256, rows=TABLE1) -> 
     return df
 
 
+def parameter_counts(model: torch.nn.Module) -> dict:
+    """BoNet+'s parameters: ``total``, ``parts`` (per top-level row of Table 1 that has any),
+    ``largest`` (that row's name) and ``share`` of the dense blocks, of the 1 x 1 head after the last
+    dense block (``tl7``, ``conv3``, ``conv4``, ``out``) and of the largest row (3 decimals)."""
+    total = count_parameters(model)
+    parts = pd.Series({name: count_parameters(m) for name, m in model.named_children()}, name="parameters")
+    parts = parts[parts > 0]
+    share = {"dense blocks": parts[[f"db{i}" for i in range(1, 7)]].sum() / total,
+             "head": parts[["tl7", "conv3", "conv4", "out"]].sum() / total, "largest": parts.max() / total}
+    return {"total": total, "parts": parts, "largest": str(parts.idxmax()), "share": {k: round(float(v), 3) for k, v in share.items()}}
+
+
+def resunet_table(nets: dict) -> pd.DataFrame:
+    """The U-Net's layer counts (``count_layers``), channels and parameters, one column per named
+    network of ``nets``, beside section 3.3.1's counts."""
+    cols = {"paper (section 3.3.1)": {**RESUNET_LAYERS, "channels": "64, doubled per level", "parameters": "not given"}}
+    for name, net in nets.items():
+        cols[name] = {**count_layers(net), "channels": f"{net.down[0][0].out_channels} → {net.bottleneck[3].out_channels}",
+                      "parameters": f"{count_parameters(net) / 1e6:.2f} M"}
+    df = pd.DataFrame(cols)
+    df.index.name = "ResUNet"
+    return df
+
+
 # -- chapter 3: Table 2 ---------------------------------------------------------------------------
 
 def table2(loss: dict, profile: str | None = None, source: str | None = None, numbers: bool = False,
            n_folds: int | None = None) -> pd.DataFrame:
     """Table 2: BoNet+ trained with L_MAE and L_MSE, mean ± std over the folds, ours beside the
-    paper's. ``loss`` is ``baa.loss_comparison``'s dict (or its ``table2.json``).
+    paper's. ``loss`` is ``loss_comparison``'s dict (or its ``table2.json``).
     ``numbers=True`` gives the means and stds as floats in separate columns. ``n_folds``: the
     number of trained folds, when ``loss`` holds only the summary (``table2.json``)."""
     ours = ours_label(profile, source)
@@ -141,6 +200,17 @@ def pooled_predictions(loss: dict, name: str = "mae") -> tuple[np.ndarray, np.nd
             np.concatenate([np.asarray(f["true"], float) for f in folds]))
 
 
+def ccs_curves(loss: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Fig. 11: for each loss, the thresholds and the fraction of pooled validation predictions
+    whose absolute error is at most each threshold (eq. 4)."""
+    out = {}
+    for name in ("mae", "mse"):
+        pred, true = pooled_predictions(loss, name)
+        t, counts = ccs(pred, true)
+        out[name] = (np.asarray(t), np.asarray(counts) / len(true))
+    return out
+
+
 def history_frame(loss: dict) -> pd.DataFrame:
     """The training curves of every trained fold: one row per (objective, fold, epoch); ``objective``
     is ``"mae"`` or ``"mse"`` (the loss trained with), ``loss`` its value."""
@@ -156,7 +226,7 @@ def history_frame(loss: dict) -> pd.DataFrame:
 
 def table45(results: dict, metric: str = "mae", numbers: bool = True) -> pd.DataFrame:
     """Table 4 (``metric="mae"``) or Table 5 (``"mdae"``): pipelines x qualities, ours beside the
-    paper's. ``results`` is ``baa.assessment``'s dict."""
+    paper's. ``results`` is ``assessment``'s dict."""
     ref = {"mae": paper.TABLE4, "mdae": paper.TABLE5}[metric]
     ours = ours_label(results.get("profile"), results.get("source"))
     rows = {}
@@ -228,10 +298,7 @@ def restoration_quality(models: dict, clean: torch.Tensor, degrade: Callable, ki
     ``models`` maps a column name to a ResUNet (or any callable image -> image, e.g. a
     ``CQPipeline``'s ``restore``), or to a dict kind -> ResUNet (CQ's experts; a kind missing from
     the dict gives NaN). ``degrade(images, kind)`` makes the degraded set (e.g.
-    ``baa.degraded_set``)."""
-    from tqdm.auto import tqdm
-
-
+    ``baa.experiments.tables.degraded_set``)."""
     rows = []
     for kind in tqdm(kinds, desc="PSNR / SSIM", disable=not progress, leave=False):
         x = degrade(clean, kind)
@@ -249,45 +316,28 @@ def restoration_quality(models: dict, clean: torch.Tensor, degrade: Callable, ki
     return pd.DataFrame(rows).set_index("kind")
 
 
-# -- chapter 9: the bench --------------------------------------------------------------------------
+@torch.inference_mode()
+def cq_dq_psnr(cq, dq, degraded: dict, kinds=KINDS + ("all",)) -> dict[str, float]:
+    """PSNR of CQ's restored images against DQ's, per kind of ``degraded`` (Fig. 14: "so similar that
+    it is hard to distinguish them")."""
+    return {QUALITY_NAMES[k]: psnr(cq.restore(degraded[k]), dq(degraded[k]).clamp(0, 1)) for k in kinds}
 
-def load_bench(profile: str | None = None) -> dict | None:
+
+# -- chapter 8: the bench --------------------------------------------------------------------------
+
+def load_bench(profile: Profile) -> dict | None:
     """``artifacts/<profile>/bench.json`` (written by the bench), or ``None`` when absent."""
-
     path = artifact_dir(profile) / "bench.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def bench_tables(bench: dict) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """``(restoration, speed)``: restoration rows (kind, method) with PSNR, SSIM, the bone-age MAE
-    after restoration (and, where the bench gives them, the PSNR inside the label and ms per image);
-    speed one row per measured name (unmeasured entries, ``null`` in the JSON, left out)."""
-    rest = None
-    if bench.get("restoration"):
-        cols = {"psnr": "PSNR (dB)", "ssim": "SSIM", "mae_years": "MAE (years)", "psnr_mask": "PSNR in label (dB)",
-                "ms_per_image": "ms / image"}
-        rows = {(QUALITY_NAMES.get(k, k), m): {name: v.get(key) for key, name in cols.items()}
-                for k, methods in bench["restoration"].items() for m, v in methods.items()}
-        rest = pd.DataFrame.from_dict(rows, orient="index").astype(float)
-        rest = rest[[c for c in rest.columns if c in ("PSNR (dB)", "SSIM", "MAE (years)") or rest[c].notna().any()]]
-        rest.index = pd.MultiIndex.from_tuples(rest.index, names=["degradation", "method"])
-    speed = None
-    if bench.get("speed"):
-        values = pd.Series({k: v for k, v in bench["speed"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
-                           dtype=float).dropna()
-        speed = pd.DataFrame({"value": values})
-        speed.index.name = "measurement"
-    return rest, speed
-
-
 # -- results without recomputing ----------------------------------------------------------------------
 
-def cached_results(name: str, profile: str | None = None, compute: Callable | None = None) -> dict:
+def cached_results(name: str, profile: Profile, compute: Callable | None = None) -> dict:
     """``artifacts/<profile>/results/<name>.json`` when it is newer than every checkpoint under
     ``models/`` (so it was computed from the models now there); otherwise ``compute(profile)``
     (which trains or loads the models and writes the JSON). ``name``: ``"assessment"`` or
     ``"table2"`` (whose JSON holds the means, not the per-fold predictions)."""
-
     d = artifact_dir(profile)
     path = d / "results" / f"{name}.json"
     ckpts = list((d / "models").glob("*.pt"))
@@ -297,7 +347,7 @@ def cached_results(name: str, profile: str | None = None, compute: Callable | No
     return compute(profile)
 
 
-__all__ = ["TABLE1", "RESUNET_LAYERS", "architecture_table", "table2", "pooled_predictions", "history_frame", "table45",
-           "dq_all_table", "ccs_fraction", "confusion_frame", "classifier_table", "restoration_quality", "load_bench",
-           "bench_tables", "cached_results",
+__all__ = ["TABLE1", "RESUNET_LAYERS", "data_line", "caption", "architecture_table", "parameter_counts", "resunet_table",
+           "table2", "pooled_predictions", "ccs_curves", "history_frame", "table45", "dq_all_table", "ccs_fraction",
+           "confusion_frame", "classifier_table", "restoration_quality", "cq_dq_psnr", "load_bench", "cached_results",
            "to_markdown", "ours_label", "source_name"]

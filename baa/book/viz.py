@@ -1,7 +1,10 @@
-"""Small matplotlib helpers the chapters share: image grids, mask overlays, spectra.
+"""Small matplotlib helpers the chapters and ``baa.book.figures`` share: image grids, mask overlays,
+legends, boxes.
 
-Figures only: nothing here computes a result the book reports (that is the package's job);
-these functions lay images out and keep every figure small (dpi 80-100, see DEVELOPERS.md).
+Figures only: nothing here computes a result the book reports (that is ``baa.analysis``'s job);
+these functions lay images out and keep every figure small (``DPI``: the HTML book stays light).
+
+Layer: book.
 """
 
 from __future__ import annotations
@@ -74,25 +77,6 @@ def legend_patches(names: Sequence[str], colours: dict | None = None):
 
     colours = colours or MASK_COLOURS
     return [Patch(color=colours.get(n, (1.0, 0.0, 1.0)), label=n) for n in names]
-
-
-def radial_power_spectrum(images) -> tuple[np.ndarray, np.ndarray]:
-    """Radially averaged power spectrum of (N,1,H,W) (or (H,W)) images, mean over images.
-    Returns (frequency in cycles/pixel, power). For figures: how much fine detail is left."""
-    a = images.detach().double().cpu().numpy() if torch.is_tensor(images) else np.asarray(images, dtype=np.float64)
-    a = a.reshape(-1, a.shape[-2], a.shape[-1])
-    a = a - a.mean(axis=(1, 2), keepdims=True)
-    p = (np.abs(np.fft.fftshift(np.fft.fft2(a), axes=(1, 2))) ** 2).mean(0) / (a.shape[1] * a.shape[2])
-    h, w = p.shape
-    yy, xx = np.indices((h, w))
-    r = np.hypot((yy - h // 2) / h, (xx - w // 2) / w)
-    bins = np.linspace(0, 0.5, min(h, w) // 2 + 1)
-    which = np.digitize(r.ravel(), bins) - 1
-    ok = (which >= 0) & (which < len(bins) - 1)
-    power = np.bincount(which[ok], weights=p.ravel()[ok], minlength=len(bins) - 1)
-    count = np.bincount(which[ok], minlength=len(bins) - 1)
-    f = 0.5 * (bins[1:] + bins[:-1])
-    return f, power / np.maximum(count, 1)
 
 
 def box_outline(ax, top: float, left: float, bottom: float, right: float, **kw) -> None:

@@ -7,8 +7,9 @@
 - ``assess_view``: the pure function behind the app: the degraded image, CQ's and DQ's restorations
   and residuals, CQ's class probabilities (Fig. 7) and every pipeline's bone age (Fig. 10).
   Tests and the static gallery call it without a browser.
-- ``build_app``: the ipywidgets app for JupyterLab; ``plot_views`` /
-  ``plot_sweep``: the same as static matplotlib figures for the HTML book.
+- ``build_app``: the ipywidgets app for JupyterLab; ``photon_demo`` drives it from code as a reader
+  would. ``plot_views`` (the ``GALLERY`` of settings), ``sweeps`` / ``plot_sweeps`` /
+  ``sweep_summary``: the same computation as static figures and sentences for the HTML book.
 
 Widgets carry stable ``description``s and CSS classes (``baa-kind``, ``baa-photons``,
 ``baa-label-size``, ``baa-label-x``, ``baa-label-y``, ``baa-factor``, ``baa-seed``, ``baa-image``,
@@ -27,13 +28,29 @@ import torch
 
 from baa import degrade as D
 
-__all__ = ["VIEW_KINDS", "PIPELINE_ORDER", "label_box", "label_at", "degrade_view", "assess_view", "png_bytes",
-           "age_readout_html", "probs_html", "build_app", "plot_views", "plot_sweep"]
+__all__ = ["VIEW_KINDS", "PIPELINE_ORDER", "GALLERY", "SWEEPS", "default_settings", "label_box", "label_at",
+           "degrade_view", "assess_view", "png_bytes", "age_readout_html", "probs_html", "build_app", "photon_demo",
+           "photon_demo_text", "plot_views", "plot_sweep", "sweeps", "plot_sweeps", "sweep_summary"]
 
 VIEW_KINDS = ("none", "noise", "label", "lowres", "all")
 PIPELINE_ORDER = PIPELINES
 RESTORING = ("cq", "dq")
 FACTORS = (1, 2, 3, 4, 6, 8)
+# Chapter 6's static gallery: one row per setting (keywords of ``assess_view`` over ``default_settings``).
+GALLERY = (dict(kind="none"), dict(kind="noise"), dict(kind="noise", photons=D.PHOTONS / 10), dict(kind="label"),
+           dict(kind="label", label_size=D.LABEL_REGION / 2, label_pos=(0.0, 1.0)), dict(kind="lowres"),
+           dict(kind="lowres", factor=2 * D.LOWRES_FACTOR), dict(kind="all"))
+# Chapter 6's sweeps: name -> (kind, the ``assess_view`` keyword varied, its values).
+SWEEPS = {"photons": ("noise", "photons", tuple(float(x) for x in np.logspace(0.5, 4, 10))),
+          "label size": ("label", "label_size", tuple(float(x) for x in np.linspace(0.05, D.LABEL_REGION, 6))),
+          "downscale": ("lowres", "factor", FACTORS)}
+
+
+def default_settings() -> dict:
+    """The book's default strengths (``baa.degrade``'s constants) as ``assess_view`` keywords, no
+    degradation selected; the label is the mean of ``LABEL_FRACTION``, centred."""
+    return dict(kind="none", photons=D.PHOTONS, label_size=float(np.mean(D.LABEL_FRACTION)), label_pos=(0.5, 0.5),
+                factor=D.LOWRES_FACTOR)
 
 
 def _as_batch(image: torch.Tensor) -> torch.Tensor:
@@ -195,23 +212,9 @@ def _widgets():
     return ipywidgets
 
 
-def build_app(image: torch.Tensor, true_age: float | None, pipelines: dict, kind: str = "all",
-              photons: float = D.PHOTONS, label_size: float = 0.18, label_pos: tuple[float, float] = (0.5, 0.5),
-              factor: int = D.LOWRES_FACTOR, seed: int = 0, display_size: int = 192):
-    """An ipywidgets app: controls for the degradation (kind, photon number on a log slider, label
-    size and position inside the central 60 %, downscale factor, noise seed) and, updated on every
-    change, the clean, degraded, CQ- and DQ-restored images, the residuals (red: the ResUNet
-    brightened, blue: darkened), CQ's class probabilities and each pipeline's bone age.
-
-    Returns an ``ipywidgets.VBox`` carrying ``controls`` (name -> widget), ``images`` (name ->
-    ``ipywidgets.Image``), ``readout`` and ``probs`` (HTML), ``status`` (Label), ``view`` (the
-    latest ``assess_view`` result) and ``update()``: ``app.controls["photons"].value = 30``
-    updates it without a browser (sliders update on release, not while dragging).
-    """
-    W = _widgets()
-
-    clean = _as_batch(image)
-    scale = max(1, display_size // clean.shape[-1])
+def _controls(W, kind: str, photons: float, label_size: float, label_pos: tuple[float, float], factor: int,
+              seed: int) -> dict:
+    """The app's controls, each with its CSS class (``baa-kind``, ``baa-photons``, ...)."""
     style = {"description_width": "90px"}
     lay = W.Layout(width="360px")
     controls = {
@@ -228,10 +231,13 @@ def build_app(image: torch.Tensor, true_age: float | None, pipelines: dict, kind
                                     continuous_update=False, style=style, layout=lay),
         "seed": W.IntText(value=seed, description="Noise seed", style=style, layout=W.Layout(width="200px")),
     }
-    css = {"kind": "baa-kind", "photons": "baa-photons", "label_size": "baa-label-size", "label_x": "baa-label-x",
-           "label_y": "baa-label-y", "factor": "baa-factor", "seed": "baa-seed"}
     for k, w in controls.items():
-        w.add_class(css[k])
+        w.add_class("baa-" + k.replace("_", "-"))
+    return controls
+
+
+def _image_cells(W, display_size: int) -> tuple[dict, list]:
+    """The app's six images (``baa-image`` and ``baa-image-<name>``), each under its caption."""
     names = {"degraded": "degraded (input)", "restored_cq": "CQ restored", "restored_dq": "DQ restored",
              "clean": "clean", "residual_cq": "CQ residual", "residual_dq": "DQ residual"}
     images, cells = {}, []
@@ -241,6 +247,27 @@ def build_app(image: torch.Tensor, true_age: float | None, pipelines: dict, kind
         im.add_class(f"baa-image-{key.replace('_', '-')}")
         images[key] = im
         cells.append(W.VBox([W.Label(caption), im]))
+    return images, cells
+
+
+def build_app(image: torch.Tensor, true_age: float | None, pipelines: dict, kind: str = "all",
+              photons: float = D.PHOTONS, label_size: float = 0.18, label_pos: tuple[float, float] = (0.5, 0.5),
+              factor: int = D.LOWRES_FACTOR, seed: int = 0, display_size: int = 192):
+    """An ipywidgets app: controls for the degradation (kind, photon number on a log slider, label
+    size and position inside the central 60 %, downscale factor, noise seed) and, updated on every
+    change, the clean, degraded, CQ- and DQ-restored images, the residuals (red: the ResUNet
+    brightened, blue: darkened), CQ's class probabilities and each pipeline's bone age.
+
+    Returns an ``ipywidgets.VBox`` carrying ``controls`` (name -> widget), ``images`` (name ->
+    ``ipywidgets.Image``), ``readout`` and ``probs`` (HTML), ``status`` (Label), ``view`` (the
+    latest ``assess_view`` result) and ``update()``: ``app.controls["photons"].value = 30``
+    updates it without a browser (sliders update on release, not while dragging).
+    """
+    W = _widgets()
+    clean = _as_batch(image)
+    scale = max(1, display_size // clean.shape[-1])
+    controls = _controls(W, kind, photons, label_size, label_pos, factor, seed)
+    images, cells = _image_cells(W, display_size)
     readout = W.HTML(description="")
     readout.add_class("baa-age-readout")
     probs = W.HTML()
@@ -282,6 +309,42 @@ def build_app(image: torch.Tensor, true_age: float | None, pipelines: dict, kind
     app.update = update
     update()
     return app
+
+
+def photon_demo(app, responsive: bool = True, high: float = 1e4, low: float = 10 ** 0.5) -> dict:
+    """Drive ``build_app``'s app from code as a reader would: Poisson noise at ``high`` photons
+    per pixel, then at ``low``; raise unless the settings, the bone-age readout and the degraded
+    image followed the slider (and, when ``responsive``, the ages: a network that answers every
+    image alike cannot react). Then back to the default photons with all three degradations.
+    Returns ``{"high": ages, "low": ages}`` (pipeline -> years)."""
+    app.controls["kind"].value = "noise"
+    app.controls["photons"].value = high
+    before = (app.readout.value, app.images["degraded"].value, dict(app.view["ages"]))
+    app.controls["photons"].value = low
+    s = app.view["settings"]
+    if s["kind"] != "noise" or abs(s["photons"] - low) > 1e-6:
+        raise AssertionError(f"the app did not take the settings: {s}")
+    if app.readout.value == before[0] or app.images["degraded"].value == before[1]:
+        raise AssertionError("the readout or the degraded image did not follow the photon slider")
+    if responsive and dict(app.view["ages"]) == before[2]:
+        raise AssertionError("the ages did not follow the photon slider")
+    out = {"high": before[2], "low": dict(app.view["ages"]), "photons": (high, low)}
+    app.controls["photons"].value = D.PHOTONS
+    app.controls["kind"].value = "all"
+    if app.view["settings"]["kind"] != "all" or app.controls["label_size"].disabled:
+        raise AssertionError("the app did not return to all three degradations")
+    return out
+
+
+def photon_demo_text(demo: dict, spread: float, profile: str) -> str:
+    """``photon_demo``'s ages side by side; ``spread``: the SD of plain BoNet+'s ages over the test set."""
+    high, low = demo["photons"]
+    lines = [f"{PIPELINE_NAMES.get(k, k):10s} {high:g} photons: {demo['high'][k]:6.2f} y   {low:.3g} photons: "
+             f"{demo['low'][k]:6.2f} y" for k in demo["high"]]
+    if spread <= 0.05:
+        lines.append(f"At profile {profile} plain BoNet+ gives the test images ages with a standard deviation of only "
+                     f"{spread:.3f} y: it has barely trained, and its ages do not move with the input.")
+    return "\n".join(lines)
 
 
 # -- static figures for the HTML book ----------------------------------------------------------
@@ -349,3 +412,55 @@ def plot_sweep(xs, ages: dict[str, list[float]], true_age: float | None, xlabel:
     ax.set_ylabel("bone age (y)")
     ax.legend(fontsize=7)
     return ax
+
+
+def sweeps(image: torch.Tensor, pipelines: dict, defaults: dict, settings: dict = SWEEPS) -> dict:
+    """``assess_view`` over each sweep of ``settings`` (one control at a time, the rest at
+    ``defaults``): name -> (values, views)."""
+    out = {}
+    for name, (kind, key, values) in settings.items():
+        views = [assess_view(image, **{**defaults, "kind": kind, key: int(v) if key == "factor" else float(v)},
+                             pipelines=pipelines) for v in values]
+        out[name] = (np.asarray(values), views)
+    return out
+
+
+def plot_sweeps(sw: dict, true_age: float | None, title: str, dpi: int = 80):
+    """Each pipeline's age along each sweep (top) and CQ's probability of the swept kind (bottom)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(sw), figsize=(4 * len(sw), 5.5), dpi=dpi, gridspec_kw={"height_ratios": [3, 1]},
+                             sharex="col", squeeze=False)
+    for c, (name, (xs, views)) in enumerate(sw.items()):
+        kind = SWEEPS[name][0] if name in SWEEPS else views[0]["settings"]["kind"]
+        plot_sweep(xs, {k: [v["ages"][k] for v in views] for k in views[0]["ages"]}, true_age, "", log=name == "photons",
+                   ax=axes[0, c])
+        axes[0, c].set_title(name, fontsize=9)
+        axes[1, c].plot(xs, [v["probs"].get(kind, np.nan) for v in views], "o-", ms=3, color="#e45756")
+        axes[1, c].set_ylim(-0.05, 1.05)
+        axes[1, c].set_ylabel(f"CQ: p({kind})", fontsize=8)
+        axes[1, c].set_xlabel(name)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def sweep_summary(sweep: tuple, true_age: float, profile: str) -> str:
+    """How far each pipeline's age moves over a photon sweep (``sweeps(...)["photons"]``), its error
+    at the fewest photons, and where CQ routes the image to the noise expert."""
+    xs, views = sweep
+    names = list(views[0]["ages"])
+    spread = {k: max(v["ages"][k] for v in views) - min(v["ages"][k] for v in views) for k in names}
+    err_low = {k: abs(views[0]["ages"][k] - true_age) for k in names}
+    routed = [float(x) for x, v in zip(xs, views) if v["quality"] == "noise"]
+    steadiest = min(spread, key=spread.get)
+    tie = max(spread.values()) - min(spread.values()) < 0.01
+    return (f"Over the photon sweep ({xs[0]:.3g} to {xs[-1]:.3g} photons per pixel) the age of "
+            + ", ".join(f"{PIPELINE_NAMES[k]} moves by {spread[k]:.2f} y" for k in names)
+            + ("; none is steadier than the others" if tie else f"; the steadiest is **{PIPELINE_NAMES[steadiest]}**")
+            + ". At the fewest photons the errors are " + ", ".join(f"{PIPELINE_NAMES[k]} {err_low[k]:.2f} y" for k in names)
+            + ". " + (f"CQ routes the image to the noise expert at {len(routed)} of the {len(xs)} photon numbers (from "
+                      f"{min(routed):.3g} to {max(routed):.3g})." if routed else
+                      "CQ never routes the image to the noise expert in this sweep.")
+            + f" One image at profile {profile}: a picture of the behaviour, not a measurement; the test-set numbers "
+              "beside the paper's Table 4 are in the assessment chapter.")

@@ -121,6 +121,7 @@ def open_dicom(path: Path, **kw):
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    register_decoders()  # before anyone asks pydicom which syntaxes it can decode
     try:
         ds = pydicom.dcmread(path, **kw)
     except InvalidDicomError:
@@ -257,6 +258,8 @@ def write_dicom(path, stored: np.ndarray, photometric: str = "MONOCHROME2", slop
     bits = int(bits_stored or (8 if rgb or name == "jpeg_baseline" else 12 if name == "jpeg_extended" else 16))
     if stored.size and (stored.min() < 0 or stored.max() > 2 ** bits - 1):
         raise ValueError(f"stored values {stored.min():g}..{stored.max():g} do not fit {bits} bits")
+    if name in ("j2k", "j2k_lossless") and min(stored.shape[:2]) < 32:
+        raise ValueError("JPEG 2000 needs at least 32 pixels a side (OpenJPEG's encoder uses 6 resolutions)")
     if rgb and (stored.shape[2] != 3 or bits != 8):
         raise ValueError("a colour film is (H,W,3) with 8 bits a sample")
     container = "<u1" if bits <= 8 else "<u2"

@@ -1,0 +1,433 @@
+"""Is the file a hand radiograph the models can read? Decided before an age is given (issue 21).
+
+Three kinds of evidence, in this order; the first that refuses gives the one-line reason:
+
+1. **The DICOM header**, where there is one: a Modality that is not a projection radiograph
+   (``REFUSED_MODALITIES``: CT, MR, PET, NM, US, radiotherapy objects, mammography, photographs) or a
+   BodyPartExamined that names another part of the body (``OTHER_BODY_PARTS``). A PALETTE COLOR
+   image is a colour map, not a film.
+2. **Colour**: a radiograph is grey. The mean chroma (max - min of R, G, B over 255) of the
+   non-black pixels above ``MAX_CHROMA`` is a colour photograph. A grey film saved as RGB (PNG or an
+   RGB DICOM from a film scanner) has chroma ~0 and is read as grey, as before.
+3. **The image**, as the network will see it (the preparation's crop, brought to ``SIDE`` pixels,
+   as it is and with the heel effect's linear ramp removed): at each of ``LEVELS`` grey levels the
+   largest bright component (``prepare._hand_mask``'s recipe) is a candidate hand. Around its palm
+   (the largest inscribed disc, centre and radius R; or the next one, where a forearm is wider)
+   circles of radius 1.3 R to 3.3 R cross the fingers: a candidate has **fingers** when 4 to 6
+   narrow arcs (0.12 R to 1.2 R wide, within 200 degrees, at most 4x apart in width, at most two
+   other arcs) cross ``MIN_FINGER_RADII`` or more consecutive circles: long, parallel protrusions,
+   not a notch. It must also have a palm (R / sqrt(area) >= ``MIN_PALM``), cover ``AREA`` of the
+   image, and the intensity statistics of a radiograph: soft tissue and bone inside (``inner``: the
+   spread inside over the contrast to the outside) and a flat background (``background``: the
+   spread outside over that contrast). :func:`distribution_score` combines the two into the
+   **score**, at most 1 on a hand; the first candidate with fingers and a score <= 1 decides
+   "hand", else the film is refused: "no hand-shaped foreground" when no candidate has fingers,
+   "out of the training distribution" with the lowest score when some have.
+
+The thresholds were set on 178 hands (100 + 40 phantoms of sizes 64-256 and the 38 real films of the
+shared folder) against 46 non-hands, and :func:`rates` measures them: the false-refusal rate on
+hands, the false-acceptance rate on :func:`negative_set` (``skimage.data`` images, noise,
+gradients, shapes and phantoms with the hand painted out). ``python -m baa.assess.handcheck``
+prints both for the real films (when ``shared/`` is present) and 100 phantoms.
+Layer: assess.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from baa.data.prepare import prepare_full
+from baa.errors import InputError
+from baa.io import save_json
+from baa.io.dicom import dicom_attributes, dicom_pixels, is_dicom
+from baa.phantom import PhantomConfig, render
+
+# -- 1. the DICOM header ---------------------------------------------------------------------------
+
+REFUSED_MODALITIES = {
+    "CT": "cross-sectional image (DICOM Modality CT)",
+    "MR": "cross-sectional image (DICOM Modality MR)",
+    "PT": "cross-sectional image (DICOM Modality PT, PET)",
+    "NM": "nuclear medicine image (DICOM Modality NM)",
+    "US": "ultrasound image (DICOM Modality US)",
+    "RTDOSE": "radiotherapy dose grid (DICOM Modality RTDOSE)",
+    "RTSTRUCT": "radiotherapy structure set (DICOM Modality RTSTRUCT)",
+    "RTPLAN": "radiotherapy plan (DICOM Modality RTPLAN)",
+    "SEG": "segmentation (DICOM Modality SEG)",
+    "MG": "mammogram (DICOM Modality MG)",
+    "XC": "colour photograph (DICOM Modality XC)",
+    "OP": "ophthalmic photograph (DICOM Modality OP)",
+    "ES": "endoscopy image (DICOM Modality ES)",
+    "SM": "slide microscopy image (DICOM Modality SM)",
+}
+
+# BodyPartExamined (DICOM PS3.16 CID 4031 terms) of films that are not of a hand; hand, wrist,
+# extremity or an empty field are left to the image check
+OTHER_BODY_PARTS = ("CHEST", "SKULL", "HEAD", "BRAIN", "NECK", "ABDOMEN", "PELVIS", "HIP", "KNEE", "LEG", "FOOT",
+                    "ANKLE", "SPINE", "CSPINE", "TSPINE", "LSPINE", "SSPINE", "BREAST", "SHOULDER", "THORAX",
+                    "HEART", "LUNG", "FEMUR", "TIBIA", "HEEL", "TOE", "JAW", "TMJ", "SINUS", "ORBIT")
+
+# -- 2. colour ----------------------------------------------------------------------------------------
+
+MAX_CHROMA = 0.06  # grey RGB exports measure < 0.005 (JPEG chroma noise < 0.02); photographs > 0.1
+
+# -- 3. the image -----------------------------------------------------------------------------------
+
+SIDE = 256  # the analysis copy's long side (up from a 64 px phantom: fingers then span several pixels)
+LEVELS = 25  # grey levels tried, from the 5th to the 95th percentile, on each of the two copies
+RADII = np.arange(1.3, 3.31, 0.1)  # circles around the palm, in palm radii
+MIN_FINGER_RADII = 2  # consecutive circles crossed by 4-6 fingers
+MIN_PALM = 0.21  # palm radius / sqrt(component area): a hand has a palm, a texture does not
+AREA = (0.05, 0.8)  # fraction of the image the hand's component covers
+MAX_INNER = 0.85  # the spread inside the hand over its contrast to the background
+MAX_BACKGROUND = 0.65  # the spread of the background over the same contrast
+MAX_MEAN = 0.65  # the mean of the two ratios above (each over its maximum)
+
+
+def distribution_score(inner: float, background: float) -> float:
+    """How far a candidate's intensity statistics lie outside the radiographs' (<= 1 inside):
+    ``max(inner / MAX_INNER, background / MAX_BACKGROUND, mean of those two / MAX_MEAN)``."""
+    i, b = inner / MAX_INNER, background / MAX_BACKGROUND
+    return max(i, b, (i + b) / 2 / MAX_MEAN)
+
+
+@dataclass
+class HandCheck:
+    """``hand``: assess it; ``reason``: why not (one line, without the "not a hand radiograph: "
+    prefix); ``score``: :func:`distribution_score` of the deciding candidate (<= 1 for a hand; None
+    when no candidate had fingers or the header or colour refused); ``features`` of that candidate."""
+
+    hand: bool
+    reason: str | None = None
+    score: float | None = None
+    features: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def header_reason(path) -> str | None:
+    """A refusal from the DICOM header (Modality, BodyPartExamined, PALETTE COLOR), else None."""
+    if not is_dicom(Path(path)):
+        return None
+    att = dicom_attributes(path)
+    if att["modality"] in REFUSED_MODALITIES:
+        return REFUSED_MODALITIES[att["modality"]]
+    words = set(att["body_part"].replace("_", " ").replace("-", " ").split())
+    other = sorted(words & set(OTHER_BODY_PARTS))
+    if other and not words & {"HAND", "WRIST", "FINGER"}:
+        return f"DICOM BodyPartExamined is {att['body_part']}"
+    if att["photometric"].startswith("PALETTE"):
+        return "colour-mapped image (DICOM PALETTE COLOR)"
+    return None
+
+
+def chroma(path) -> float:
+    """Mean chroma of the file's non-black pixels (0 for grey data, up to 1), on a copy of at most
+    256 pixels a side."""
+    p = Path(path)
+    if is_dicom(p):
+        rgb = dicom_pixels(p)
+        if rgb.ndim != 3:
+            return 0.0
+        rgb = rgb.astype(np.float32) / max(1.0, float(rgb.max()))
+    else:
+        from PIL import Image
+
+        with Image.open(p) as im:
+            if im.mode in ("L", "1", "I", "F", "LA", "La") or im.mode.startswith("I;16"):
+                return 0.0
+            im.draft("RGB", (256, 256))  # JPEG: decode at a reduced scale
+            im = im.convert("RGB")
+            im.thumbnail((256, 256))
+            rgb = np.asarray(im, dtype=np.float32) / 255.0
+    c = rgb.max(-1) - rgb.min(-1)
+    lit = rgb.max(-1) > 0.1
+    return float(c[lit].mean()) if lit.any() else 0.0
+
+
+def _analysis_copies(img: np.ndarray) -> list[np.ndarray]:
+    """``img`` with its long side at ``SIDE``, as it is and with the best-fitting linear ramp of its
+    darkest 40 % (the background: a heel effect, an uneven scan) removed, each scaled to [0, 1]."""
+    h, w = img.shape
+    s = SIDE / max(h, w)
+    t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None, None]
+    a = F.interpolate(t, size=(max(1, round(h * s)), max(1, round(w * s))), mode="bilinear", antialias=s < 1,
+                      align_corners=False)[0, 0].numpy().astype(np.float64)
+    yy, xx = np.mgrid[: a.shape[0], : a.shape[1]] / SIDE
+    A = np.stack([np.ones(a.size), yy.ravel(), xx.ravel()], 1)
+    v = a.ravel()
+    sel = v <= np.percentile(v, 40)
+    for _ in range(2):  # refit on the darkest 40 % of what the first fit leaves
+        coef = np.linalg.lstsq(A[sel], v[sel], rcond=None)[0]
+        r = v - A @ coef
+        sel = r <= np.percentile(r, 40)
+    out = []
+    for b in (a, (v - A @ coef).reshape(a.shape)):
+        lo, hi = np.percentile(b, (0.5, 99.5))
+        out.append(np.clip((b - lo) / max(hi - lo, 1e-6), 0, 1))
+    return out
+
+
+def _component(smooth: np.ndarray, level: float) -> np.ndarray | None:
+    """The largest component of ``smooth`` (the analysis copy, Gaussian-smoothed by 1 px) above
+    ``level``, opened, holes filled: ``_hand_mask``'s recipe."""
+    from scipy import ndimage as ndi
+
+    m = ndi.binary_opening(smooth > level)
+    lab, n = ndi.label(m)
+    if n == 0:
+        return None
+    sizes = ndi.sum(m, lab, np.arange(1, n + 1))
+    m = lab == 1 + int(np.argmax(sizes))
+    # fill the holes: background components that do not reach the border (binary_fill_holes, faster)
+    bg, nb = ndi.label(~m)
+    border = np.unique(np.r_[bg[0], bg[-1], bg[:, 0], bg[:, -1]])
+    return m | ~np.isin(bg, border)
+
+
+@functools.lru_cache(maxsize=None)
+def _circle(n: int) -> tuple[np.ndarray, np.ndarray]:
+    th = np.linspace(0, 2 * math.pi, n, endpoint=False)
+    return np.sin(th), np.cos(th)
+
+
+def _arcs(m: np.ndarray, cy: float, cx: float, r: float) -> tuple[np.ndarray, np.ndarray]:
+    """(widths in pixels, centre angles) of the runs of ``m`` along the circle (cy, cx, r)."""
+    n = max(180, int(2 * math.pi * r))
+    sin, cos = _circle(n)
+    y, x = np.round(cy + r * sin).astype(int), np.round(cx + r * cos).astype(int)
+    inside = (y >= 0) & (y < m.shape[0]) & (x >= 0) & (x < m.shape[1])
+    v = np.zeros(n, bool)
+    v[inside] = m[y[inside], x[inside]]
+    if v.all() or not v.any():
+        return np.zeros(0), np.zeros(0)
+    k = int(np.argmin(v))  # start on a gap, so no run wraps around
+    v = np.roll(v, -k)
+    d = np.diff(np.r_[0, v.astype(int), 0])
+    s, e = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    return (e - s) * 2 * math.pi * r / n, ((s + e) / 2 + k) * 2 * math.pi / n
+
+
+def _fingers_on(w: np.ndarray, ang: np.ndarray, R: float) -> int:
+    """Finger arcs on one circle (module docstring), or 0 when the circle does not look like it
+    crosses a hand's fingers."""
+    f = (w >= 0.12 * R) & (w <= 1.2 * R)
+    k = int(f.sum())
+    if not 4 <= k <= 6 or len(w) > k + 2 or w[f].max() > 4 * w[f].min():
+        return 0
+    a = np.sort(ang[f] % (2 * math.pi))
+    spread = 2 * math.pi - np.diff(np.r_[a, a[0] + 2 * math.pi]).max()
+    return k if spread <= math.radians(200) else 0
+
+
+def _palms(e: np.ndarray) -> list[tuple[float, int, int]]:
+    """(radius, y, x) of the largest inscribed disc of a component (``e``: its distance map) and of
+    the largest one at least 1.5 radii away from it, if as large as 0.6 of it: at a high grey level
+    a forearm can be wider than what is left of the palm."""
+    R = float(e.max())
+    cy, cx = np.unravel_index(int(np.argmax(e)), e.shape)
+    out = [(R, int(cy), int(cx))]
+    yy, xx = np.ogrid[: e.shape[0], : e.shape[1]]
+    rest = np.where((yy - cy) ** 2 + (xx - cx) ** 2 > (1.5 * R) ** 2, e, 0)
+    if rest.max() >= 0.6 * R:
+        cy2, cx2 = np.unravel_index(int(np.argmax(rest)), e.shape)
+        out.append((float(rest.max()), int(cy2), int(cx2)))
+    return out
+
+
+def candidate(a: np.ndarray, m: np.ndarray) -> dict:
+    """The features of one candidate component ``m`` of the analysis image ``a``."""
+    from scipy import ndimage as ndi
+
+    best, R = -1, 0.0
+    for r, cy, cx in _palms(ndi.distance_transform_edt(m)):
+        if best >= 0 and r / math.sqrt(m.sum()) < MIN_PALM:
+            continue  # a second disc too small for a palm
+        run = most = 0
+        for k in RADII:
+            run = run + 1 if _fingers_on(*_arcs(m, cy, cx, k * r), r) else 0
+            most = max(most, run)
+        if most > best:
+            best, R = most, r
+    inside, outside = a[m], a[~m]
+    contrast = max(float(inside.mean() - (outside.mean() if outside.size else 0.0)), 1e-3)
+    return {"finger_radii": best, "area": round(float(m.mean()), 4), "palm": round(R / math.sqrt(m.sum()), 4),
+            "inner": round(float(inside.std()) / contrast, 4),
+            "background": round(float(outside.std()) / contrast if outside.size else 0.0, 4)}
+
+
+def check_image(img: np.ndarray) -> HandCheck:
+    """Step 3 of the module docstring on a prepared grey image (H,W) in [0, 1]."""
+    from scipy import ndimage as ndi
+
+    shaped = []  # candidates with fingers, a palm and a hand's share of the image
+    for a in _analysis_copies(img):
+        smooth = ndi.gaussian_filter(a, 1.0)
+        for level in np.percentile(a, np.linspace(5, 95, LEVELS)):
+            m = _component(smooth, level)
+            if m is None or m.sum() < 50:
+                continue
+            c = candidate(a, m)
+            if c["finger_radii"] >= MIN_FINGER_RADII and c["palm"] >= MIN_PALM and AREA[0] <= c["area"] <= AREA[1]:
+                c["score"] = round(distribution_score(c["inner"], c["background"]), 4)
+                shaped.append(c)
+                if c["score"] <= 1:  # the decision is made: a hand (the score is this candidate's)
+                    return HandCheck(True, None, c["score"], c)
+    if not shaped:
+        return HandCheck(False, "no hand-shaped foreground (no grey level shows a palm with 4-6 fingers)")
+    best = min(shaped, key=lambda c: c["score"])
+    return HandCheck(False, f"out of the training distribution (score {best['score']:.2f} > 1: "
+                            f"intensity spread inside {best['inner']:.2f}, background {best['background']:.2f})",
+                     best["score"], best)
+
+
+def check_file(path, prepared=None) -> HandCheck:
+    """All three steps for the file at ``path``; ``prepared`` (a ``prepare_full`` result) saves
+    preparing it again. Raises InputError for a file that cannot be read at all."""
+    if prepared is None:  # first: a file that cannot be read raises its own one-line InputError
+        prepared = prepare_full(path, 64)
+    reason = header_reason(path)
+    if reason:
+        return HandCheck(False, reason)
+    c = chroma(path)
+    if c > MAX_CHROMA:
+        return HandCheck(False, f"colour photograph (mean chroma {c:.2f} > {MAX_CHROMA})", features={"chroma": c})
+    return check_image(prepared.image)
+
+
+# -- measuring the rule ----------------------------------------------------------------------------
+
+SKIMAGE_NEGATIVES = ("astronaut", "brick", "camera", "cat", "cell", "checkerboard", "clock", "coffee", "coins",
+                     "colorwheel", "grass", "gravel", "horse", "hubble_deep_field", "immunohistochemistry", "logo",
+                     "microaneurysms", "moon", "page", "retina", "rocket", "shepp_logan_phantom", "text")
+
+
+def _save_png(a, path: Path) -> Path:
+    from PIL import Image
+
+    a = np.asarray(a)
+    if a.dtype == bool:
+        a = a.astype(np.uint8) * 255
+    if a.dtype != np.uint8:
+        a = np.asarray(a, np.float64)
+        a = np.round((a - a.min()) / (np.ptp(a) or 1.0) * 255).astype(np.uint8)
+    Image.fromarray(a).save(path)
+    return path
+
+
+def negative_set(folder, seed: int = 0) -> dict[str, Path]:
+    """Non-hands written as PNG into ``folder``: every bundled ``skimage.data`` image of
+    ``SKIMAGE_NEGATIVES`` (colour ones also in grey, so that the image check is measured without
+    the colour check's help), noise (uniform, Gaussian, smooth), gradients, a disc, a rectangle, and
+    five phantoms with the hand painted over with their background (collimation and marker kept).
+    Returns ``{name: path}``; the same ``seed`` gives the same bytes."""
+    import warnings
+
+    import skimage.data as sd
+    from scipy import ndimage as ndi
+
+    d = Path(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in SKIMAGE_NEGATIVES:
+            a = np.asarray(getattr(sd, name)())
+            out[name] = _save_png(a, d / f"{name}.png")
+            if a.ndim == 3:
+                out[f"{name} (grey)"] = _save_png(a[..., :3].astype(np.float64) @ [0.299, 0.587, 0.114],
+                                                  d / f"{name}-grey.png")
+        out["motorcycle"] = _save_png(sd.stereo_motorcycle()[0], d / "motorcycle.png")
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:256, :200]
+    synthetic = {
+        "uniform noise": rng.random((256, 256)),
+        "Gaussian noise": rng.normal(size=(300, 200)),
+        "smooth noise": ndi.gaussian_filter(rng.normal(size=(256, 256)), 8),
+        "horizontal gradient": x.astype(float), "vertical gradient": y.astype(float),
+        "radial gradient": -np.hypot(x - 100, y - 128),
+        "disc": np.hypot(x - 100, y - 128) < 60, "rectangle": (abs(x - 100) < 50) & (abs(y - 128) < 80),
+    }
+    for name, a in synthetic.items():
+        out[name] = _save_png(a, d / f"{name.replace(' ', '-')}.png")
+    r = render(list(range(5)), seed=seed, config=PhantomConfig(size=256), masks=True)
+    for i in range(5):
+        im = r["image"][i, 0].numpy().astype(np.float64)
+        hand = ndi.binary_dilation(r["masks"]["hand"][i, 0].numpy(), iterations=3)
+        im[hand] = np.median(im[~hand]) + rng.normal(0, 0.01, int(hand.sum()))
+        out[f"phantom {i} without its hand"] = _save_png(np.clip(im, 0, 1), d / f"phantom-{i}-nohand.png")
+    return out
+
+
+def phantom_set(folder, sizes=(64, 96, 128, 192, 256), per_size: int = 20, seed: int = 0) -> dict[str, Path]:
+    """``per_size`` phantoms at each of ``sizes`` (ages drawn over 0-19 y, every pose, site and
+    collimation variation) as 8-bit PNGs: hands the check must accept."""
+    d = Path(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for s in sizes:
+        r = render(list(range(1000 * s, 1000 * s + per_size)), seed=seed, config=PhantomConfig(size=s))
+        for i in range(per_size):
+            name = f"phantom {s} px #{i} ({float(r['label'][i]):.1f} y)"
+            out[name] = _save_png((r["image"][i, 0].numpy() * 255).round().astype(np.uint8), d / f"phantom-{s}-{i}.png")
+    return out
+
+
+def rates(hands: dict, negatives: dict, progress: bool = False) -> dict:
+    """The rule measured: ``hands`` and ``negatives`` map names to files. Returns
+    ``{"false_refusal_rate", "false_acceptance_rate", "n_hands", "n_negatives", "refused_hands":
+    {name: reason}, "accepted_negatives": {name: score}, "negatives": {name: reason or "accepted"},
+    "hand_scores": {name: score}}``. A file that cannot be read counts as refused."""
+    from tqdm.auto import tqdm
+
+    def run(files: dict, desc: str) -> dict:
+        res = {}
+        for name, f in tqdm(files.items(), desc=desc, disable=not progress):
+            try:
+                res[name] = check_file(f)
+            except InputError as e:
+                res[name] = HandCheck(False, e.problem)
+        return res
+
+    h, n = run(hands, "hands"), run(negatives, "non-hands")
+    refused = {k: c.reason for k, c in h.items() if not c.hand}
+    accepted = {k: c.score for k, c in n.items() if c.hand}
+    return {"false_refusal_rate": len(refused) / max(1, len(h)), "false_acceptance_rate": len(accepted) / max(1, len(n)),
+            "n_hands": len(h), "n_negatives": len(n), "refused_hands": refused, "accepted_negatives": accepted,
+            "negatives": {k: c.reason or "accepted" for k, c in n.items()},
+            "hand_scores": {k: c.score for k, c in h.items()}}
+
+
+def main(argv=None) -> int:
+    """``python -m baa.assess.handcheck [--shared DIR] [--out FILE]``: the rule's false-refusal rate
+    on the real films of ``shared/`` and 100 phantoms (sizes 64-256), and its false-acceptance rate on
+    :func:`negative_set`; prints (and writes) the JSON of :func:`rates`."""
+    import argparse
+    import json
+    import tempfile
+
+    ap = argparse.ArgumentParser(prog="python -m baa.assess.handcheck", description=main.__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2].parent / "shared"))
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args(argv)
+    sh = Path(a.shared)
+    real = sorted((sh / "rsna-dev" / "boneage-training-dataset").glob("*.png")) + sorted((sh / "real-xrays").glob("raw-*.png"))
+    with tempfile.TemporaryDirectory() as d:
+        hands = {**{f.name: f for f in real}, **phantom_set(Path(d) / "hands")}
+        r = rates(hands, negative_set(Path(d) / "negatives"), progress=True)
+    print(json.dumps(r, indent=1))
+    if a.out:
+        save_json(r, a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

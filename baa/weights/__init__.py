@@ -1,0 +1,48 @@
+"""The model shipped with the package (issue 18): BoNet+ trained on appearance-randomised phantoms
+that went through ``baa.data.prepare`` and the intensity standardisation, with a ridge head fitted
+on the 28 real RSNA films of ``../shared/rsna-dev``. See ``MODEL_CARD.md`` here; rebuild it with
+``make weights`` (``python -m baa.experiments.transfer rebuild``).
+
+``load_shipped()`` returns the dict ``baa.assess.assess.load_models`` returns, so ``baa assess``
+can answer from a fresh clone without training.
+
+Layer: weights (above train, below experiments).
+"""
+
+from __future__ import annotations
+import hashlib
+from pathlib import Path
+import torch
+from baa.weights.model import CalibratedBoNet, ShippedPipeline, build, save_state, standardise, standardise_image
+
+HERE = Path(__file__).resolve().parent
+FILES = ("bonet_real.pt",)  # the shipped checkpoint files, hashed in MODEL_CARD.md
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def card_hashes(card: Path | None = None) -> dict[str, str]:
+    """``{file: sha256}`` as written in the model card's "Files" table (rows ``| name | bytes | sha256 |``)."""
+    out = {}
+    for line in Path(card or HERE / "MODEL_CARD.md").read_text().splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0] in FILES and len(cells[2]) == 64:
+            out[cells[0]] = cells[2]
+    return out
+
+
+def load_shipped(path=None) -> dict:
+    """``{"pipe", "classifier": None, "size", "source", "pipeline": "shipped"}`` from the shipped
+    checkpoint (or ``path``): the keys of ``baa.assess.assess.load_models``."""
+    f = Path(path) if path else HERE / FILES[0]
+    if not f.exists():
+        raise FileNotFoundError(f"{f}: no shipped model; run `make weights` to build it")
+    state = torch.load(f, map_location="cpu", weights_only=False)
+    return {"pipe": build(state), "classifier": None, "size": int(state["size"]), "source": str(f),
+            "pipeline": "shipped", "meta": state.get("meta", {})}
+
+
+__all__ = ["CalibratedBoNet", "FILES", "HERE", "ShippedPipeline", "build", "card_hashes", "load_shipped", "save_state",
+           "sha256", "standardise", "standardise_image"]

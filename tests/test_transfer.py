@@ -1,0 +1,108 @@
+"""The phantom-to-real experiments (issue 18): appearance randomisation, the intensity
+standardisation, leave-one-out real-label learning, and the results file when present.
+Tests that read real films skip when ../shared is absent."""
+
+from __future__ import annotations
+import json
+from pathlib import Path
+import numpy as np
+import pytest
+import torch
+from baa.experiments import transfer as T
+from baa.phantom import PhantomConfig, render
+from baa.phantom.appearance import Appearance, randomise
+from baa.weights import standardise_image
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+RSNA = SHARED / "rsna-dev"
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    return render(list(range(4)), 0, PhantomConfig(size=64), masks=True)
+
+
+def test_randomise_is_seeded_and_batch_free(rendered):
+    x, hand = rendered["image"], rendered["masks"]["hand"]
+    a = randomise(x, range(4), seed=3, hand=hand)
+    b = randomise(x, range(4), seed=3, hand=hand)
+    assert torch.equal(a, b)
+    assert a.shape == x.shape and a.dtype == torch.float32 and 0 <= a.min() and a.max() <= 1
+    one = randomise(x[2:3], [2], seed=3, hand=hand[2:3])  # image 2 alone: same bytes
+    assert torch.equal(one[0], a[2])
+    assert not torch.equal(randomise(x, range(4), seed=4, hand=hand), a)
+
+
+def test_randomise_strength_zero_keeps_the_image(rendered):
+    x = rendered["image"]
+    out = randomise(x, range(4), seed=0, appearance=Appearance(strength=0.0))
+    assert torch.allclose(out, x.clamp(0, 1), atol=2e-2)
+
+
+def test_standardise_ignores_monotone_intensity_changes(rendered):
+    a = rendered["image"][0, 0].numpy()
+    s = standardise_image(a)
+    assert s.min() == 0.0 and s.max() == pytest.approx(1.0)
+    inside = s > 0
+    assert 0.05 < inside.mean() < 0.95 and s[inside].min() >= 0.2 - 1e-6
+    # an exposure (affine) change moves no pixel's rank: the same standardised image
+    assert np.allclose(standardise_image(0.1 + 0.8 * a), s, atol=1e-4)
+    # a gamma keeps the ranks too; only the hand mask (Otsu on a smoothed image) may move a little
+    g = standardise_image(a ** 1.7)
+    both = (g > 0) & inside
+    assert both.sum() / ((g > 0) | inside).sum() > 0.9
+    assert np.corrcoef(g[both], s[both])[0, 1] > 0.98
+
+
+def test_ridge_fits_a_linear_signal():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(27, 40))
+    y = Z[:, 0] * 2 + 5 + 0.01 * rng.normal(size=27)
+    m = T.ridge_fit(Z, y)
+    assert np.abs(T.ridge_predict(m, Z) - y).mean() < 0.5
+
+
+@pytest.mark.parametrize("kind", T.HEADS)
+def test_leave_one_out_never_sees_the_scored_film(kind):
+    rng = np.random.default_rng(1)
+    F, p = rng.normal(size=(12, 6)), rng.uniform(0, 15, 12)
+    y = p * 0.7 + 2 + rng.normal(size=12)
+    a = T.loo(kind, F, p, y)
+    y2 = y.copy()
+    y2[3] += 100.0  # the label of film 3 changes: its own prediction must not
+    b = T.loo(kind, F, p, y2)
+    assert a[3] == pytest.approx(b[3])
+    assert not np.allclose(np.delete(a, 3), np.delete(b, 3))
+
+
+def test_scores_and_baseline():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    s = T.scores(y + 1, y)
+    assert s["mae"] == pytest.approx(1) and s["bias"] == pytest.approx(1) and s["r"] == pytest.approx(1)
+    assert T.mean_age_baseline(y)["mean_all"]["mae"] == pytest.approx(1.0)
+
+
+def test_phantom_inputs_deterministic():
+    a = T.phantom_inputs(3, 32, seed=0, render_size=64, workers=1)
+    b = T.phantom_inputs(3, 32, seed=0, render_size=64, workers=1)
+    assert a["image"].shape == (3, 1, 32, 32)
+    assert torch.equal(a["image"], b["image"]) and torch.equal(a["age"], b["age"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not RSNA.is_dir(), reason="../shared/rsna-dev absent")
+def test_real_inputs_read_the_films():
+    real = T.real_inputs(32)
+    rs = real["rsna"]
+    assert rs["image"].shape == (28, 1, 32, 32) and len(rs["ids"]) == 28
+    assert 1.0 < float(rs["age"].min()) and float(rs["age"].max()) <= 15.01
+    assert real["toddlers"]["image"].shape[0] == 10
+
+
+def test_results_file_when_present():
+    res = T.load_results()
+    if res is None:
+        pytest.skip("artifacts/transfer/results.json absent (python -m baa.experiments.transfer run)")
+    for v in res["variants"].values():
+        assert set(v["cv"]) == set(T.HEADS) and {"mae", "r", "bias"} <= set(v["zero_shot"])
+        assert [int(k) for k in v["curve"]["ridge_residual"]] == list(T.CURVE)
