@@ -22,7 +22,7 @@ import torch.distributed as dist
 from baa import degrade as D
 from baa.analysis.bench import format_table
 from baa.analysis.bench import run as run_bench
-from baa.assess.assess import TTA_VIEWS, assess_files, restore_file
+from baa.assess.assess import RESTORE_SCALES, TTA_VIEWS, assess_files, restore_file
 from baa.assess.assess import line as assess_line
 from baa.book.build import main as book_main
 from baa.data import summarize
@@ -191,7 +191,7 @@ def cmd_assess(a) -> int:
 
 def cmd_restore(a) -> int:
     try:
-        r = restore_file(a.input, a.output, a.profile, a.checkpoint, a.bits)
+        r = restore_file(a.input, a.output, a.profile, a.checkpoint, a.bits, a.scale)
     except FileNotFoundError as e:
         print(f"baa: {e}", file=sys.stderr)
         return 2
@@ -221,13 +221,16 @@ def _add_assess(sub) -> None:
                         "\"forced\": true and carries the reason as a warning")
     s.set_defaults(fn=cmd_assess)
 
-    s = sub.add_parser("restore", help="DQ restoration of one image, saved at the input's size")
+    s = sub.add_parser("restore", help="DQ restoration of one image, at the film's own size and pixel scale")
     s.add_argument("input", metavar="IN")
     s.add_argument("output", metavar="OUT")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--profile", default=None)
     g.add_argument("--checkpoint", default=None, help="a folder of checkpoints")
     s.add_argument("--bits", type=int, choices=[8, 16], default=8)
+    s.add_argument("--scale", choices=RESTORE_SCALES, default="film",
+                   help="film: the ResUNet runs on the film at its own pixel scale, in overlapping tiles (default); "
+                        "network: once on the film resized to the network's input, its residual upsampled and added")
     s.set_defaults(fn=cmd_restore)
 
 

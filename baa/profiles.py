@@ -147,3 +147,11 @@ def get_profile(name: str | Profile | None = None) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+
+
+def resolve(profile: str | Profile | None = None, data: str | os.PathLike | None = None,
+            data_format: str | None = "rsna", test_data: str | os.PathLike | None = None) -> Profile:
+    """The run's profile on the run's data, resolved once at the edge: what a notebook's ``parameters``
+    cell (``profile``, ``data``, ``data_format``, ``test_data``) or the CLI's ``--profile --data --format
+    --test-data`` name. No ``data``: the phantom."""
+    return get_profile(profile).with_data(data_spec(data, data_format, test_data))

@@ -157,6 +157,19 @@ def test_data_line_is_computed_from_the_profile():
     assert caption("Table 4", "phantom", "; 24 images") == f"**Table 4.** Ours: phantom; 24 images. paper: {paper.DATA}."
 
 
+def test_data_line_names_a_real_dataset(tmp_path):
+    """On a labelled folder the line names the folder, its films, ages and sexes, and the Digital Hand Atlas note."""
+    from baa.phantom import write_rsna
+    from baa.profiles import resolve
+
+    write_rsna(tmp_path / "films", n=5, size=64, seed=3, progress=False, workers=0)
+    p = resolve("smoke", tmp_path / "films", "rsna")
+    line = data_line(p, "regressor")
+    assert line.startswith("Data: real radiographs `films` (rsna layout, 5 films, bone age ")
+    assert "not the Digital Hand Atlas" in line and "profile **smoke**" in line and "held out for testing" in line
+    assert resolve("smoke").data.phantom and resolve("smoke", None).data == get_profile("smoke").data
+
+
 def test_parameter_counts_add_up():
     with torch.device("meta"):
         m = BoNetPlus()

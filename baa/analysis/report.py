@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -31,6 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from baa import paper
+from baa.data.load import summarize
 from baa.experiments.artifacts import artifact_dir
 from baa.experiments.tables import assessment, loss_comparison
 from baa.metrics import ccs
@@ -45,13 +47,32 @@ PIPELINE_NAMES = {**paper.PIPELINE_NAMES, "cq_multilabel": "BoNet+_CQ (multi-lab
 PAPER = "paper (DHA)"
 
 
+def data_source(p: Profile) -> str:
+    """Where a run's data comes from, in words: ``phantom (seed S)``, or a real dataset's folder name,
+    format, film count, age range and sex split (from its label file), with the note that it is not
+    the Digital Hand Atlas the paper used."""
+    if p.data.phantom:
+        return f"phantom (seed {p.seed})"
+    s = summarize(p.data.root, p.data.format, check_images=False, progress=False)
+    a, x = s["age_years"], s["sex"]
+    sexes = f"{x['male']} male, {x['female']} female" + (f", {x['unknown']} unknown" if x["unknown"] else "")
+    test = f"; held-out test set `{Path(p.data.test_root).name}`" if p.data.test_root else ""
+    return (f"real radiographs `{p.data.name}` ({p.data.format} layout, {s['n_images']} films, bone age "
+            f"{a['min']:.1f}-{a['max']:.1f} y, {sexes}{test}; not the Digital Hand Atlas the paper used)")
+
+
 def data_line(p: Profile, *parts: str, images: str | None = None) -> str:
-    """The line a chapter opens with, computed from the profile: where its data comes from and how
-    big it is (``images`` replaces the default "N training and M test images at S²"), plus, for
-    each of ``parts``, the schedule of that part: ``"regressor"``, ``"cv"``, ``"restorer"``,
-    ``"classifier"``, ``"bench"``."""
-    line = (f"Data: phantom (seed {p.seed}), profile **{p.name}**: "
-            + (images or f"{p.n_images} training and {p.n_test} test images at {p.image_size}²"))
+    """The line a chapter opens with, computed from the profile: where its data comes from
+    (``data_source``) and how big it is (``images`` replaces the default "N training and M test images
+    at S²"), plus, for each of ``parts``, the schedule of that part: ``"regressor"``, ``"cv"``,
+    ``"restorer"``, ``"classifier"``, ``"bench"``."""
+    if images is None and p.data.phantom:
+        images = f"{p.n_images} training and {p.n_test} test images at {p.image_size}²"
+    elif images is None:
+        held = (f"trained on it, tested on `{Path(p.data.test_root).name}`" if p.data.test_root else
+                f"{p.test_fraction:.0%} held out for testing (stratified by age and sex, seed {p.seed})")
+        images = f"at most {p.n_images} training films, {held}, prepared as `baa assess` prepares a film, at {p.image_size}²"
+    line = f"Data: {data_source(p)}, profile **{p.name}**: {images}"
     detail = {
         "regressor": f"BoNet+ at width {p.width:g} of the paper's, {p.epochs_regressor} epochs (batch {p.batch_regressor}, "
                      f"learning rate {p.lr_regressor:g})",

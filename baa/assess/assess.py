@@ -5,27 +5,29 @@ Layer: assess.
 """
 
 from __future__ import annotations
+
 from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from baa.assess.handcheck import check_file
 from baa.data import AGE_RANGE_YEARS, TTA_VIEWS, tta_views
-from baa.io import normalize_images, read_image, resize_pad
-from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
-from baa.errors import InputError
 from baa.data.prepare import prepare_full
-from baa.io.dicom import write_dicom
-from baa.io.images import save_image
+from baa.errors import InputError
 from baa.experiments.artifacts import artifact_dir
 from baa.experiments.tables import classifier, load_pipeline, regressors, restorers
+from baa.io import normalize_images, read_image, resize_pad
 from baa.io.atomic import save_json
+from baa.io.dicom import write_dicom
+from baa.io.images import save_image
 from baa.models.pipelines import PlainPipeline
+from baa.models.tiles import apply_tiled
+from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
 from baa.profiles import get_profile
 from baa.train.trainer import load_checkpoint, predict
 from baa.weights import load_shipped
-
-
 
 
 def _size_of(ckpt_dir: Path, default: int) -> int:
@@ -38,7 +40,6 @@ def _size_of(ckpt_dir: Path, default: int) -> int:
             if size:
                 return int(size)
     return default
-
 
 
 def load_models(pipeline: str = "dq", profile=None, checkpoint=None) -> dict:
@@ -67,7 +68,6 @@ def load_models(pipeline: str = "dq", profile=None, checkpoint=None) -> dict:
     return {"pipe": pipe, "classifier": clf, "size": size, "source": str(d), "pipeline": pipeline}
 
 
-
 # Test-time views whose ages spread (std over the views) wider than this are flagged: BoNet+ saw
 # such warps in training (data.tta_views), so on a film it can read they move the age by a fraction
 # of its error; a spread of a year says the age depends on the framing more than on the bones.
@@ -82,7 +82,6 @@ class NotAHand(InputError):
 def _years_months(years: float) -> str:
     total = max(0, int(round(years * 12)))
     return f"{total // 12} y {total % 12} mo"
-
 
 
 def age_warnings(raw: float, std: float, views: int) -> list[str]:
@@ -146,7 +145,6 @@ def _assess_one(path, models: dict, male: float | None, save_dir: Path | None, t
     return res
 
 
-
 def assess_files(files, pipeline: str = "dq", profile=None, checkpoint=None, male: float | None = None,
                  save_dir=None, tta: int = TTA_VIEWS, force: bool = False, progress: bool = False) -> list[dict]:
     """One dict per file: the assessment (:func:`_assess_one`'s keys), ``{"file", "error",
@@ -170,7 +168,6 @@ def assess_files(files, pipeline: str = "dq", profile=None, checkpoint=None, mal
 
 
 ENCODINGS = ("png8", "png16", "rgb", "inverted", "jpeg_half", "tiff16", "dicom_m2", "dicom_m1")
-
 
 
 def write_encodings(img: np.ndarray, folder, stem: str = "a") -> dict[str, Path]:
@@ -199,7 +196,6 @@ def write_encodings(img: np.ndarray, folder, stem: str = "a") -> dict[str, Path]
     return f
 
 
-
 def encoding_agreement(images, pipeline: str = "dq", profile=None, checkpoint=None, names=None,
                        tta: int = TTA_VIEWS) -> dict:
     """Assess each radiograph of ``images`` ((N,H,W) in [0,1]) in every encoding of
@@ -222,7 +218,6 @@ def encoding_agreement(images, pipeline: str = "dq", profile=None, checkpoint=No
             "pipeline": pipeline, "source": models["source"], "tta_views": max(1, int(tta))}
 
 
-
 def _add_residual(img: np.ndarray, residual: np.ndarray, size: int) -> np.ndarray:
     """Add a residual computed on ``resize_pad(img, size)`` back onto ``img`` at its own size:
     un-pad, upsample (bilinear), add, clip. Detail finer than the network's input is kept."""
@@ -235,22 +230,29 @@ def _add_residual(img: np.ndarray, residual: np.ndarray, size: int) -> np.ndarra
     return np.clip(img + r, 0.0, 1.0).astype(np.float32)
 
 
-
-
+RESTORE_SCALES = ("film", "network")
 
 
 @torch.inference_mode()
-def restore_file(inp, out, profile=None, checkpoint=None, bits: int = 8) -> dict:
-    """The DQ restoration of one file, saved at the input's size: the ResUNet runs at the
-    profile's size and its residual, upsampled, is added to the full-resolution image."""
+def restore_file(inp, out, profile=None, checkpoint=None, bits: int = 8, scale: str = "film") -> dict:
+    """The DQ restoration of one file, saved at the input's size. ``scale="film"``: the ResUNet runs
+    at the film's own pixel scale, in overlapping tiles of the network's input size
+    (``models.tiles.apply_tiled``; memory bounded whatever the film's size). ``"network"``: it runs
+    once on the film resized to the network's input, and its residual, upsampled, is added back."""
+    if scale not in RESTORE_SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose {', '.join(RESTORE_SCALES)}")
     models = load_models("dq", profile, checkpoint)
     img = read_image(inp, fix_polarity=True)
     size = models["size"]
-    x = torch.from_numpy(resize_pad(img, size))[None, None]
-    residual = (models["pipe"].restore(x) - x)[0, 0].numpy()
-    save_image(_add_residual(img, residual, size), Path(out), bits)
-    return {"input": str(inp), "output": str(out), "shape": list(img.shape), "network_size": size}
-
+    if scale == "film":
+        restorer = models["pipe"].restorer
+        restored = apply_tiled(restorer, torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)), size)
+        save_image(restored.clamp(0.0, 1.0).numpy(), Path(out), bits)
+    else:
+        x = torch.from_numpy(resize_pad(img, size))[None, None]
+        residual = (models["pipe"].restore(x) - x)[0, 0].numpy()
+        save_image(_add_residual(img, residual, size), Path(out), bits)
+    return {"input": str(inp), "output": str(out), "shape": list(img.shape), "network_size": size, "scale": scale}
 
 
 def line(r: dict) -> str:

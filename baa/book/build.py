@@ -23,9 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
-import papermill as pm
-
 from baa.profiles import get_profile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +50,9 @@ def parameters(profile: str, data: str | None = None, data_format: str | None = 
 
 def execute_one(nb: Path, params: dict, progress: bool = True) -> float:
     """Run one chapter into ``book/chapters/``; returns its wall time in seconds."""
+    import nbformat  # here, not at the top: nbformat's schema checks cost `baa` 2-3 s at every start
+    import papermill as pm
+
     CHAPTERS.mkdir(parents=True, exist_ok=True)
     out = CHAPTERS / nb.name
     t0 = time.perf_counter()
