@@ -106,3 +106,24 @@ def test_results_file_when_present():
     for v in res["variants"].values():
         assert set(v["cv"]) == set(T.HEADS) and {"mae", "r", "bias"} <= set(v["zero_shot"])
         assert [int(k) for k in v["curve"]["ridge_residual"]] == list(T.CURVE)
+
+
+def test_chapter_11_tables_and_figures_from_a_results_file():
+    """``baa.book.domains`` renders what ``transfer run`` writes: one row per variant and head, the
+    baseline first; a panel per head; the learning curve."""
+    import matplotlib.pyplot as plt
+
+    from baa.book import domains as D
+
+    y = np.linspace(2, 16, 10)
+    s = lambda m: {"mae": m, "r": 0.5, "bias": 0.1}  # noqa: E731
+    v = {"name": "randomised", "zero_shot": s(4.0), "cv": {h: s(2.0) for h in T.HEADS}, "true": y.tolist(),
+         "zero_shot_pred": (y + 4).tolist(), "cv_pred": {h: (y + 1).tolist() for h in T.HEADS},
+         "curve": {h: {str(k): 3.0 - 0.02 * k for k in T.CURVE} for h in T.HEADS}}
+    res = {"baseline": {"mean_loo": s(2.9), "mean_all": s(2.8)}, "variants": {"randomised": v}}
+    t = D.results_table(res)
+    assert len(t) == 2 + len(T.HEADS) and t.iloc[0]["variant"].startswith("mean age")
+    assert t.iloc[1]["mae"] == 4.0 and (t.iloc[2:]["mae"] == 2.0).all()
+    assert len(D.figure_pred_vs_true(res).axes) == 1 + len(T.HEADS)
+    assert len(D.figure_curve(res).axes[0].lines) == len(T.HEADS) + 1
+    plt.close("all")

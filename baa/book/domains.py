@@ -1,0 +1,150 @@
+"""Chapter 11's figures and tables (notebooks/11-phantom-to-real.ipynb): phantoms and real films
+side by side at the network's input, their intensity histograms, a 2-D projection of BoNet+'s
+features of both domains, the shipped model's readings of the real films, and the results of
+``python -m baa.experiments.transfer run`` (predicted against true age, the learning curve).
+
+Layer: book.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from baa.experiments.transfer import (HEADS, TTA, Recipe, network_inputs, phantom_inputs, real_inputs, scores)
+from baa.train import predict
+from baa.weights import load_shipped
+
+
+def chapter_inputs(n_phantoms: int = 48, size: int | None = None, seed: int = 0) -> dict:
+    """What the chapter shows live: phantoms (look randomised) and real films, prepared at the
+    shipped model's size, raw and standardised; ``real`` is None when ``../shared`` is absent."""
+    m = load_shipped()
+    size = size or m["size"]
+    ph = phantom_inputs(n_phantoms, size, seed, start=SPLIT_TEST, render_size=Recipe.render_size)
+    return {"models": m, "phantoms": ph, "real": real_inputs(size), "size": size}
+
+
+SPLIT_TEST = 1_000_000  # phantom indices disjoint from the training ones (baa.phantom.SPLIT_OFFSET["test"])
+
+
+def figure_domains(inp: dict, n: int = 8):
+    """Rows: phantoms and real films after preparation, then after standardisation."""
+    rows = [("phantom, prepared", inp["phantoms"]["raw"]), ("phantom, standardised", inp["phantoms"]["image"])]
+    if inp["real"]:
+        rows += [("RSNA film, prepared", inp["real"]["rsna"]["raw"]), ("RSNA film, standardised", inp["real"]["rsna"]["image"])]
+        if "toddlers" in inp["real"]:
+            rows += [("toddler film, standardised", inp["real"]["toddlers"]["image"])]
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.4 * n, 1.5 * len(rows)))
+    for (name, x), ax in zip(rows, axes):
+        for j, a in enumerate(ax):
+            a.imshow(x[j % len(x), 0], cmap="gray", vmin=0, vmax=1)
+            a.set_xticks([]), a.set_yticks([])
+        ax[0].set_ylabel(name, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def figure_histograms(inp: dict):
+    """Intensity histograms inside the hand mask, both domains, before and after standardisation."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    sets = [("phantoms", inp["phantoms"])] + ([("RSNA films", inp["real"]["rsna"])] if inp["real"] else [])
+    for ax, key, title in zip(axes, ("raw", "image"), ("prepared (baa.data.prepare)", "standardised")):
+        for name, d in sets:
+            v = d[key].flatten().numpy()
+            mask = (d["image"].flatten().numpy() > 0)  # the hand mask of the standardisation
+            ax.hist(v[mask], bins=50, density=True, histtype="step", label=name)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("intensity inside the hand")
+    axes[0].legend()
+    fig.tight_layout()
+    return fig
+
+
+def feature_projection(inp: dict) -> dict:
+    """A 2-D PCA of the shipped BoNet+'s pooled features of phantoms and real films (fitted on both)."""
+    bonet = inp["models"]["pipe"].regressor.bonet
+    Fp, ap = network_inputs(bonet, inp["phantoms"]["image"], tta=1)
+    out = {"phantom": Fp, "phantom_age": inp["phantoms"]["age"].numpy()}
+    if inp["real"]:
+        out["rsna"], _ = network_inputs(bonet, inp["real"]["rsna"]["image"], tta=1)
+        out["rsna_age"] = inp["real"]["rsna"]["age"].numpy()
+        if "toddlers" in inp["real"]:
+            out["toddlers"], _ = network_inputs(bonet, inp["real"]["toddlers"]["image"], tta=1)
+    allf = np.concatenate([v for k, v in out.items() if not k.endswith("_age")])
+    mu = allf.mean(0)
+    _, _, Vt = np.linalg.svd(allf - mu, full_matrices=False)
+    return {k: (v if k.endswith("_age") else (v - mu) @ Vt[:2].T) for k, v in out.items()}
+
+
+def figure_projection(proj: dict):
+    fig, ax = plt.subplots(figsize=(5, 4))
+    sc = ax.scatter(*proj["phantom"].T, c=proj["phantom_age"], cmap="viridis", s=12, marker="o", label="phantoms")
+    if "rsna" in proj:
+        ax.scatter(*proj["rsna"].T, c=proj["rsna_age"], cmap="viridis", s=40, marker="^", edgecolors="k", label="RSNA films")
+    if "toddlers" in proj:
+        ax.scatter(*proj["toddlers"].T, c="none", s=40, marker="s", edgecolors="r", label="toddler films")
+    fig.colorbar(sc, label="age (y)")
+    ax.set_xlabel("PC 1"), ax.set_ylabel("PC 2"), ax.legend(fontsize=7)
+    return fig
+
+
+def shipped_readings(inp: dict) -> dict | None:
+    """The shipped model on the real films, as ``baa assess`` reads them (16 views): RSNA ages
+    (in-sample: its head was fitted on these films) and the toddler readings."""
+    if not inp["real"]:
+        return None
+    reg = inp["models"]["pipe"].regressor
+    y = inp["real"]["rsna"]["age"].numpy()
+    p = predict(reg, inp["real"]["rsna"]["image"], batch_size=16, device="cpu", tta=TTA).numpy()
+    out = {"rsna_pred": p, "rsna_true": y, "rsna_in_sample": scores(p, y)}
+    if "toddlers" in inp["real"]:
+        t = predict(reg, inp["real"]["toddlers"]["image"], batch_size=16, device="cpu", tta=TTA).numpy()
+        out["toddlers"] = dict(zip(inp["real"]["toddlers"]["names"], np.round(t, 2).tolist()))
+    return out
+
+
+def results_table(res: dict):
+    """One row per variant and head: MAE, r, bias (years) on rsna-dev; zero-shot and leave-one-out."""
+    rows = [{"variant": "mean age (leave-one-out)", "real labels": "all 27 others", **res["baseline"]["mean_loo"]}]
+    for name, v in res["variants"].items():
+        rows.append({"variant": name, "real labels": "none (zero-shot)", **v["zero_shot"]})
+        for h, s in v["cv"].items():
+            rows.append({"variant": f"{name} + {h}", "real labels": "27 (leave-one-out)", **s})
+        if "toddlers" in v:
+            rows[-1 - len(v["cv"])]["toddlers max"] = v["toddler_max"]
+    return pd.DataFrame(rows).round(2)
+
+
+def figure_pred_vs_true(res: dict):
+    """Predicted against true age for every variant (zero-shot and each head, leave-one-out), the
+    mean-age baseline and the identity line on the same axes."""
+    vs = list(res["variants"].values())
+    cols = 1 + len(HEADS)
+    fig, axes = plt.subplots(len(vs), cols, figsize=(3 * cols, 3 * len(vs)), squeeze=False)
+    for row, v in zip(axes, vs):
+        y = np.array(v["true"])
+        preds = [("zero-shot", v["zero_shot_pred"], v["zero_shot"])] + [(h, v["cv_pred"][h], v["cv"][h]) for h in HEADS]
+        for ax, (h, p, s) in zip(row, preds):
+            ax.scatter(y, p, s=14)
+            ax.plot([0, 18], [0, 18], "k--", lw=0.8)
+            ax.axhline(y.mean(), color="grey", lw=0.8, label="mean age")
+            ax.set_xlim(0, 18), ax.set_ylim(0, 20)
+            ax.set_title(f"{v['name']}: {h}\nMAE {s['mae']:.2f} y, r {s['r']:.2f}, bias {s['bias']:+.2f}", fontsize=8)
+            ax.set_xlabel("true age (y)", fontsize=8)
+        row[0].set_ylabel("predicted (y)")
+    fig.tight_layout()
+    return fig
+
+
+def figure_curve(res: dict):
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for name, v in res["variants"].items():
+        for h, c in v["curve"].items():
+            ks = [int(k) for k in c]
+            ax.plot(ks, list(c.values()), "o-", label=f"{name} + {h}")
+    ax.axhline(res["baseline"]["mean_all"]["mae"], color="grey", ls="--", label="mean age")
+    ax.set_xlabel("real labelled films used"), ax.set_ylabel("MAE on rsna-dev (y, leave-one-out)")
+    ax.legend(fontsize=7)
+    return fig
