@@ -2,7 +2,7 @@
 
 import json
 
-from baa.experiments.compare import compare_runs, differences, main
+from baa.experiments.compare import compare_runs, differences, main, move
 
 
 def test_differences_name_every_changed_value():
@@ -30,3 +30,12 @@ def test_compare_runs_leaves_out_the_bench_timings(tmp_path, capsys):
     assert main([str(tmp_path / "a"), str(tmp_path / "b")]) == 0 and "new after: results/claims.json" in capsys.readouterr().out
     (tmp_path / "b" / "bench.json").unlink()
     assert compare_runs(tmp_path / "a", tmp_path / "b") == ["bench.json: missing after"]
+
+
+def test_keys_renamed_between_runs_and_new_keys():
+    a = {"dq": {"ages": [1.0]}, "true": [2.0]}
+    b = {"agree": {"dq": {"ages": [1.0], "source": "x"}}, "truth": [2.0]}
+    assert move(move(json.loads(json.dumps(a)), "/dq", "/agree/dq"), "/true", "/truth") == {
+        "agree": {"dq": {"ages": [1.0]}}, "truth": [2.0]}
+    assert differences(move(move(a, "/dq", "/agree/dq"), "/true", "/truth"), b, new_ok=True) == []
+    assert differences({"x": 1}, {"x": 1, "y": 2}) == ["/y: missing -> present"]
