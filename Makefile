@@ -1,5 +1,5 @@
 # The two set-up commands: `make book` and `make test`. Both create .venv/ first.
-#   PROFILE=smoke|cpu|paper   which sizes the book runs at (default cpu; see baa/profiles.py)
+#   PROFILE=smoke|cpu|paper|paper-dry   which sizes the book runs at (default cpu; see baa/profiles.py)
 #   DATA=DIR FORMAT=rsna|dha|csv [TEST_DATA=DIR]   the book on a labelled dataset (default: the phantom)
 #   TORCH_SPEC=...            how torch is installed when none is found (default: the CPU wheel
 #                             torch==2.13.0; on a CUDA machine use TORCH_SPEC=torch)

@@ -92,6 +92,7 @@ class Profile:
     n_bench: int = 64  # held-out images for restoration / speed measurements
     train_bf16: bool = False  # bf16 autocast training on a CPU with native bf16 (TrainConfig.amp_cpu); CUDA always
     seed: int = 0
+    trial: bool = False  # a run that proves every line runs (smoke, paper-dry): its numbers mean nothing
     data: DataSpec = PHANTOM  # the phantom, or a labelled dataset (data_spec, resolved at the edge)
 
     def to_dict(self) -> dict:
@@ -118,7 +119,7 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", image_size=64, width=0.125, n_images=80, n_test=24, folds=2, cv_folds_run=1,
         epochs_regressor=4, epochs_classifier=3, epochs_resunet=3, lr_regressor=2e-3, lr_classifier=1e-3,
-        lr_resunet=1e-3, resunet_depth=3, classifier_width=0.25, classifier_hidden=64, n_bench=8,
+        lr_resunet=1e-3, resunet_depth=3, classifier_width=0.25, classifier_hidden=64, n_bench=8, trial=True,
     ),
     # The default book on a 2-core CPU in under an hour, large enough to show the effects. Where the
     # CPU has bf16 kernels (AMX, AVX512-BF16) it trains in bf16, ~2.4x the images/s of fp32 (chapter 8),
@@ -135,6 +136,16 @@ PROFILES: dict[str, Profile] = {
         epochs_regressor=150, epochs_classifier=200, epochs_resunet=75, n_bench=200,
     ),
 }
+# The paper's networks at the paper's size, every schedule capped at an epoch over a handful of images:
+# the whole book at paper sizes on a CPU, so that a GPU run does not meet its first bug an hour in.
+PROFILES["paper-dry"] = dataclasses.replace(
+    PROFILES["paper"], name="paper-dry", n_images=16, n_test=8, cv_folds_run=1, epochs_regressor=1, epochs_classifier=1,
+    epochs_resunet=1, n_bench=4, trial=True)
+
+
+def is_trial(name: str) -> bool:
+    """Whether the profile called ``name`` only proves that the code runs (smoke, paper-dry)."""
+    return name in PROFILES and PROFILES[name].trial
 
 
 def get_profile(name: str | Profile | None = None) -> Profile:

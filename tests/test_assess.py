@@ -329,3 +329,17 @@ def test_ages_are_bounded_and_flagged(phantom, tmp_path, ages, reported, warned)
         assert len(r["warnings"]) == 1 and warned in r["warnings"][0] and "WARNING: " + r["warnings"][0] in line(r)
     else:
         assert r["warnings"] == [] and "WARNING" not in line(r)
+
+
+def test_real_films_text_says_what_the_ages_are_worth(tmp_path):
+    from baa.assess.assess import real_films_text
+    from baa.profiles import get_profile, resolve
+
+    res = [{"bone_age_years": 3.0, "warnings": []}, {"bone_age_years": 9.0, "warnings": ["spread"]},
+           {"file": "x", "error": "not a hand radiograph: colour", "refused": True}]
+    t = real_films_text(res, get_profile("smoke"))
+    assert "**3.0 to 9.0 years** (median 6.0)" in t and "1 of 3 results carry a warning, 1 were refused" in t
+    assert "not to be trusted" in t
+    (tmp_path / "films").mkdir()
+    t = real_films_text(res[2:], resolve("smoke", tmp_path / "films"))
+    assert "give no age" in t and "trained on `films`" in t

@@ -167,3 +167,17 @@ def test_profiles_train_in_bf16_only_where_the_cpu_has_it(monkeypatch):
         assert T.train_config(PROFILES["smoke"], "regressor").amp_cpu is False
     cfg = T.train_config(PROFILES["paper"], "restorer", seed=3)
     assert isinstance(cfg, TrainConfig) and (cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, cfg.schedule) == (75, 8, 2e-4, 3, "constant")
+
+
+def test_paper_dry_is_the_paper_s_networks_on_a_handful_of_images():
+    """``paper-dry`` keeps every size of the paper profile and caps the schedules (issue: a CPU dry run
+    of the whole book before a GPU run); it and smoke are trials, whose numbers mean nothing."""
+    from baa.profiles import PROFILES, is_trial
+
+    paper, dry = PROFILES["paper"], PROFILES["paper-dry"]
+    for f in ("image_size", "width", "resunet_depth", "classifier_width", "classifier_hidden", "folds",
+              "batch_regressor", "batch_classifier", "batch_resunet"):
+        assert getattr(dry, f) == getattr(paper, f), f
+    assert dry.n_images <= 16 and dry.n_test <= 8 and dry.n_bench <= 4 and dry.cv_folds_run == 1
+    assert max(dry.epochs_regressor, dry.epochs_classifier, dry.epochs_resunet) == 1
+    assert [n for n in PROFILES if is_trial(n)] == ["smoke", "paper-dry"] and not is_trial("nonsense")

@@ -8,6 +8,7 @@ import hidden inside a function.
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,28 @@ def test_no_import_cycles():
         if m not in state:
             dfs(m)
 
+
+
+# -- sizes a newcomer can read -------------------------------------------------------------------------
+
+MAX_MODULE_LINES, MAX_FUNCTION_LINES, MAX_NOTEBOOK_CODE_LINES = 600, 80, 80
+NOTEBOOKS = sorted((PKG.parent / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_modules_and_functions_are_short(module):
+    """No module over 600 lines, no function over 80 (a table of numbers is data, not a function)."""
+    src = MODULES[module].read_text()
+    assert len(src.splitlines()) <= MAX_MODULE_LINES, f"{module}: {len(src.splitlines())} lines"
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            n = node.end_lineno - node.lineno + 1
+            assert n <= MAX_FUNCTION_LINES, f"{module}.{node.name}: {n} lines"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_narrate(path):
+    """A chapter's code is calls, plots and short checks: at most 80 code lines."""
+    cells = json.loads(path.read_text())["cells"]
+    n = sum(len("".join(c["source"]).splitlines()) for c in cells if c["cell_type"] == "code")
+    assert n <= MAX_NOTEBOOK_CODE_LINES, f"{path.name}: {n} code lines"

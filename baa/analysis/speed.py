@@ -267,12 +267,12 @@ def speed(p: Profile, quick: bool = False, device: str | torch.device = "auto", 
     "cpu_profile" keys the cpu profile's widths and sizes, whatever profile ``p`` the bench runs
     under. ``networks``: ``{"paper": {name: builder}, "cpu_profile": {name: builder}}`` for
     ``bonet``, ``resunet`` and ``classifier`` (default: ``timing.paper_networks()`` and
-    ``timing.profile_networks(CPU)``). ``quick`` (and the smoke profile) time one iteration of each,
+    ``timing.profile_networks(CPU)``). ``quick`` (and a trial profile: smoke, paper-dry) time one iteration of each,
     train with batches of 4, and leave out the paper-size training, the paper-size ResUNet and
     classifier latencies and ``torch.compile`` (``compile`` forces it on or off). ``bf16``: time the
     bf16 variants (default: where the device has native bf16 kernels)."""
     device = pick_device(device)
-    light = quick or p.name == "smoke"
+    light = quick or p.trial
     networks = networks or {"paper": timing.paper_networks(), "cpu_profile": timing.profile_networks(CPU)}
     r = _Run(device=device, light=light, bf16=bf16_supported(device) if bf16 is None else bf16,
              paper=networks["paper"], small=networks["cpu_profile"], size=size, small_size=CPU.image_size,

@@ -16,6 +16,7 @@ from baa import paper
 from baa.analysis.report import PIPELINE_NAMES, POOR, QUALITY_NAMES, ccs_curves
 from baa.data.augment import TTA_VIEWS
 from baa.paper import QUALITIES
+from baa.profiles import is_trial
 
 
 def _met(ok) -> str:
@@ -116,8 +117,8 @@ def dq_all_text(results: dict, source: str) -> str:
 
 def claims_note(items: list, profile: str, n_test: int) -> str:
     held = sum(c.holds for c in items)
-    note = ("At the smoke profile the models have trained for one epoch on a few dozen images, so these verdicts say "
-            "nothing about the paper: the profile exists to prove that every line runs." if profile == "smoke" else
+    note = (f"At the {profile} profile the models have trained for one epoch on a few dozen images, so these verdicts say "
+            "nothing about the paper: the profile exists to prove that every line runs." if is_trial(profile) else
             f"These verdicts are for the phantom at profile {profile}, not for the Digital Hand Atlas; where a claim "
             f"fails, the numbers above show by how much (on {n_test} test images).")
     return f"**{held} of {len(items)}** claims hold here. {note}"
@@ -175,8 +176,8 @@ def saliency_text(table: pd.DataFrame, layer: str, pipelines, profile: str, n: i
     else:
         verdict = (f"Plain BoNet+'s input gradients are **not** more enriched on growth regions than a random network's "
                    f"({g_plain:.2f} against {g_ctrl:.2f}), so the maps do not show that it reads the growth regions")
-    smoke = (" At the smoke profile the networks have trained for a few steps and these numbers only show that the "
-             "code runs." if profile == "smoke" else "")
+    smoke = (f" At the {profile} profile the networks have trained for a few steps and these numbers only show that the "
+             "code runs." if is_trial(profile) else "")
     return ("\n".join(lines) + f"\n\n{verdict} (profile {profile}, {n} phantom test images).{smoke} "
             "The paper reports no saliency, so there is nothing of theirs to set beside these numbers.")
 
@@ -190,8 +191,8 @@ def bench_header(result: dict, profile: str) -> str:
             f"{meta['image_size']} × {meta['image_size']} px. Hardware: **{meta['device_name']}**, torch "
             f"{meta['torch']}. The bench took {meta['seconds']:.0f} s and wrote `artifacts/{profile}/bench.json`."
             + (f" **{meta['busy_note']}.**" if meta.get("busy_note") else "")
-            + (" The smoke profile times one iteration of each measurement and trains for one epoch: its numbers "
-               "prove that the code runs and mean nothing." if profile == "smoke" else ""))
+            + (f" The {profile} profile times one iteration of each measurement and trains for one epoch: its numbers "
+               "prove that the code runs and mean nothing." if is_trial(profile) else ""))
 
 
 def _tta_line(kind: str, v: dict, r: dict) -> str:

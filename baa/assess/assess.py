@@ -391,3 +391,20 @@ def results_table(results: list[dict]):
         "baa assess says": outcome(r), "quality": r.get("quality"), "hand": r.get("preprocessing", {}).get("hand"),
         "rotated (deg)": r.get("preprocessing", {}).get("rotate_degrees"), "views' std (y)": r.get("tta_std_years"),
         "hand check score": (r.get("hand_check") or {}).get("score")} for r in results}).T
+
+
+def real_films_text(results: list[dict], p) -> str:
+    """Chapter 9's reading of :func:`assess_files` on the real films: the range of ages, how many
+    carry a warning or were refused, and what those ages are worth given the models' data."""
+    ages = np.array([r["bone_age_years"] for r in results if "bone_age_years" in r])
+    said = (f"give **{ages.min():.1f} to {ages.max():.1f} years** (median {np.median(ages):.1f})" if ages.size
+            else "give no age")
+    counts = (f"{sum(bool(r.get('warnings')) for r in results)} of {len(results)} results carry a warning, "
+              f"{sum('error' in r for r in results)} were refused.")
+    if p.data.phantom:
+        return (f"The phantom-trained models (profile {p.name}) {said}; {counts} **These ages are not to be trusted**: "
+                "the networks have never seen a real radiograph (chapter 11 measures the gap); real ages need the "
+                "shipped model (`baa assess` with no `--profile`) or models trained on real labelled data "
+                "(`make book DATA=DIR FORMAT=rsna|dha|csv`).")
+    return (f"The models trained on `{p.data.name}` (profile {p.name}) {said}; {counts} Some of these films may be "
+            "in their training set: this is a demonstration, not a measurement (chapter 5 has the held-out errors).")
