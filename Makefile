@@ -31,7 +31,8 @@ $(STAMP): pyproject.toml
 book: env
 	$(PY) -m baa.book --profile $(PROFILE) $(if $(DATA),--data "$(DATA)" --format $(FORMAT)) $(if $(TEST_DATA),--test-data "$(TEST_DATA)")
 
-# Browser tests come last: they reuse the smoke models the notebooks trained.
+# Browser tests come last: they reuse the smoke models the notebooks trained and the chapters nbval
+# executed (conftest.py writes them to book/chapters/; `python -m baa.book --reuse` keeps them).
 test: env test-unit test-notebooks test-browser
 
 test-unit: env

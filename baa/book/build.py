@@ -12,12 +12,19 @@ to ``artifacts/<profile>/...``, so a second run with the same parameters trains 
 While a chapter runs, a cell counter shows how far it is; at the end a table lists every chapter's
 wall time.
 
+Every executed copy is stamped (``metadata.baa``) with its parameters, the notebook's hash and the
+package's: ``--reuse`` keeps a copy whose stamp matches (the same notebook, run with the same
+parameters on the same code) instead of executing it again. ``pytest --nbval`` writes such copies
+(``conftest.py``), so the browser tests that follow it in ``make test`` build the book without
+running every chapter a second time.
+
 Layer: book.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import subprocess
 import sys
 import time
@@ -34,6 +41,50 @@ def notebooks(only: list[str] | None = None) -> list[Path]:
     """The chapters in order; ``only``: those whose file name contains one of these strings."""
     found = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
     return [nb for nb in found if not only or any(o in nb.name for o in only)]
+
+
+def code_hash() -> str:
+    """sha256 over the package's Python sources: a copy executed on other code is not reused."""
+    h = hashlib.sha256()
+    for f in sorted((ROOT / "baa").rglob("*.py")):
+        h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def stamp(nb: Path, params: dict, by: str) -> dict:
+    """What an executed copy of ``nb`` records of how it was made (``metadata.baa``)."""
+    return {"parameters": dict(params), "notebook_sha256": hashlib.sha256(nb.read_bytes()).hexdigest(),
+            "code_sha256": code_hash(), "executed_by": by}
+
+
+def reusable(nb: Path, params: dict) -> bool:
+    """Whether ``book/chapters/`` holds a copy of ``nb`` executed with ``params`` on this notebook
+    and this code, without an error output."""
+    import nbformat  # here: see execute_one
+
+    out = CHAPTERS / nb.name
+    if not out.exists():
+        return False
+    executed = nbformat.read(out, as_version=4)
+    old, new = executed.metadata.get("baa", {}), stamp(nb, params, "")
+    same = all(old.get(k) == new[k] for k in ("parameters", "notebook_sha256", "code_sha256"))
+    return same and not any(o.get("output_type") == "error" for c in executed.cells for o in c.get("outputs", []))
+
+
+def save_executed(nb: Path, executed, params: dict, by: str) -> Path:
+    """Write ``executed`` (a notebook with outputs) as the book's copy of ``nb``, stamped, without
+    widget state: live widgets need a kernel, and the HTML book shows the static gallery instead
+    (the state would otherwise pull a widget manager from a CDN)."""
+    import nbformat  # here: see execute_one
+
+    executed.metadata.pop("widgets", None)
+    executed.metadata["baa"] = stamp(nb, params, by)
+    CHAPTERS.mkdir(parents=True, exist_ok=True)
+    out = CHAPTERS / nb.name
+    tmp = out.with_suffix(".tmp")
+    nbformat.write(executed, tmp)
+    tmp.replace(out)
+    return out
 
 
 def parameters(profile: str, data: str | None = None, data_format: str | None = None,
@@ -58,20 +109,22 @@ def execute_one(nb: Path, params: dict, progress: bool = True) -> float:
     t0 = time.perf_counter()
     pm.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3", cwd=str(CHAPTERS),
                         progress_bar=progress)
-    # Live widgets need a kernel; the HTML book shows the static gallery instead, so drop the
-    # widget state (it would otherwise pull a widget manager from a CDN).
-    executed = nbformat.read(out, as_version=4)
-    executed.metadata.pop("widgets", None)
-    nbformat.write(executed, out)
+    save_executed(nb, nbformat.read(out, as_version=4), params, "papermill")
     return time.perf_counter() - t0
 
 
-def execute(params: dict, only: list[str] | None = None, progress: bool = True) -> list[tuple[str, float]]:
-    """Run the chapters in order; returns ``[(notebook, seconds)]``."""
+def execute(params: dict, only: list[str] | None = None, progress: bool = True,
+            reuse: bool = False) -> list[tuple[str, float]]:
+    """Run the chapters in order (with ``reuse``, not those with a ``reusable`` copy); returns
+    ``[(notebook, seconds)]``."""
     chosen = notebooks(only)
     shown = ", ".join(f"{k}={v}" for k, v in params.items())
     times = []
     for i, nb in enumerate(chosen, 1):
+        if reuse and reusable(nb, params):
+            print(f"[book] {i}/{len(chosen)} {nb.name}: executed copy reused ({shown})", flush=True)
+            times.append((nb.name, 0.0))
+            continue
         print(f"[book] {i}/{len(chosen)} {nb.name} ({shown})", flush=True)
         times.append((nb.name, execute_one(nb, params, progress)))
         print(f"[book] {nb.name}: {times[-1][1]:.0f} s", flush=True)
@@ -107,9 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", help="execute only notebooks whose name contains one of these")
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--no-progress", action="store_true", help="no cell counter while a chapter runs")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep an executed copy made with the same parameters, notebook and code (as pytest --nbval "
+                         "writes them) instead of running the chapter again")
     a = ap.parse_args(argv)
     params = parameters(get_profile(a.profile).name, a.data, a.format, a.test_data)
-    times = execute(params, a.only, progress=not a.no_progress)
+    times = execute(params, a.only, progress=not a.no_progress, reuse=a.reuse)
     if not a.skip_build:
         print(f"[book] HTML: {build()}")
     print("[book] chapter times:\n" + times_table(times), flush=True)

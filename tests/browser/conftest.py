@@ -55,8 +55,9 @@ def screenshot_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def book_html(tmp_path_factory) -> Path:
-    """``_build/html``, built first with ``python -m baa.book --profile smoke`` when missing or older
-    than the notebooks (a few minutes on 2 cores; the smoke models trained by nbval are reused)."""
+    """``_build/html``, built first with ``python -m baa.book --profile smoke --reuse`` when missing or
+    older than the notebooks: the chapters ``pytest --nbval`` just executed (``conftest.py``) are
+    reused, the others run (a few minutes on 2 cores; the smoke models trained by nbval are reused)."""
     why = book_is_stale()
     if why:
         log = tmp_path_factory.mktemp("book") / "build.log"
@@ -64,7 +65,8 @@ def book_html(tmp_path_factory) -> Path:
         t0 = time.perf_counter()
         env = dict(os.environ, BAA_PROFILE="smoke")
         with open(log, "w") as fh:
-            proc = subprocess.run([sys.executable, "-m", "baa.book", "--profile", "smoke"], cwd=ROOT, env=env,
+            proc = subprocess.run([sys.executable, "-m", "baa.book", "--profile", "smoke", "--reuse"], cwd=ROOT,
+                                  env=env,
                                   stdout=fh, stderr=subprocess.STDOUT, timeout=BOOK_BUILD_TIMEOUT)
         tail = log.read_text(errors="replace")[-4000:]
         if proc.returncode != 0 or not (BOOK_HTML / "index.html").exists():
