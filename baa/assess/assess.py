@@ -323,7 +323,6 @@ def mixed_folder(folder, real_film=None, seed: int = 0) -> dict[str, str]:
     import skimage.data as sd
     from PIL import Image
 
-
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
     ph = render([SPLIT_OFFSET["test"] + i for i in range(9)], seed=seed, config=PhantomConfig(size=256))["image"][:, 0].numpy()

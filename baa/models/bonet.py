@@ -70,8 +70,10 @@ class BoNetPlus(nn.Module):
         self.conv2 = BNReLUConv(_c(96, w), _c(96, w), 5)  # 96 @ 256
         self.pool1 = nn.MaxPool2d(3, 2, padding=1)  # 96 @ 128
         ch = _c(96, w)
-        for i, (growth, _after, trans_out) in enumerate(BONET_ROWS, start=1):
+        for i, (growth, after, trans_out) in enumerate(BONET_ROWS, start=1):
             db = DenseBlock(ch, _c(growth, w), 4)  # db1 160@128, db2 256@64, ..., db6 512@4
+            if db.out_channels != _c(after, w) and w == 1.0:  # four layers of `growth` must give Table 1's channels
+                raise ValueError(f"db{i}: {db.out_channels} channels after the block, BONET_ROWS says {after}")
             setattr(self, f"db{i}", db)
             setattr(self, f"tl{i}", Transition(db.out_channels, _c(trans_out, w), nn.MaxPool2d(3, 2, padding=1)))
             ch = _c(trans_out, w)
