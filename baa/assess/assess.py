@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from baa.assess.handcheck import check_file
 from baa.data import AGE_RANGE_YEARS, TTA_VIEWS, tta_views
@@ -45,7 +46,8 @@ def _size_of(ckpt_dir: Path, default: int) -> int:
 def load_models(pipeline: str = "dq", profile=None, checkpoint=None) -> dict:
     """``{"pipe", "classifier" (or None), "size", "source"}`` for ``pipeline`` from
     ``artifacts/<profile>/models`` or ``checkpoint`` (a folder, or one BoNet+ checkpoint file);
-    ``pipeline="shipped"``: the model in ``baa/weights`` (no training needed). Raises ``FileNotFoundError`` naming what is missing and how to make it (``make book``)."""
+    ``pipeline="shipped"``: the model in ``baa/weights`` (no training needed). Raises
+    ``FileNotFoundError`` naming what is missing and how to make it (``make book``)."""
 
     if pipeline == "shipped":
         return load_shipped()
@@ -151,8 +153,6 @@ def assess_files(files, pipeline: str = "dq", profile=None, checkpoint=None, mal
     "refused": True}`` for a file the hand check refuses (``force``: assess it anyway, flagged), or
     ``{"file", "error"}``. ``tta``: the age is the mean over this many views of the restored input
     (1: the input alone). ``progress``: a tqdm bar over the files."""
-    from tqdm.auto import tqdm
-
     models = load_models(pipeline, profile, checkpoint)
     out = []
     for f in tqdm(list(files), desc="assess", disable=not progress):

@@ -15,6 +15,7 @@ Layer: experiments.
 """
 
 from __future__ import annotations
+
 import argparse
 import csv
 import json
@@ -25,17 +26,19 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
 import numpy as np
 import torch
 from PIL import Image
+
 from baa.data.prepare import prepare_full
 from baa.models.bonet import BoNetPlus
 from baa.phantom import PhantomConfig, render
 from baa.phantom.appearance import Appearance, randomise
 from baa.train import TrainConfig, fit_regressor, predict
+from baa.weights import FILES, CalibratedBoNet, ShippedPipeline, load_shipped, save_state, sha256, standardise_image
 from baa.weights import HERE as WEIGHTS_DIR
 from baa.weights.model import AGE_MAX, AGE_MIN
-from baa.weights import FILES, CalibratedBoNet, ShippedPipeline, load_shipped, save_state, standardise_image
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "artifacts" / "transfer"
@@ -319,8 +322,6 @@ def rebuild(out: Path | None = None, r: Recipe = Recipe(), head: str = SHIPPED_H
 
 
 def save_shipped(model, real, r: Recipe, head: str, out: Path | None, seconds: float) -> dict:
-    import hashlib
-
     pipe = fit_shipped(model, real, r, head)
     out = Path(out or WEIGHTS_DIR / "bonet_real.pt")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -329,7 +330,7 @@ def save_shipped(model, real, r: Recipe, head: str, out: Path | None, seconds: f
     meta = {"recipe": asdict(r), "head": head, "threads": torch.get_num_threads(), "torch": torch.__version__,
             "rsna_ages": dict(zip(real["rsna"]["ids"], [round(float(a), 4) for a in ages]))}
     torch.save(save_state(pipe, r.size, meta), out)
-    return {"path": str(out), "bytes": out.stat().st_size, "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+    return {"path": str(out), "bytes": out.stat().st_size, "sha256": sha256(out),
             "seconds": round(seconds, 1)}
 
 
@@ -429,13 +430,11 @@ def main(argv=None) -> None:
 
 def model_card(res: dict | None = None, path: Path | None = None) -> str:
     """``baa/weights/MODEL_CARD.md`` from the results of ``run`` and the shipped files (sizes, sha256)."""
-    import hashlib
-
     res = res or load_results() or {}
     m = load_shipped()
     meta, r = m["meta"], m["meta"]["recipe"]
     v = res.get("variants", {}).get("randomised")
-    rows = "\n".join(f"| `{f}` | {(WEIGHTS_DIR / f).stat().st_size} | `{hashlib.sha256((WEIGHTS_DIR / f).read_bytes()).hexdigest()}` |"
+    rows = "\n".join(f"| `{f}` | {(WEIGHTS_DIR / f).stat().st_size} | `{sha256(WEIGHTS_DIR / f)}` |"
                      for f in FILES)
     fmt = lambda s: f"MAE {s['mae']:.2f} y, r {s['r']:.2f}, bias {s['bias']:+.2f} y"
     lines = [f"| variant | real labels | rsna-dev (28 films) |", "|---|---|---|",

@@ -6,13 +6,16 @@ on the 28 real RSNA films of ``../shared/rsna-dev``. See ``MODEL_CARD.md`` here;
 ``load_shipped()`` returns the dict ``baa.assess.assess.load_models`` returns, so ``baa assess``
 can answer from a fresh clone without training.
 
-Layer: weights (above train, below experiments).
+Layer: models (``baa.weights`` is the shipped model, beside the networks it is made of).
 """
 
 from __future__ import annotations
+
 import hashlib
 from pathlib import Path
+
 import torch
+
 from baa.weights.model import CalibratedBoNet, ShippedPipeline, build, save_state, standardise, standardise_image
 
 HERE = Path(__file__).resolve().parent

@@ -1,13 +1,15 @@
 """The shipped model's parts: the intensity standardisation both domains go through, BoNet+ with a
 linear head fitted on real films, and the pipeline ``baa assess`` runs.
 
-Layer: weights (above train, below experiments).
+Layer: models (``baa.weights`` is the shipped model, beside the networks it is made of).
 """
 
 from __future__ import annotations
+
 import numpy as np
 import torch
 import torch.nn as nn
+
 from baa.data.prepare import _hand_mask
 from baa.models.bonet import BoNetPlus
 
