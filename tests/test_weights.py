@@ -92,3 +92,24 @@ def test_baa_assess_answers_with_the_shipped_model_by_default(tmp_path, monkeypa
     assert main(["assess", "--json", str(film)]) == 0
     r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert r["pipeline"] == "shipped" and 0.0 <= r["bone_age_years"] <= 20.0
+
+
+def test_an_age_the_shipped_head_clamps_is_flagged(tmp_path):
+    """The shipped head answers 0-19 y, clamping each view; ``baa assess`` reads its raw ages
+    unclamped, so an age it clamps is reported at the bound *and* flagged, never silently."""
+    from PIL import Image
+
+    from baa.assess.assess import _assess_one
+    from baa.phantom import PhantomConfig, render
+
+    m = load_shipped()
+    reg = m["pipe"].regressor
+    assert reg.bounds == (0.0, 19.0)
+    img = render([9.0], seed=3, config=PhantomConfig(size=256))["image"][0, 0].numpy()
+    Image.fromarray((img * 255).clip(0, 255).astype("uint8")).save(tmp_path / "hand.png")
+    ok = _assess_one(tmp_path / "hand.png", m, None, None, tta=4)
+    reg.bias -= 40.0  # every view far below 0 y
+    low = _assess_one(tmp_path / "hand.png", m, None, None, tta=4)
+    assert low["bone_age_years"] == 0.0 and low["bone_age_raw_years"] < -20
+    assert any("outside the trained range 0-19 y" in w for w in low["warnings"])
+    assert not any("outside" in w for w in ok["warnings"])

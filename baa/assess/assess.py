@@ -86,10 +86,11 @@ def _years_months(years: float) -> str:
     return f"{total // 12} y {total % 12} mo"
 
 
-def age_warnings(raw: float, std: float, views: int) -> list[str]:
-    """What makes an age untrustworthy: a raw output outside ``AGE_RANGE_YEARS`` (reported
-    clamped), test-time views whose std exceeds ``MAX_TTA_STD_YEARS``."""
-    lo, hi = AGE_RANGE_YEARS
+def age_warnings(raw: float, std: float, views: int, bounds: tuple[float, float] = AGE_RANGE_YEARS) -> list[str]:
+    """What makes an age untrustworthy: a raw output outside ``bounds`` (the trained range,
+    ``AGE_RANGE_YEARS`` unless the model states its own; reported clamped), test-time views whose
+    std exceeds ``MAX_TTA_STD_YEARS``."""
+    lo, hi = bounds
     out = []
     if not lo <= raw <= hi:
         out.append(f"raw age {raw:.2f} y is outside the trained range {lo:g}-{hi:g} y "
@@ -119,11 +120,15 @@ def _assess_one(path, models: dict, male: float | None, save_dir: Path | None, t
     restored = pipe.restore(x)
     views = max(1, int(tta))
     # the mean age over the restored image and views - 1 warps of it (data.tta_views), bounded to
-    # the ages the models were trained on; what falls outside is flagged, never silently reported
-    ages = reg(tta_views(restored, views), None if m is None else m.expand(views)).reshape(-1).double()
-    raw, std = float(ages.mean()), float(ages.std(unbiased=False))
-    age = min(max(raw, AGE_RANGE_YEARS[0]), AGE_RANGE_YEARS[1])
-    warnings = age_warnings(raw, std, views)
+    # the ages the models were trained on; what falls outside is flagged, never silently reported.
+    # A regressor with its own ``bounds`` (the shipped head) clamps each view: its raw ages are read unclamped.
+    own = getattr(reg, "bounds", None)
+    kw = {"bounded": False} if own else {}
+    unbounded = reg(tta_views(restored, views), None if m is None else m.expand(views), **kw).reshape(-1).double()
+    ages = unbounded.clamp(*own) if own else unbounded
+    raw, std = float(unbounded.mean()), float(ages.std(unbiased=False))
+    age = min(max(float(ages.mean()), AGE_RANGE_YEARS[0]), AGE_RANGE_YEARS[1])
+    warnings = age_warnings(raw, std, views, own or AGE_RANGE_YEARS)
     forced = hc is not None and not hc.hand
     if forced:
         warnings.insert(0, f"not a hand radiograph: {hc.reason} (assessed with --force)")

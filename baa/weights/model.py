@@ -64,9 +64,12 @@ class CalibratedBoNet(nn.Module):
         age = self.bonet.forward_head(f)
         return torch.cat([f.flatten(1), age[:, None]], 1)
 
-    def forward(self, x: torch.Tensor, male: torch.Tensor | None = None) -> torch.Tensor:
+    bounds = (AGE_MIN, AGE_MAX)  # the ages it answers; baa assess flags a raw age outside them
+
+    def forward(self, x: torch.Tensor, male: torch.Tensor | None = None, bounded: bool = True) -> torch.Tensor:
         z = (self.inputs(x) - self.feature_mean) / self.feature_scale
-        return (z @ self.weight + self.bias).clamp(AGE_MIN, AGE_MAX)
+        age = z @ self.weight + self.bias
+        return age.clamp(*self.bounds) if bounded else age
 
 
 class ShippedPipeline(nn.Module):
