@@ -30,14 +30,14 @@ from baa.errors import InputError
 from baa.experiments import calibrate
 from baa.experiments.artifacts import artifact_dir
 from baa.experiments.datasets import dataset
-from baa.experiments.tables import DQ_KINDS, degraded_set, load_pipeline, train_config
+from baa.experiments.tables import DQ_KINDS, PIPELINE_CHECKPOINTS, degraded_set, load_pipeline, train_config
 from baa.io import read_image, save_image
 from baa.metrics import summary
 from baa.models import BoNetPlus, QualityClassifier, ResUNet
-from baa.paper import KINDS, PIPELINES, QUALITIES
+from baa.paper import KINDS, QUALITIES
 from baa.phantom import write_rsna
 from baa.profiles import DEFAULT_PROFILE, PROFILES, get_profile
-from baa.train import fit_classifier, fit_regressor, fit_restorer, pick_device
+from baa.train import REGRESSOR_RECIPES, fit_classifier, fit_regressor, fit_restorer, pick_device
 from baa.data.real import load_prepared
 from baa.experiments.tables import pipeline_ages, trained_size
 
@@ -95,7 +95,7 @@ def cmd_train(a) -> int:
         kw = dict(checkpoint=out, extra={"profile": p.to_dict(), "name": out.stem, "data": data.source})
         if a.task == "regressor":
             t = fit_regressor(BoNetPlus(width=p.width), data.tensors(), cfg, loss=a.loss,
-                              qualities=QUALITIES if a.all_qualities else None, **kw)
+                              qualities=QUALITIES if a.all_qualities else None, recipe=a.recipe, **kw)
         elif a.task == "classifier":
             t = fit_classifier(QualityClassifier(width=p.classifier_width, hidden=p.classifier_hidden or None),
                                data.tensors(), cfg, **kw)
@@ -297,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default=None, choices=list(PROFILES), help=PROFILE_HELP)
     s.add_argument("--loss", choices=["mae", "mse"], default="mae", help="eq. 5 or eq. 6 (regressor)")
     s.add_argument("--all-qualities", action="store_true", help="train on every quality (NQ)")
+    s.add_argument("--recipe", choices=REGRESSOR_RECIPES, default="paper",
+                   help="regressor: section 4.1's augmentation only (paper), or ours (beyond: half warped, blur, precise BN)")
     s.add_argument("--kinds", help="comma-separated degradations for a restorer (default: DQ's mix)")
     s.add_argument("--epochs", type=int, default=None)
     s.add_argument("--device", default=None)
@@ -309,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["rsna", "dha", "csv"], default="rsna")
     s.add_argument("--profile", default=None, choices=list(PROFILES), help=PROFILE_HELP)
     s.add_argument("--checkpoint", default=None, help="a BoNet+ checkpoint, or a folder of checkpoints")
-    s.add_argument("--pipeline", choices=PIPELINES, default="dq")
+    s.add_argument("--pipeline", choices=list(PIPELINE_CHECKPOINTS), default="dq",
+                   help="Fig. 10's pipeline as the paper builds it, or with _beyond: BoNet+ of our recipe")
     s.add_argument("--degrade", choices=["none", *KINDS, "all"], default="none")
     s.add_argument("--tta", type=int, default=TTA_VIEWS, metavar="N",
                    help=f"the age of a film is the mean over N views, as `baa assess --tta N` (default {TTA_VIEWS})")

@@ -67,14 +67,14 @@ def test_a_second_call_trains_nothing_and_gives_the_same_numbers(artifacts, monk
         assert by_quality == pytest.approx(artifacts["assessment"]["mae"][name], abs=ROUNDING)
     assert T.loss_comparison(TINY, progress=False)["mse"] == loss["mse"]
     assert calls == []
-    assert _models(TINY) == ["bonet_mae_fold0", "bonet_mse_fold0", "bonet_nq", "classifier", "classifier_multilabel",
-                             "resunet_dq", "resunet_label", "resunet_lowres", "resunet_noise"]
+    assert _models(TINY) == ["bonet_beyond", "bonet_mae_fold0", "bonet_mse_fold0", "bonet_nq", "bonet_nq_beyond", "classifier",
+                             "classifier_multilabel", "resunet_dq", "resunet_label", "resunet_lowres", "resunet_noise"]
     assert {"table2.json", "assessment.json"} <= {f.name for f in (artifact_dir(TINY) / "results").iterdir()}
 
 
 def test_assessment_covers_every_pipeline_and_quality(artifacts):
     r = artifacts["assessment"]
-    assert set(r["mae"]) == {"plain", "cq", "dq", "nq", "cq_multilabel"}
+    assert set(r["mae"]) == {"plain", "cq", "dq", "nq", "plain_beyond", "cq_beyond", "dq_beyond", "nq_beyond", "cq_multilabel"}
     assert set(r["mae"]["dq"]) == {"high", "noise", "label", "lowres", "all"} and set(r["mae"]["cq_multilabel"]) == {"all"}
     assert sum(map(sum, r["confusion"])) == 4 * TINY.n_test and len(r["true"]) == TINY.n_test
     assert r["mae"]["plain"]["high"] == pytest.approx(mae(torch.tensor(r["pred"]["plain"]["high"]), torch.tensor(r["true"])))
@@ -90,9 +90,34 @@ def test_plain_regressor_trains_alone_as_fold_0_of_table_2(artifacts, tmp_path, 
     assert all(torch.equal(v, reference[k]) for k, v in plain.state_dict().items())
     # Table 2 then reuses it as its fold 0, and its numbers are those of a run that trained it itself
     loss = T.loss_comparison(TINY, progress=False)
-    assert calls.count("fit_regressor") == 2  # L_MSE's fold 0 only
+    assert calls.count("fit_regressor") == 3  # L_MSE's fold 0 and the beyond-the-paper row only
     assert loss["mae"]["folds"][0]["pred"] == pytest.approx(artifacts["loss"]["mae"]["folds"][0]["pred"], abs=ROUNDING)
     assert loss["mse"]["folds"][0]["pred"] == artifacts["loss"]["mse"]["folds"][0]["pred"]  # trained here, as there
+
+
+def test_the_paper_and_beyond_recipes_are_separate_networks(artifacts):
+    """Table 2's models and the plain and NQ BoNet+ are trained as the paper trains; the _beyond
+    pipelines use the same restorers and classifier with BoNet+ of our recipe, and a checkpoint of
+    the other recipe is never taken for this one."""
+    d = artifact_dir(TINY) / "models"
+    recipe = {n: torch.load(d / f"{n}.pt", weights_only=False)["extra"]["recipe"]
+              for n in ("bonet_mae_fold0", "bonet_mse_fold0", "bonet_nq", "bonet_beyond", "bonet_nq_beyond")}
+    assert recipe == {"bonet_mae_fold0": "paper", "bonet_mse_fold0": "paper", "bonet_nq": "paper",
+                      "bonet_beyond": "beyond", "bonet_nq_beyond": "beyond"}
+    assert torch.load(d / "bonet_mae_fold0.pt", weights_only=False)["config"]["bn_recalibration"] == 0
+    pipes = T.build_pipelines(TINY, progress=False)
+    assert pipes["dq_beyond"].restorer is pipes["dq"].restorer and pipes["dq_beyond"].regressor is not pipes["dq"].regressor
+    assert pipes["cq_beyond"].classifier is pipes["cq"].classifier
+    assert finished_checkpoint(d / "bonet_beyond.pt", TINY, {"recipe": "beyond"}) is not None
+    loss = artifacts["loss"]
+    assert loss["mae_beyond"]["n_folds"] == 1 and loss["mae_beyond"]["folds"][0]["true"] == loss["mae"]["folds"][0]["true"]
+
+
+def test_a_checkpoint_of_the_other_recipe_is_stale(artifacts, tmp_path, monkeypatch):
+    monkeypatch.setenv("BAA_ARTIFACTS", str(tmp_path))
+    T.plain_regressor(TINY, progress=False)
+    path = artifact_dir(TINY) / "models" / f"{T.PLAIN}.pt"
+    assert finished_checkpoint(path, TINY, {"recipe": "beyond"}) is None and not path.exists()
 
 
 def test_a_changed_profile_retrains(artifacts, tmp_path, monkeypatch):
@@ -135,7 +160,7 @@ def test_datasets_are_cached_and_disjoint(artifacts):
 def test_load_pipeline_gives_the_trained_pipelines(artifacts):
     pipes = T.build_pipelines(TINY, progress=False)
     x = dataset(TINY, "test", progress=False).images
-    for name in ("plain", "nq", "dq", "cq"):
+    for name in ("plain", "nq", "dq", "cq", "plain_beyond", "nq_beyond", "dq_beyond", "cq_beyond"):
         loaded = T.load_pipeline(name, TINY)
         a, b = T.run_pipeline(loaded, x), T.run_pipeline(pipes[name], x)
         assert torch.equal(a[0], b[0]), name

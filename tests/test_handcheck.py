@@ -103,3 +103,15 @@ def test_rates_counts_refusals_and_acceptances(negatives, phantom, tmp_path):
     r = H.rates(hands, {k: negatives[k] for k in ("camera", "disc")})
     assert r["false_refusal_rate"] == 0.5 and r["false_acceptance_rate"] == 0.0
     assert r["refused_hands"] == {"not a file": "file not found"} and r["n_negatives"] == 2
+
+
+def test_feature_separation_scores_against_the_nearest_hand(negatives, tmp_path):
+    """The measurement behind "not used: the network's features": a negative identical to a hand
+    is at distance 0 (accepted at zero refusals, AUC 0); the scores are cosine distances."""
+    hands = H.phantom_set(tmp_path / "h", sizes=(64,), per_size=4)
+    copies = {f"copy of {k}": v for k, v in list(hands.items())[:2]}
+    r = H.feature_separation(hands, {**copies, "disc": negatives["disc"]})
+    assert r["n_hands"] == 4 and r["n_negatives"] == 3
+    assert all(r["negative_scores"][k] == pytest.approx(0, abs=1e-6) for k in copies)
+    assert all(0 <= v <= 2 for v in [*r["hand_scores"].values(), *r["negative_scores"].values()])
+    assert 0 <= r["auc"] <= 1 / 3 + 1e-9 and r["false_acceptance_at_zero_refusals"] >= 2 / 3

@@ -175,3 +175,32 @@ def test_predict_with_tta_is_the_mean_over_the_views():
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
     assert not torch.allclose(got, predict(model, x, device="cpu"))
     assert torch.equal(predict(model, x, device="cpu", tta=1), predict(model, x, device="cpu"))
+
+
+def test_the_paper_recipe_is_exactly_section_4_1s_augmentation():
+    """BoNet+ as the paper trains it sees section 4.1's random rotation, shift and zoom on every
+    image and nothing else: its batches equal ``augment`` alone, bit for bit, and draw no other
+    random number (a blur, a flip or any other transform added to the recipe fails this)."""
+    from baa.data.augment import augment
+    from baa.train import REGRESSOR_RECIPES, regressor_batches
+
+    assert REGRESSOR_RECIPES == ("paper", "beyond")
+    data = _data(n=12)
+    g, ref = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    x, y = regressor_batches(recipe="paper")(data, g)
+    assert torch.equal(x, augment(data["image"], generator=ref)) and torch.equal(y, data["age"])
+    assert torch.equal(torch.rand(4, generator=g), torch.rand(4, generator=ref))  # the same draws, no more
+    assert all(not torch.equal(a, b) for a, b in zip(x, data["image"]))  # every image is warped
+    # ours differs: half the images unwarped, a blur on half
+    beyond, _ = regressor_batches(recipe="beyond")(data, torch.Generator().manual_seed(7))
+    assert not torch.equal(beyond, x)
+    with pytest.raises(ValueError, match="recipe"):
+        regressor_batches(recipe="ours")(data, g)
+
+
+def test_the_paper_recipe_trains_without_precise_bn():
+    cfg = _cfg(epochs=1)
+    assert cfg.bn_recalibration > 0  # ours by default
+    torch.manual_seed(1)
+    t = fit_regressor(BoNetPlus(width=0.125), _data(n=16), cfg, recipe="paper")
+    assert t.config.bn_recalibration == 0 and t.extra["recipe"] == "paper"

@@ -53,26 +53,29 @@ def data_version(p: Profile) -> str:
     return hashlib.sha1(src).hexdigest()[:10]
 
 
-def finished_checkpoint(path: Path, p: Profile) -> dict | None:
+def finished_checkpoint(path: Path, p: Profile, identity: dict | None = None) -> dict | None:
     """The checkpoint at ``path`` when it was trained to the end under this profile and data
-    version; ``None`` otherwise (a stale one, from another profile or phantom, is deleted)."""
+    version, and its ``extra`` holds ``identity`` (e.g. ``{"recipe": "paper"}``); ``None`` otherwise
+    (a stale one, from another profile, phantom or recipe, is deleted)."""
     if not path.exists():
         return None
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     extra = ckpt.get("extra", {})
-    if extra.get("profile") != p.to_dict() or extra.get("data_version") != data_version(p):
+    if extra.get("profile") != p.to_dict() or extra.get("data_version") != data_version(p) or \
+            any(extra.get(k) != v for k, v in (identity or {}).items()):
         path.unlink()
         return None
     return ckpt if ckpt["epoch"] >= ckpt["config"]["epochs"] else None
 
 
 def train_or_load(path: Path, p: Profile, build: Callable[[], torch.nn.Module],
-                  fit: Callable[..., Trainer]) -> tuple[torch.nn.Module, list]:
-    """``build()``'s network loaded from ``path`` when it was trained to the end under this profile;
-    otherwise ``fit(model, checkpoint=, extra=)`` (re)trains it, resuming an interrupted run of the
-    same profile. Returns the model in eval mode and its training history."""
+                  fit: Callable[..., Trainer], identity: dict | None = None) -> tuple[torch.nn.Module, list]:
+    """``build()``'s network loaded from ``path`` when it was trained to the end under this profile
+    (and ``identity``, see ``finished_checkpoint``); otherwise ``fit(model, checkpoint=, extra=)``
+    (re)trains it, resuming an interrupted run of the same profile. Returns the model in eval mode
+    and its training history."""
     model = build()
-    ckpt = finished_checkpoint(path, p)
+    ckpt = finished_checkpoint(path, p, identity)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         return model.eval(), ckpt["history"]

@@ -6,6 +6,7 @@ Layer: train.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import torch
@@ -25,21 +26,31 @@ def _augment(x: torch.Tensor, g: torch.Generator, on: bool) -> torch.Tensor:
     return augment(x, generator=g)
 
 
-def _augment_regressor(x: torch.Tensor, g: torch.Generator, on: bool) -> torch.Tensor:
-    """BoNet+'s augmentation: section 4.1's warp on a share ``data.P_WARP`` of the images, then a
-    random blur (``data.blur_augment``): sharpness is not age. The classifier warps every image
-    and is not blurred: blur is what its "lowres" class looks like."""
+# How BoNet+ is trained. ``paper``: section 4.1 and nothing else: random rotation, shift and zoom
+# on every image, BatchNorm's running statistics as training leaves them. ``beyond``: our additions:
+# half the images warped (``data.P_WARP``), a random blur on half (``data.blur_augment``: sharpness
+# is not age) and "precise BN" (``Trainer.recalibrate_bn``). Chapter 5 shows both.
+REGRESSOR_RECIPES = ("paper", "beyond")
+
+
+def _augment_regressor(x: torch.Tensor, g: torch.Generator, on: bool, recipe: str = "beyond") -> torch.Tensor:
+    """BoNet+'s augmentation under ``recipe`` (``REGRESSOR_RECIPES``). The classifier warps every
+    image and is not blurred under either: blur is what its "lowres" class looks like."""
+    if recipe not in REGRESSOR_RECIPES:
+        raise ValueError(f"unknown BoNet+ recipe {recipe!r}; choose {', '.join(REGRESSOR_RECIPES)}")
     if not on:
         return x
+    if recipe == "paper":
+        return augment(x, generator=g)
     return blur_augment(augment(x, generator=g, p_warp=P_WARP), generator=g)
 
 
-def regressor_batches(augment: bool = True, qualities: tuple[str, ...] | None = None) -> Callable:
-    """Batches for BoNet+: augmented images -> age in years. ``qualities`` (e.g. all four classes)
-    degrades each image with one drawn quality, as NQ is trained (section 3.3)."""
+def regressor_batches(augment: bool = True, qualities: tuple[str, ...] | None = None, recipe: str = "beyond") -> Callable:
+    """Batches for BoNet+: images augmented as ``recipe`` says -> age in years. ``qualities`` (e.g.
+    all four classes) degrades each image with one drawn quality, as NQ is trained (section 3.3)."""
 
     def batch_fn(batch: dict, g: torch.Generator):
-        x = _augment_regressor(batch["image"], g, augment)
+        x = _augment_regressor(batch["image"], g, augment, recipe)
         if qualities:
             x, _ = D.degrade_mixed(x, g, qualities)
         return x, batch["age"].float()
@@ -92,11 +103,17 @@ def regression_val(images: torch.Tensor, age: torch.Tensor, batch_size: int = 64
 
 
 def fit_regressor(model: nn.Module, train: dict, config: TrainConfig, loss: str = "mae", val: dict | None = None,
-                  qualities: tuple[str, ...] | None = None, augment: bool = True, **kw) -> Trainer:
-    """Train BoNet+ with L_MAE or L_MSE (Table 2); ``val`` = ``{"image", "age"}`` for the bar's MAE."""
+                  qualities: tuple[str, ...] | None = None, augment: bool = True, recipe: str = "beyond", **kw) -> Trainer:
+    """Train BoNet+ with L_MAE or L_MSE (Table 2) under ``recipe`` (``REGRESSOR_RECIPES``; ``paper``
+    also turns precise BN off); ``val`` = ``{"image", "age"}`` for the bar's MAE."""
+    if recipe not in REGRESSOR_RECIPES:
+        raise ValueError(f"unknown BoNet+ recipe {recipe!r}; choose {', '.join(REGRESSOR_RECIPES)}")
+    if recipe == "paper":
+        config = dataclasses.replace(config, bn_recalibration=0)
     val_fn = regression_val(val["image"], val["age"]) if val is not None else None
-    t = Trainer(model, train, regressor_batches(augment, qualities), LOSSES[loss], config, val_fn=val_fn,
-                monitor="val_mae", extra={"task": "regressor", "loss": loss, "qualities": qualities, **kw.pop("extra", {})}, **kw)
+    t = Trainer(model, train, regressor_batches(augment, qualities, recipe), LOSSES[loss], config, val_fn=val_fn,
+                monitor="val_mae", extra={"task": "regressor", "loss": loss, "qualities": qualities, "recipe": recipe,
+                                          **kw.pop("extra", {})}, **kw)
     t.fit()
     return t
 
