@@ -121,3 +121,22 @@ def test_point_results_are_decided_on_the_point():
     assert next(c for k, c in got.items() if k.startswith("Restoration costs nothing")).verdict == "fails"
     assert got["The quality classifier is over 98 % accurate"].verdict == "fails"
     assert claims(None, None) == []
+
+
+def test_claims_by_recipe_shows_which_verdicts_depend_on_the_baseline():
+    """The same test images with a beyond-the-paper plain BoNet+ as good as CQ on poor images: "CQ,
+    DQ and NQ all beat plain BoNet+" holds with the paper's BoNet+ and fails with ours."""
+    from baa.analysis.claims import claims_by_recipe, recipe_view
+
+    a = _assessment()
+    assert recipe_view(a) is None and claims_by_recipe(a) is None
+    b = _assessment(gap=0.0, seed=1)  # every pipeline equally good
+    for key in ("mae", "pred"):
+        a[key].update({f"{k}_beyond": v for k, v in b[key].items()})
+    view = recipe_view(a)
+    assert view["pred"]["plain"] == b["pred"]["plain"] and view["mae"]["cq"] == b["mae"]["cq"]
+    assert a["pred"]["plain"] != b["pred"]["plain"]  # the original is untouched
+    df = claims_by_recipe(a, n_boot=300).set_index("claim")
+    row = df.loc["CQ, DQ and NQ all beat plain BoNet+ on every poor quality"]
+    assert row["paper's BoNet+"].startswith("holds") and not row["our BoNet+ (beyond the paper)"].startswith("holds")
+    assert row["depends on the recipe"]
