@@ -206,3 +206,17 @@ def test_paper_dry_is_the_paper_s_networks_on_a_handful_of_images():
     assert dry.n_images <= 16 and dry.n_test <= 8 and dry.n_bench <= 4 and dry.cv_folds_run == 1
     assert max(dry.epochs_regressor, dry.epochs_classifier, dry.epochs_resunet) == 1
     assert [n for n in PROFILES if is_trial(n)] == ["smoke", "paper-dry"] and not is_trial("nonsense")
+
+
+def test_the_cost_plan_names_every_network_the_experiments_train(artifacts):
+    """``analysis.cost``'s plan is the experiments' own list: the same checkpoints, and the rates it
+    reads back come from their histories."""
+    from baa.analysis.cost import achieved_rates, training_flops, training_plan
+
+    assert [t.name for t in training_plan(TINY)] == _models(TINY)
+    f = training_flops(TINY)
+    assert f["total_pflop"] == pytest.approx(sum(r["pflop"] for r in f["networks"])) and f["total_pflop"] > 0
+    bonet = next(r for r in f["networks"] if r["name"] == "bonet_nq")
+    assert bonet["images"] == TINY.n_images - TINY.n_images // TINY.folds and bonet["epochs"] == TINY.epochs_regressor
+    rates = achieved_rates(TINY)
+    assert set(rates) == set(_models(TINY)) and all(r["seconds"] > 0 and r["tflops_per_s"] > 0 for r in rates.values())

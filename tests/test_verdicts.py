@@ -58,6 +58,10 @@ def test_assessment_texts():
     text = V.dq_all_text(a, "phantom")
     assert "multi-label CQ (0.700) is better than the 4-way CQ (1.000) and better than DQ" in text
     assert text.index(PIPELINE_NAMES["dq"]) > text.index("BoNet+_CQ (multi-label) 0.700")
+    # with beyond-the-paper rows the multi-label CQ is set beside the pipelines of its own BoNet+
+    b = copy.deepcopy(a)
+    b["mae"]["cq_beyond"], b["mae"]["dq_beyond"] = {"all": 0.6}, {"all": 0.65}
+    assert "is not better than the 4-way CQ (0.600) and not better than DQ (0.650) (the same BoNet+" in V.dq_all_text(b, "x")
     t4 = table45(a, "mae")
     ours = [c for c in t4.columns.levels[0] if c != PAPER][0]
     assert "high: BoNet+ / BoNet+" in V.best_text(t4, ours, PAPER)
