@@ -12,6 +12,7 @@ Layer: analysis.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -81,13 +82,17 @@ def achieved_rates(p: Profile) -> dict[str, dict]:
 
 
 def main(argv=None) -> int:
-    """``python -m baa.analysis.cost [--profile P] [--tflops R ...]``: the plan's training FLOPs, the
-    hours they take at each sustained rate ``R`` (TFLOP/s), and the rates a finished run reached."""
+    """``python -m baa.analysis.cost [--profile P] [--tflops R ...] [--images N]``: the plan's training
+    FLOPs (``N`` training images: a real dataset's), the hours they take at each sustained rate ``R``
+    (TFLOP/s), and the rates a finished run reached."""
     ap = argparse.ArgumentParser(prog="python -m baa.analysis.cost", description=main.__doc__.splitlines()[0])
     ap.add_argument("--profile", default=None, choices=list(PROFILES))
     ap.add_argument("--tflops", type=float, nargs="*", default=[], help="sustained training rates to price the run at")
+    ap.add_argument("--images", type=int, default=None, help="training images of a real dataset (default: the profile's)")
     a = ap.parse_args(argv)
     p = get_profile(a.profile)
+    if a.images:
+        p = dataclasses.replace(p, n_images=a.images)
     f = training_flops(p)
     print(f"profile {p.name}: {len(f['networks'])} networks, {f['total_pflop']:.3f} PFLOP of training steps")
     for r in f["networks"]:
