@@ -56,6 +56,7 @@ from baa.errors import InputError
 from baa.io import save_json
 from baa.io.dicom import dicom_attributes, dicom_pixels, is_dicom
 from baa.phantom import PhantomConfig, render
+from baa.weights import load_shipped
 
 # -- 1. the DICOM header ---------------------------------------------------------------------------
 
@@ -418,8 +419,6 @@ def rates(hands: dict, negatives: dict, progress: bool = False) -> dict:
 def shipped_features(files: dict) -> np.ndarray:
     """The shipped BoNet+'s pooled features (N, F) of each file, prepared and standardised as
     ``baa assess`` does with the shipped model."""
-    from baa.weights import load_shipped
-
     m = load_shipped()
     pipe = m["pipe"]
     x = torch.cat([pipe.restore(prepare_full(f, m["size"]).tensor) for f in files.values()])
