@@ -12,6 +12,8 @@ KINDS = ("noise", "label", "lowres")  # section 3.1.2's degradations
 QUALITIES = ("high",) + KINDS  # Fig. 7's four classes, in the classifier's output order
 PIPELINES = ("plain", "cq", "dq", "nq")  # Fig. 10 and Tables 4-5
 PIPELINE_NAMES = {"plain": "BoNet+", "cq": "BoNet+_CQ", "dq": "BoNet+_DQ", "nq": "BoNet+_NQ"}
+BEYOND_SUFFIX = "_beyond"  # the same pipeline with BoNet+ trained beyond the paper (train.REGRESSOR_RECIPES)
+BEYOND_PIPELINES = tuple(k + BEYOND_SUFFIX for k in PIPELINES)
 
 
 CITATION = ("Guo J., Zhu J., Du H., Qiu B. A bone age assessment system for real-world X-ray images based on "

@@ -242,7 +242,7 @@ def paper_results() -> tuple[dict, dict]:
     return assess, loss
 
 
-BEYOND = "_beyond"
+BEYOND = paper.BEYOND_SUFFIX
 
 
 def recipe_view(assessment: dict) -> dict | None:

@@ -37,14 +37,14 @@ from baa.experiments.artifacts import artifact_dir
 from baa.experiments.tables import assessment, loss_comparison
 from baa.metrics import ccs
 from baa.models import count_layers, count_parameters
-from baa.paper import KINDS, PIPELINES, QUALITIES, RESUNET_LAYERS, TABLE1
+from baa.paper import BEYOND_PIPELINES, BEYOND_SUFFIX, KINDS, PIPELINES, QUALITIES, RESUNET_LAYERS, TABLE1
 from baa.profiles import Profile
 from baa.restore import psnr, ssim
 
 POOR = KINDS  # noise, label, lowres
 QUALITY_NAMES = {"high": "high", "noise": "noise", "label": "label", "lowres": "low-res", "all": "all three"}
 PIPELINE_NAMES = {**paper.PIPELINE_NAMES, "cq_multilabel": "BoNet+_CQ (multi-label)",
-                  **{f"{k}_beyond": f"{v} (beyond the paper)" for k, v in paper.PIPELINE_NAMES.items()}}
+                  **{k + BEYOND_SUFFIX: f"{v} (beyond the paper)" for k, v in paper.PIPELINE_NAMES.items()}}
 PAPER = "paper (DHA)"
 
 
@@ -262,7 +262,7 @@ def table45(results: dict, metric: str = "mae", numbers: bool = True) -> pd.Data
     ref = {"mae": paper.TABLE4, "mdae": paper.TABLE5}[metric]
     ours = ours_label(results.get("profile"), results.get("source"))
     rows = {}
-    for name in [n for n in PIPELINES + tuple(f"{k}_beyond" for k in PIPELINES) if n in results[metric]]:
+    for name in [n for n in PIPELINES + BEYOND_PIPELINES if n in results[metric]]:
         row = {}
         for who, table in ((ours, results[metric]), (PAPER, ref)):
             for q in QUALITIES:
@@ -279,8 +279,8 @@ def recipe_effect(results: dict, metric: str = "mae") -> pd.DataFrame:
     minus the same pipeline as the paper builds it, per quality (and all three at once); negative:
     our additions lower the error."""
     m = results[metric]
-    rows = {PIPELINE_NAMES[k]: {QUALITY_NAMES[q]: m[f"{k}_beyond"][q] - m[k][q] for q in m[k]}
-            for k in PIPELINES if f"{k}_beyond" in m}
+    rows = {PIPELINE_NAMES[k]: {QUALITY_NAMES[q]: m[k + BEYOND_SUFFIX][q] - m[k][q] for q in m[k]}
+            for k in PIPELINES if k + BEYOND_SUFFIX in m}
     df = pd.DataFrame.from_dict(rows, orient="index")
     df.index.name = f"{'MAE' if metric == 'mae' else 'MdAE'} change (years), beyond minus paper"
     return df
@@ -292,7 +292,7 @@ def dq_all_table(results: dict) -> pd.DataFrame:
     CQ view)."""
     ours = ours_label(results.get("profile"), results.get("source"))
     rows = {}
-    for name in PIPELINES + tuple(f"{k}_beyond" for k in PIPELINES) + ("cq_multilabel",):
+    for name in PIPELINES + BEYOND_PIPELINES + ("cq_multilabel",):
         if "all" not in results["mae"].get(name, {}):
             continue
         pp = paper.DQ_ALL if name == "dq" else {}

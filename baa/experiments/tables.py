@@ -23,7 +23,7 @@ from baa.experiments.datasets import dataset
 from baa.io import save_json
 from baa.metrics import ccs, mae, mdae
 from baa.models import BoNetPlus, CQPipeline, DQPipeline, PlainPipeline, QualityClassifier, ResUNet
-from baa.paper import KINDS, QUALITIES
+from baa.paper import BEYOND_SUFFIX, KINDS, QUALITIES
 from baa.profiles import Profile
 from baa.train import (TrainConfig, bf16_supported, fit_classifier, fit_regressor, fit_restorer, load_checkpoint,
                        predict)
@@ -47,7 +47,6 @@ BEYOND, NQ_BEYOND = "bonet_beyond", "bonet_nq_beyond"
 # Fig. 10's pipelines as the paper builds them, and the same with the BoNet+ of our recipe (the
 # ResUNets and the classifier are the same networks in both: the paper's section 4.1 does not
 # change them). ``cq_multilabel`` (beyond the paper) uses the ``beyond`` BoNet+.
-BEYOND_SUFFIX = "_beyond"
 PIPELINE_CHECKPOINTS = {"plain": (PLAIN,), "nq": (NQ,), "dq": ("resunet_dq", PLAIN),
                         "cq": ("classifier", "resunet_noise", "resunet_label", "resunet_lowres", PLAIN),
                         "plain_beyond": (BEYOND,), "nq_beyond": (NQ_BEYOND,), "dq_beyond": ("resunet_dq", BEYOND),
