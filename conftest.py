@@ -23,6 +23,11 @@ def _nbval(config) -> bool:
 def pytest_configure(config):
     if _nbval(config):
         os.environ.setdefault("BAA_PROFILE", "smoke")
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test-unit` runs one worker per core
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        import torch
+
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def pytest_runtest_logreport(report):
