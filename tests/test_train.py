@@ -98,11 +98,11 @@ def test_regressor_learns():
     age = torch.rand(64, generator=g) * 19
     img = (age / 19).view(-1, 1, 1, 1).expand(64, 1, 16, 16).contiguous()  # brightness encodes age
     torch.manual_seed(0)
-    t = fit_regressor(BoNetPlus(width=0.125), {"image": img, "age": age}, _cfg(epochs=15), augment=False,
+    t = fit_regressor(BoNetPlus(width=0.125), {"image": img, "age": age}, _cfg(epochs=30), augment=False,
                       val={"image": img, "age": age})
     assert t.history[-1]["val_mae"] < t.history[0]["val_mae"]
-    # a quarter below always answering the mean age (4.7 y): 2.8 y with 2 threads, 3.0 y with 1
-    assert t.history[-1]["val_mae"] < 0.75 * float((age - age.mean()).abs().mean())
+    # 40 % below always answering the mean age (4.7 y): 1.7 y with 2 threads, 2.5 y with 1
+    assert t.history[-1]["val_mae"] < 0.6 * float((age - age.mean()).abs().mean())
 
 
 def test_classifier_and_restorer_tasks_run():
