@@ -189,10 +189,16 @@ def cmd_assess(a) -> int:
     return 2 if failed else 0
 
 
+def _restore_shipped(a) -> bool:
+    """The shipped film restorer (baa/weights) when nothing names trained models (as ``_assess_pipeline``)
+    and the scale is the film's."""
+    return not (a.profile or a.checkpoint or os.environ.get("BAA_PROFILE")) and a.scale == "film"
+
+
 def cmd_restore(a) -> int:
     try:
-        r = restore_file(a.input, a.output, a.profile, a.checkpoint, a.bits, a.scale)
-    except FileNotFoundError as e:
+        r = restore_file(a.input, a.output, a.profile, a.checkpoint, a.bits, a.scale, shipped=_restore_shipped(a))
+    except (FileNotFoundError, ValueError) as e:
         print(f"baa: {e}", file=sys.stderr)
         return 2
     print(json.dumps(r))
@@ -221,11 +227,13 @@ def _add_assess(sub) -> None:
                         "\"forced\": true and carries the reason as a warning")
     s.set_defaults(fn=cmd_assess)
 
-    s = sub.add_parser("restore", help="DQ restoration of one image, at the film's own size and pixel scale")
+    s = sub.add_parser("restore", help="restoration of one image at the film's own size and pixel scale: the shipped "
+                                       "film-scale ResUNet, or a profile's DQ ResUNet")
     s.add_argument("input", metavar="IN")
     s.add_argument("output", metavar="OUT")
     g = s.add_mutually_exclusive_group()
-    g.add_argument("--profile", default=None)
+    g.add_argument("--profile", default=None, help="use artifacts/<profile>/models' DQ ResUNet (default, when neither "
+                                                   "this, --checkpoint nor $BAA_PROFILE is given: the shipped film restorer)")
     g.add_argument("--checkpoint", default=None, help="a folder of checkpoints")
     s.add_argument("--bits", type=int, choices=[8, 16], default=8)
     s.add_argument("--scale", choices=RESTORE_SCALES, default="film",

@@ -5,6 +5,7 @@ the full rebuild takes about half an hour)."""
 from __future__ import annotations
 import hashlib
 from pathlib import Path
+import numpy as np
 import pytest
 import torch
 from baa.data import tta_views
@@ -113,3 +114,83 @@ def test_an_age_the_shipped_head_clamps_is_flagged(tmp_path):
     assert low["bone_age_years"] == 0.0 and low["bone_age_raw_years"] < -20
     assert any("outside the trained range 0-19 y" in w for w in low["warnings"])
     assert not any("outside" in w for w in ok["warnings"])
+
+
+# -- the film-scale restorer (issue 17) -------------------------------------------------------------
+
+def test_film_restorer_loads_and_keeps_any_size():
+    from baa.models.tiles import apply_tiled
+    from baa.weights import load_film_restorer
+
+    m = load_film_restorer()
+    assert m["net"].spec["name"] == "ResUNet" and not m["net"].training and m["tile"] % 2 ** m["net"].depth == 0
+    x = torch.rand(300, 221)
+    with torch.inference_mode():
+        y = apply_tiled(m["net"], x, m["tile"])
+    assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+def test_film_restorer_rebuild_is_deterministic(tmp_path):
+    from baa.experiments.film_restore import FilmRecipe, film_pairs, rebuild
+
+    r = FilmRecipe(n_films=6, render_size=128, patch=32, patches_per_film=4, epochs=1, tile=64, width=0.125, depth=3,
+                   real_repeats=0)
+    pairs = film_pairs(r, progress=False)
+    assert pairs["degraded"].shape == pairs["clean"].shape == (24, 1, 32, 32)
+    label = pairs["degraded"][4:8]  # film 1 (KINDS[1] = label): half its crops around the box
+    assert (label[:2] == 0).flatten(1).any(1).all()
+    same = pairs["degraded"] == pairs["clean"]
+    assert not same[:4].all() and not same[8:12].all()  # noise and low resolution changed their crops
+    a = rebuild(r, tmp_path / "a" / "resunet_film.pt", progress=False)
+    b = rebuild(r, tmp_path / "b" / "resunet_film.pt", progress=False)
+    assert a["sha256"] == b["sha256"]
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-xrays absent")
+def test_film_pairs_learn_from_the_real_films_at_their_size():
+    from baa.experiments.film_restore import FilmRecipe, film_pairs, real_films
+
+    r = FilmRecipe(n_films=0, patch=64, patches_per_film=2, real_repeats=1)
+    films = real_films(SHARED)
+    assert [f.name for f in films[:2]] == ["raw-0.png", "raw-1.png"] and len(films) == 10
+    pairs = film_pairs(r, films[:1], progress=False)
+    assert pairs["clean"].shape == (6, 1, 64, 64)  # one film, three kinds, two crops each
+    assert (pairs["degraded"][2] == 0).any()  # the first of the label's crops is centred on it
+
+
+def test_baa_restore_uses_the_shipped_film_restorer_by_default(tmp_path, monkeypatch, capsys):
+    """From a fresh clone ``baa restore`` needs no training: the shipped ResUNet removes the quantum
+    noise ``baa degrade`` adds to a film at the film's own scale (a phantom film here, 384 x 300)."""
+    import json
+
+    from PIL import Image
+
+    import baa.degrade as D
+    from baa.cli import main
+    from baa.phantom import PhantomConfig, render
+    from baa.phantom.appearance import randomise
+    from baa.restore import psnr
+
+    monkeypatch.delenv("BAA_PROFILE", raising=False)
+    monkeypatch.chdir(tmp_path)  # no artifacts/ here
+    r = render([7], seed=5, config=PhantomConfig(size=384), masks=True)
+    clean = randomise(r["image"], [7], 5, r["masks"]["hand"])[:, :, :, 40:340]
+    q = lambda t: (t[0, 0].numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(q(clean)).save(tmp_path / "clean.png")
+    Image.fromarray(q(D.degrade(clean, "noise", 0))).save(tmp_path / "noisy.png")
+    capsys.readouterr()
+    assert main(["restore", str(tmp_path / "noisy.png"), str(tmp_path / "out.png")]) == 0
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert info["restorer"] == "shipped" and info["shape"] == [384, 300]
+    read = lambda n: np.asarray(Image.open(tmp_path / n), dtype=np.float64) / 255
+    before, after = psnr(read("noisy.png"), read("clean.png")), psnr(read("out.png"), read("clean.png"))
+    assert after > before + 3.0, (before, after)
+
+
+def test_the_chapter_shows_the_card_s_restoration_figures_without_a_run(tmp_path):
+    """Chapter 9 renders ``film_restore run``'s results when present, else the model card's table."""
+    from baa.experiments.film_restore import results_markdown
+
+    text = results_markdown(None)
+    assert "model card" in text and "| noise | ResUNet, film scale (`baa restore`) |" in text
+    assert "| lowres | Lanczos |" in text and "sha256" not in text

@@ -28,7 +28,7 @@ from baa.models.tiles import apply_tiled
 from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
 from baa.profiles import get_profile
 from baa.train.trainer import load_checkpoint, predict
-from baa.weights import load_shipped
+from baa.weights import load_film_restorer, load_shipped
 
 
 def _size_of(ckpt_dir: Path, default: int) -> int:
@@ -239,25 +239,35 @@ RESTORE_SCALES = ("film", "network")
 
 
 @torch.inference_mode()
-def restore_file(inp, out, profile=None, checkpoint=None, bits: int = 8, scale: str = "film") -> dict:
-    """The DQ restoration of one file, saved at the input's size. ``scale="film"``: the ResUNet runs
-    at the film's own pixel scale, in overlapping tiles of the network's input size
-    (``models.tiles.apply_tiled``; memory bounded whatever the film's size). ``"network"``: it runs
-    once on the film resized to the network's input, and its residual, upsampled, is added back."""
+def restore_file(inp, out, profile=None, checkpoint=None, bits: int = 8, scale: str = "film",
+                 shipped: bool = False) -> dict:
+    """The restoration of one file, saved at the input's size. ``shipped``: the film-scale ResUNet
+    shipped in ``baa/weights`` (``load_film_restorer``: trained on film-scale patches, no training
+    needed), in overlapping tiles of its own tile side; ``scale`` must be ``"film"``. Otherwise the
+    DQ ResUNet of ``profile`` or ``checkpoint``: ``scale="film"``, at the film's own pixel scale in
+    overlapping tiles of the network's input size (``models.tiles.apply_tiled``; memory bounded
+    whatever the film's size); ``"network"``, once on the film resized to the network's input, its
+    residual upsampled and added back."""
     if scale not in RESTORE_SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose {', '.join(RESTORE_SCALES)}")
-    models = load_models("dq", profile, checkpoint)
+    if shipped:
+        if scale != "film":
+            raise ValueError("the shipped film restorer runs at the film's scale only; name a --profile for 'network'")
+        m = load_film_restorer()
+        net, size, source = m["net"], m["tile"], m["source"]
+    else:
+        models = load_models("dq", profile, checkpoint)
+        net, size, source = models["pipe"].restorer, models["size"], models["source"]
     img = read_image(inp, fix_polarity=True)
-    size = models["size"]
     if scale == "film":
-        restorer = models["pipe"].restorer
-        restored = apply_tiled(restorer, torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)), size)
+        restored = apply_tiled(net, torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)), size)
         save_image(restored.clamp(0.0, 1.0).numpy(), Path(out), bits)
     else:
         x = torch.from_numpy(resize_pad(img, size))[None, None]
         residual = (models["pipe"].restore(x) - x)[0, 0].numpy()
         save_image(_add_residual(img, residual, size), Path(out), bits)
-    return {"input": str(inp), "output": str(out), "shape": list(img.shape), "network_size": size, "scale": scale}
+    return {"input": str(inp), "output": str(out), "shape": list(img.shape), "network_size": size, "scale": scale,
+            "restorer": "shipped" if shipped else "dq", "source": source}
 
 
 def line(r: dict) -> str:

@@ -1,18 +1,24 @@
 """Chapter 11's figures and tables (notebooks/11-phantom-to-real.ipynb): phantoms and real films
 side by side at the network's input, their intensity histograms, a 2-D projection of BoNet+'s
 features of both domains, the shipped model's readings of the real films, and the results of
-``python -m baa.experiments.transfer run`` (predicted against true age, the learning curve).
+``python -m baa.experiments.transfer run`` (predicted against true age, the learning curve); and
+chapter 9's real film through ``baa restore``'s film-scale restorer (``film_restoration``).
 
 Layer: book.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from baa.book.viz import image_grid
+from baa.experiments import film_restore
 from baa.experiments.transfer import (HEADS, TTA, Recipe, network_inputs, phantom_inputs, real_inputs, scores)
+from baa.paper import KINDS
 from baa.train import predict
 from baa.weights import load_shipped
 
@@ -148,3 +154,31 @@ def figure_curve(res: dict):
     ax.set_xlabel("real labelled films used"), ax.set_ylabel("MAE on rsna-dev (y, leave-one-out)")
     ax.legend(fontsize=7)
     return fig
+
+
+# -- chapter 9: `baa restore` on a real film ------------------------------------------------------
+
+def film_restoration(film=None, crop: int = 256, seed: int = 0):
+    """``film`` (a path; None: a phantom film) under each degradation of ``baa degrade`` and through
+    the shipped film-scale restorer (``film_restore.demo``): a ``crop``-pixel centre crop at the
+    film's full resolution, degraded / restored / clean, PSNR in the titles. Returns the figure."""
+    if film is None:
+        import tempfile
+
+        film = film_restore.phantom_film(Path(tempfile.mkdtemp(prefix="baa-film-")) / "phantom-film.png", seed=seed)
+    shown = film_restore.demo(film, seed)
+    h, w = shown["clean"].shape
+    y0, x0 = max(0, h // 2 - crop // 2), max(0, w // 2 - crop // 2)
+    cut = lambda a: a[y0:y0 + crop, x0:x0 + crop]
+    images, titles = [], []
+    for kind in KINDS:
+        k = shown[kind]
+        images += [cut(k["degraded"]), cut(k["restored"]), cut(shown["clean"])]
+        titles += [f"{kind}: {k['psnr_degraded']:.1f} dB", f"restored: {k['psnr_restored']:.1f} dB", "clean"]
+    return image_grid(images, titles, ncols=3, size=2.4,
+                      suptitle=f"baa restore at the film's own scale: {Path(film).name}, {h} x {w} px (centre crop)")
+
+
+def film_restoration_table() -> str:
+    """The film restorer measured on rsna-dev (``film_restore.run``'s results, else the model card's)."""
+    return film_restore.results_markdown(film_restore.load_results())

@@ -32,6 +32,8 @@ import torch
 from PIL import Image
 
 from baa.data.prepare import prepare_full
+from baa.experiments.film_restore import BEGIN as FILM_BEGIN
+from baa.experiments.film_restore import END as FILM_END
 from baa.models.bonet import BoNetPlus
 from baa.phantom import PhantomConfig, render
 from baa.phantom.appearance import Appearance, randomise
@@ -422,8 +424,12 @@ def main(argv=None) -> None:
         reevaluate(r, tuple(a.variants.split(",")))
     elif a.what == "ship":  # the shipped model from the BoNet+ `run` saved (no retraining)
         print(json.dumps(ship_saved(r), indent=1))
-    elif a.what == "card":
-        (WEIGHTS_DIR / "MODEL_CARD.md").write_text(model_card())
+    elif a.what == "card":  # the film restorer's section (film_restore.write_card) is carried over
+        card = WEIGHTS_DIR / "MODEL_CARD.md"
+        old, new = card.read_text(), model_card()
+        if FILM_BEGIN in old:
+            new = new.rstrip("\n") + "\n\n" + old[old.index(FILM_BEGIN):old.index(FILM_END) + len(FILM_END)] + "\n"
+        card.write_text(new)
     else:
         print(json.dumps(rebuild(Path(a.out) if a.out else None, r), indent=1))
 
@@ -435,7 +441,7 @@ def model_card(res: dict | None = None, path: Path | None = None) -> str:
     meta, r = m["meta"], m["meta"]["recipe"]
     v = res.get("variants", {}).get("randomised")
     rows = "\n".join(f"| `{f}` | {(WEIGHTS_DIR / f).stat().st_size} | `{sha256(WEIGHTS_DIR / f)}` |"
-                     for f in FILES)
+                     for f in FILES[:1])  # the film restorer's row is in its own section
     fmt = lambda s: f"MAE {s['mae']:.2f} y, r {s['r']:.2f}, bias {s['bias']:+.2f} y"
     lines = [f"| variant | real labels | rsna-dev (28 films) |", "|---|---|---|",
              "| before issue 18: cpu-profile DQ through `baa assess` (measured in the issue, not here) | none | "
@@ -466,8 +472,9 @@ BoNet+ (Table 1, width {width}) at {size} x {size} px, trained on appearance-ran
 through `baa.data.prepare` and the intensity standardisation (`baa.weights.standardise_image`), with a
 `{head}` head fitted on the 28 real RSNA films of `../shared/rsna-dev`. `baa.weights.load_shipped()`
 returns what `baa.assess.assess.load_models` returns (pipeline `"shipped"`: `restore` is the
-standardisation, `regressor` BoNet+ with its head). There is no ResUNet in it: the real films are not
-degraded the way the paper's DQ restorer was trained for, and none was trained for this model.
+standardisation, `regressor` BoNet+ with its head). `baa assess` runs no ResUNet before it: the real films are
+not degraded the way the paper's DQ restorer was trained for. `baa restore` runs the film-scale ResUNet of the
+last section (`baa.weights.load_film_restorer()`).
 
 ## Files
 

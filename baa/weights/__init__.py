@@ -3,6 +3,9 @@ that went through ``baa.data.prepare`` and the intensity standardisation, with a
 on the 28 real RSNA films of ``../shared/rsna-dev``. See ``MODEL_CARD.md`` here; rebuild it with
 ``make weights`` (``python -m baa.experiments.transfer rebuild``).
 
+``load_film_restorer()`` is the film-scale ResUNet ``baa restore`` runs when no trained profile is
+named (``python -m baa.experiments.film_restore run`` rebuilds it).
+
 ``load_shipped()`` returns the dict ``baa.assess.assess.load_models`` returns, so ``baa assess``
 can answer from a fresh clone without training.
 
@@ -16,10 +19,12 @@ from pathlib import Path
 
 import torch
 
+from baa.models.resunet import ResUNet
 from baa.weights.model import CalibratedBoNet, ShippedPipeline, build, save_state, standardise, standardise_image
 
 HERE = Path(__file__).resolve().parent
-FILES = ("bonet_real.pt",)  # the shipped checkpoint files, hashed in MODEL_CARD.md
+FILM_RESTORER = "resunet_film.pt"  # the ResUNet `baa restore` runs at the film's scale (issue 17)
+FILES = ("bonet_real.pt", FILM_RESTORER)  # the shipped checkpoint files, hashed in MODEL_CARD.md
 
 
 def sha256(path) -> str:
@@ -47,5 +52,19 @@ def load_shipped(path=None) -> dict:
             "pipeline": "shipped", "meta": state.get("meta", {})}
 
 
-__all__ = ["CalibratedBoNet", "FILES", "HERE", "ShippedPipeline", "build", "card_hashes", "load_shipped", "save_state",
+def load_film_restorer(path=None) -> dict:
+    """``{"net", "tile", "source", "meta"}``: the shipped film-scale ResUNet (``FILM_RESTORER``, built by
+    ``python -m baa.experiments.film_restore run``), in eval mode, and the tile side it runs at."""
+    f = Path(path) if path else HERE / FILM_RESTORER
+    if not f.exists():
+        raise FileNotFoundError(f"{f}: no shipped film restorer; run `python -m baa.experiments.film_restore run`")
+    state = torch.load(f, map_location="cpu", weights_only=False)
+    if state["spec"]["name"] != "ResUNet":
+        raise ValueError(f"{f}: holds a {state['spec']['name']}, not a ResUNet")
+    net = ResUNet(**state["spec"]["kwargs"])
+    net.load_state_dict(state["model"])
+    return {"net": net.eval(), "tile": int(state["tile"]), "source": str(f), "meta": state.get("meta", {})}
+
+
+__all__ = ["CalibratedBoNet", "FILES", "FILM_RESTORER", "HERE", "ShippedPipeline", "build", "card_hashes", "load_film_restorer", "load_shipped", "save_state",
            "sha256", "standardise", "standardise_image"]
