@@ -343,3 +343,18 @@ def test_real_films_text_says_what_the_ages_are_worth(tmp_path):
     (tmp_path / "films").mkdir()
     t = real_films_text(res[2:], resolve("smoke", tmp_path / "films"))
     assert "give no age" in t and "trained on `films`" in t
+
+
+def test_model_args_name_the_models_of_the_run_s_data(tmp_path):
+    """Chapter 9 runs `baa assess` in a subprocess: on the phantom ``--profile``, on a real dataset the
+    checkpoint folder of its data tag (``--profile`` alone would look for the phantom's models)."""
+    from baa.assess.assess import model_args
+    from baa.experiments.artifacts import artifact_dir
+    from baa.phantom import write_rsna
+    from baa.profiles import resolve
+
+    assert model_args(resolve("smoke")) == ["--profile", "smoke"]
+    write_rsna(tmp_path / "set", 6, size=64, seed=1, progress=False)
+    p = resolve("smoke", tmp_path / "set", "rsna")
+    args = model_args(p)
+    assert args[0] == "--checkpoint" and Path(args[1]) == artifact_dir(p) / "models" != artifact_dir(resolve("smoke")) / "models"

@@ -26,7 +26,7 @@ from baa.io.images import save_image
 from baa.models.pipelines import PlainPipeline
 from baa.models.tiles import apply_tiled
 from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
-from baa.profiles import get_profile
+from baa.profiles import Profile, get_profile
 from baa.train.trainer import load_checkpoint, predict
 from baa.weights import load_film_restorer, load_shipped
 
@@ -68,6 +68,13 @@ def load_models(pipeline: str = "dq", profile=None, checkpoint=None) -> dict:
         clf = load_checkpoint(d / "classifier.pt")[0].eval()
     size = _size_of(d, prof.image_size) if checkpoint else prof.image_size
     return {"pipe": pipe, "classifier": clf, "size": size, "source": str(d), "pipeline": pipeline}
+
+
+def model_args(p: Profile) -> list[str]:
+    """The ``baa assess`` options that name the models ``make book`` trained for ``p``: ``--profile``
+    on the phantom; on a real dataset ``--checkpoint`` of its data-tagged folder
+    (``artifacts/<profile>/<data tag>/models``), which ``--profile`` alone would not find."""
+    return ["--profile", p.name] if p.data.phantom else ["--checkpoint", str(artifact_dir(p) / "models")]
 
 
 # Test-time views whose ages spread (std over the views) wider than this are flagged: BoNet+ saw
