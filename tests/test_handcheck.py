@@ -32,7 +32,7 @@ def phantom() -> np.ndarray:
 
 
 # the skimage.data images the issue names, and synthetic non-hands: refused, each for its reason
-IMAGE = ("no hand-shaped foreground", "out of the training distribution (score ")
+IMAGE = ("no hand-shaped foreground", "out of the training distribution (")
 REFUSED = {
     **{n: IMAGE for n in ("camera", "coins", "moon", "shepp_logan_phantom", "text", "brick", "grass", "uniform noise",
                           "vertical gradient", "disc", "phantom 0 without its hand", "astronaut (grey)")},

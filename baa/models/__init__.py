@@ -2,10 +2,11 @@
 and the pipelines of Fig. 10. Layer: models (above degrade)."""
 
 from baa.models.bonet import BONET_ROWS, BoNetPlus
+from baa.models.handnet import HandClassifier
 from baa.models.pipelines import CQPipeline, DQPipeline, PlainPipeline
 from baa.models.quality import QualityClassifier
 from baa.models.registry import MODELS, build_model, count_layers, count_parameters
 from baa.models.resunet import ResUNet
 
-__all__ = ["BONET_ROWS", "BoNetPlus", "CQPipeline", "DQPipeline", "MODELS", "PlainPipeline", "QualityClassifier",
+__all__ = ["BONET_ROWS", "BoNetPlus", "CQPipeline", "DQPipeline", "HandClassifier", "MODELS", "PlainPipeline", "QualityClassifier",
            "ResUNet", "build_model", "count_layers", "count_parameters"]

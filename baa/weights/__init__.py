@@ -6,6 +6,9 @@ on the 28 real RSNA films of ``../shared/rsna-dev``. See ``MODEL_CARD.md`` here;
 ``load_film_restorer()`` is the film-scale ResUNet ``baa restore`` runs when no trained profile is
 named (``python -m baa.experiments.film_restore run`` rebuilds it).
 
+``load_hand_classifier()`` is the CNN of the hand check (``python -m baa.assess.handnet build``
+rebuilds it).
+
 ``load_shipped()`` returns the dict ``baa.assess.assess.load_models`` returns, so ``baa assess``
 can answer from a fresh clone without training.
 
@@ -19,12 +22,14 @@ from pathlib import Path
 
 import torch
 
+from baa.models.handnet import HandClassifier
 from baa.models.resunet import ResUNet
 from baa.weights.model import CalibratedBoNet, ShippedPipeline, build, save_state, standardise, standardise_image
 
 HERE = Path(__file__).resolve().parent
 FILM_RESTORER = "resunet_film.pt"  # the ResUNet `baa restore` runs at the film's scale (issue 17)
-FILES = ("bonet_real.pt", FILM_RESTORER)  # the shipped checkpoint files, hashed in MODEL_CARD.md
+HAND_CLASSIFIER = "handnet.pt"  # the learned half of the hand check (issue 21)
+FILES = ("bonet_real.pt", FILM_RESTORER, HAND_CLASSIFIER)  # the shipped checkpoint files, hashed in MODEL_CARD.md
 
 
 def sha256(path) -> str:
@@ -66,5 +71,22 @@ def load_film_restorer(path=None) -> dict:
     return {"net": net.eval(), "tile": int(state["tile"]), "source": str(f), "meta": state.get("meta", {})}
 
 
-__all__ = ["CalibratedBoNet", "FILES", "FILM_RESTORER", "HERE", "ShippedPipeline", "build", "card_hashes", "load_film_restorer", "load_shipped", "save_state",
+def load_hand_classifier(path=None) -> dict:
+    """``{"nets", "size", "threshold", "source", "meta"}``: the shipped ensemble of
+    ``HandClassifier`` (``HAND_CLASSIFIER``) in eval mode, its input side and the mean probability
+    below which the hand check refuses."""
+    f = Path(path) if path else HERE / HAND_CLASSIFIER
+    if not f.exists():
+        raise FileNotFoundError(f"{f}: no shipped hand classifier; run `python -m baa.assess.handnet build`")
+    state = torch.load(f, map_location="cpu", weights_only=False)
+    nets = []
+    for sd in state["models"]:
+        nets.append(HandClassifier(**state["spec"]["kwargs"]))
+        nets[-1].load_state_dict(sd)
+        nets[-1].eval()
+    return {"nets": nets, "size": int(state["size"]), "threshold": float(state["threshold"]), "source": str(f),
+            "meta": state.get("meta", {})}
+
+
+__all__ = ["HAND_CLASSIFIER", "load_hand_classifier", "CalibratedBoNet", "FILES", "FILM_RESTORER", "HERE", "ShippedPipeline", "build", "card_hashes", "load_film_restorer", "load_shipped", "save_state",
            "sha256", "standardise", "standardise_image"]
