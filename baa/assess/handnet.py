@@ -252,10 +252,11 @@ def build(r: Recipe = Recipe(), shared: Path | None = None, progress: bool = Tru
     t0 = time.time()
     data = synthetic(r, progress)
     real = prepared_files(files, r.size) if files else None
+    t_data = time.time() - t0
     cv = cross_validate(r, data, real, [f.name for f in files], progress) if files else {}
     t1 = time.time()
-    net = train(r, data, real, progress)
-    shipped = save(net, r, [f.name for f in files], time.time() - t1 + (t1 - t0) / (r.folds + 1))
+    nets = train(r, data, real, progress)
+    shipped = save(nets, r, [f.name for f in files], t_data + time.time() - t1)  # what `rebuild` takes
     with tempfile.TemporaryDirectory() as d:
         alone = measure_shipped(Path(d) / "alone", r, progress)
         H.hand_classifier.cache_clear()
