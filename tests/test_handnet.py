@@ -75,3 +75,17 @@ def test_rates_markdown_names_both_sets():
     text = H.rates_markdown({**one, "held_out": {**one, "accepted_negatives": {}, "false_acceptance_rate": 0.0}})
     assert "thresholds were set on: false refusals **0.0%** of 3 hands (none), false acceptances **50.0%** of 2 non-hands (moon)" in text
     assert "Held out (set on none of them): false refusals **0.0%** of 3 hands (none), false acceptances **0.0%** of 2 non-hands (none)" in text
+
+
+@pytest.mark.slow
+def test_measure_gives_the_classifiers_probabilities_and_the_figure_draws_them(tmp_path):
+    from baa.book.domains import figure_hand_probabilities
+
+    r = H.measure([], tmp_path, every=10)
+    groups = r["hand_probability"]
+    assert list(groups) == ["real films", "phantoms", "non-hands (negative_set)", "non-hands (held out)"]
+    assert groups["real films"] == {} and len(groups["phantoms"]) == r["n_hands"] + r["held_out"]["n_hands"]
+    assert min(groups["phantoms"].values()) >= 0.5  # phantoms it was not trained on read as hands
+    assert r["false_acceptance_rate"] == r["held_out"]["false_acceptance_rate"] == 0
+    fig = figure_hand_probabilities(r)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()][1] == f"phantoms ({len(groups['phantoms'])})"

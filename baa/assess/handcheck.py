@@ -537,14 +537,30 @@ def measure(real_films, folder, seed: int = 0, every: int = 1, progress: bool = 
     :func:`phantom_set` against :func:`negative_set`) and out of sample (:func:`phantom_set` of seed
     ``seed + 1000`` against :func:`heldout_negative_set`). ``every`` keeps every n-th file of each
     set (a sample, for the smoke profile). Returns :func:`rates` of the first with ``"held_out"``:
-    :func:`rates` of the second."""
+    :func:`rates` of the second, and ``"hand_probability"``: ``{group: {name: probability}}``, the
+    hand classifier's alone, for the real films, the phantoms and each non-hand set."""
     d = Path(folder)
     take = lambda files: dict(list(files.items())[::every])  # noqa: E731
-    hands = {**{Path(f).name: Path(f) for f in real_films}, **take(phantom_set(d / "hands", seed=seed))}
-    r = rates(hands, take(negative_set(d / "negatives", seed=seed)), progress=progress)
-    r["held_out"] = rates(take(phantom_set(d / "hands-held-out", seed=seed + 1000)),
-                          take(heldout_negative_set(d / "negatives-held-out", seed=seed)), progress=progress)
+    real = {Path(f).name: Path(f) for f in real_films}
+    phantoms, negatives = take(phantom_set(d / "hands", seed=seed)), take(negative_set(d / "negatives", seed=seed))
+    held_hands = take(phantom_set(d / "hands-held-out", seed=seed + 1000))
+    held_negatives = take(heldout_negative_set(d / "negatives-held-out", seed=seed))
+    r = rates({**real, **phantoms}, negatives, progress=progress)
+    r["held_out"] = rates(held_hands, held_negatives, progress=progress)
+    groups = {"real films": real, "phantoms": {**phantoms, **{f"{k}, held out": v for k, v in held_hands.items()}},
+              "non-hands (negative_set)": negatives,
+              "non-hands (held out)": held_negatives}
+    r["hand_probability"] = {g: {k: round(file_probability(f), 4) for k, f in files.items()} for g, files in groups.items()}
     return r
+
+
+def file_probability(path) -> float:
+    """The hand classifier's probability for the file at ``path`` alone (no rule, no header, no
+    colour check); 0 for a file that cannot be read."""
+    try:
+        return hand_probability(prepare_full(path, hand_classifier()["size"]).image)
+    except InputError:
+        return 0.0
 
 
 def rates_markdown(r: dict) -> str:

@@ -2,7 +2,8 @@
 side by side at the network's input, their intensity histograms, a 2-D projection of BoNet+'s
 features of both domains, the shipped model's readings of the real films, and the results of
 ``python -m baa.experiments.transfer run`` (predicted against true age, the learning curve); and
-chapter 9's real film through ``baa restore``'s film-scale restorer (``film_restoration``).
+chapter 9's real film through ``baa restore``'s film-scale restorer (``film_restoration``) and the hand
+classifier's probabilities (``figure_hand_probabilities``).
 
 Layer: book.
 """
@@ -182,3 +183,21 @@ def film_restoration(film=None, crop: int = 256, seed: int = 0):
 def film_restoration_table() -> str:
     """The film restorer measured on rsna-dev (``film_restore.run``'s results, else the model card's)."""
     return film_restore.results_markdown(film_restore.load_results())
+
+
+def figure_hand_probabilities(measured: dict, threshold: float = 0.5):
+    """Chapter 9: the hand classifier's probability alone for each group of ``handcheck.measure``'s
+    ``"hand_probability"`` (one dot a file, jittered), and the threshold below which it refuses."""
+    groups = measured["hand_probability"]
+    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.55 * len(groups)))
+    rng = np.random.default_rng(0)
+    for i, (name, probs) in enumerate(groups.items()):
+        v = np.asarray(list(probs.values()), float)
+        ax.scatter(v, i + rng.uniform(-0.2, 0.2, len(v)), s=12, alpha=0.7)
+    ax.axvline(threshold, color="k", ls="--", lw=1)
+    ax.set_yticks(range(len(groups)), [f"{k} ({len(v)})" for k, v in groups.items()])
+    ax.set_xlim(-0.02, 1.02)
+    ax.invert_yaxis()
+    ax.set_xlabel("hand classifier: probability of a hand radiograph (refused left of the line)")
+    fig.tight_layout()
+    return fig
