@@ -66,10 +66,12 @@ clean:
 # The model shipped in baa/weights (issue 18): phantoms + the 28 films of ../shared/rsna-dev,
 # deterministic for the same machine and thread count (2); the card line rewrites MODEL_CARD.md's hashes and
 # figures (those from artifacts/transfer/results.json: python -m baa.experiments.transfer run).
-# The film-scale ResUNet `baa restore` runs (issue 17): phantom films only, measured on rsna-dev (~12 min).
+# The film-scale ResUNet `baa restore` runs (issue 17): phantom films only, measured on rsna-dev (~12 min);
+# its low-resolution expert (`--kind lowres`, ~6 min).
 # The hand check's classifier (issue 21): phantoms, the 38 real films, synthetic non-hands (~10 min).
 weights: env
 	$(PY) -m baa.experiments.transfer rebuild
 	$(PY) -m baa.experiments.film_restore run
+	$(PY) -m baa.experiments.film_restore lowres
 	$(PY) -m baa.assess.handnet build
 	$(PY) -m baa.experiments.transfer card

@@ -197,7 +197,8 @@ def _restore_shipped(a) -> bool:
 
 def cmd_restore(a) -> int:
     try:
-        r = restore_file(a.input, a.output, a.profile, a.checkpoint, a.bits, a.scale, shipped=_restore_shipped(a))
+        r = restore_file(a.input, a.output, a.profile, a.checkpoint, a.bits, a.scale, shipped=_restore_shipped(a),
+                         kind=a.kind)
     except (FileNotFoundError, ValueError) as e:
         print(f"baa: {e}", file=sys.stderr)
         return 2
@@ -239,6 +240,9 @@ def _add_assess(sub) -> None:
     s.add_argument("--scale", choices=RESTORE_SCALES, default="film",
                    help="film: the ResUNet runs on the film at its own pixel scale, in overlapping tiles (default); "
                         "network: once on the film resized to the network's input, its residual upsampled and added")
+    s.add_argument("--kind", choices=["any", "lowres"], default="any",
+                   help="any: the shipped blind restorer (default); lowres: its expert for a 4x low-resolution film "
+                        "(the blind one leaves the blur; shipped restorers only)")
     s.set_defaults(fn=cmd_restore)
 
 

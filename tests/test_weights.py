@@ -3,6 +3,8 @@ hashes, it gives the ages its build recorded, and the rebuild is deterministic (
 the full rebuild takes about half an hour)."""
 
 from __future__ import annotations
+
+import dataclasses
 import hashlib
 from pathlib import Path
 import numpy as np
@@ -146,6 +148,29 @@ def test_film_restorer_rebuild_is_deterministic(tmp_path):
     assert a["sha256"] == b["sha256"]
 
 
+def test_an_expert_s_film_pairs_have_one_kind_and_centre_on_the_hand():
+    """``LOWRES_EXPERT``'s recipe: every film degraded by the low resolution, every crop on the hand
+    (so none is flat background)."""
+    import baa.degrade as D
+    from baa.experiments.film_restore import LOWRES_EXPERT, film_pairs
+    from baa.phantom import PhantomConfig, render
+    from baa.phantom.appearance import randomise
+
+    assert LOWRES_EXPERT.kinds == ("lowres",) and LOWRES_EXPERT.hand_share == 1.0
+    r = dataclasses.replace(LOWRES_EXPERT, n_films=3, render_size=128, patch=32, patches_per_film=4)
+    pairs = film_pairs(r, progress=False)
+    assert pairs["clean"].shape == (12, 1, 32, 32)
+    films = render([0, 1, 2], 0, PhantomConfig(size=128), masks=True)
+    films = randomise(films["image"], [0, 1, 2], 0, films["masks"]["hand"])
+    blurred = D.low_resolution(films)
+    for i in range(12):  # each pair is a crop of film i // 4 and of its low-resolution copy, at the same place
+        f = i // 4
+        hits = (blurred[f, 0].unfold(0, 32, 1).unfold(1, 32, 1) == pairs["degraded"][i, 0]).flatten(2).all(-1)
+        y, x = map(int, hits.nonzero()[0])
+        assert torch.equal(films[f, 0, y:y + 32, x:x + 32], pairs["clean"][i, 0])
+    assert (pairs["clean"].flatten(1).std(1) > 0.01).all()  # on the hand, not the flat background
+
+
 @pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-xrays absent")
 def test_film_pairs_learn_from_the_real_films_at_their_size():
     from baa.experiments.film_restore import FilmRecipe, film_pairs, real_films
@@ -187,6 +212,41 @@ def test_baa_restore_uses_the_shipped_film_restorer_by_default(tmp_path, monkeyp
     assert after > before + 3.0, (before, after)
 
 
+def test_baa_restore_kind_lowres_restores_the_detail_the_blind_restorer_leaves(tmp_path, monkeypatch, capsys):
+    """``--kind lowres`` runs the shipped low-resolution expert: on a phantom film degraded by ``baa
+    degrade``'s 4x low resolution it gains where the blind restorer does not; with a profile it is an
+    error (one line, exit 2)."""
+    import json
+
+    from PIL import Image
+
+    import baa.degrade as D
+    from baa.cli import main
+    from baa.phantom import PhantomConfig, render
+    from baa.phantom.appearance import randomise
+    from baa.restore import psnr
+
+    monkeypatch.delenv("BAA_PROFILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    r = render([3], seed=6, config=PhantomConfig(size=512), masks=True)
+    clean = randomise(r["image"], [3], 6, r["masks"]["hand"])
+    q = lambda t: (t[0, 0].numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(q(clean)).save(tmp_path / "clean.png")
+    Image.fromarray(q(D.degrade(clean, "lowres", 0))).save(tmp_path / "blurred.png")
+    read = lambda n: np.asarray(Image.open(tmp_path / n), dtype=np.float64) / 255
+    gains = {}
+    for kind in ("any", "lowres"):
+        capsys.readouterr()
+        assert main(["restore", str(tmp_path / "blurred.png"), str(tmp_path / f"{kind}.png"), "--kind", kind]) == 0
+        info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert info["restorer"] == {"any": "shipped", "lowres": "shipped lowres expert"}[kind]
+        gains[kind] = psnr(read(f"{kind}.png"), read("clean.png")) - psnr(read("blurred.png"), read("clean.png"))
+    assert gains["lowres"] > gains["any"] + 0.5, gains
+    capsys.readouterr()
+    assert main(["restore", str(tmp_path / "blurred.png"), str(tmp_path / "x.png"), "--kind", "lowres", "--profile", "smoke"]) == 2
+    assert "--kind lowres runs a shipped restorer" in capsys.readouterr().err
+
+
 def test_the_chapter_shows_the_card_s_restoration_figures_without_a_run(tmp_path):
     """Chapter 9 renders ``film_restore run``'s results when present, else the model card's table."""
     from baa.experiments.film_restore import results_markdown
@@ -194,3 +254,4 @@ def test_the_chapter_shows_the_card_s_restoration_figures_without_a_run(tmp_path
     text = results_markdown(None)
     assert "model card" in text and "| noise | ResUNet, film scale (`baa restore`) |" in text
     assert "| lowres | Lanczos |" in text and "sha256" not in text
+    assert "| lowres | ResUNet, low-resolution expert (`baa restore --kind lowres`) |" in text

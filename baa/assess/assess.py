@@ -247,20 +247,23 @@ RESTORE_SCALES = ("film", "network")
 
 @torch.inference_mode()
 def restore_file(inp, out, profile=None, checkpoint=None, bits: int = 8, scale: str = "film",
-                 shipped: bool = False) -> dict:
+                 shipped: bool = False, kind: str = "any") -> dict:
     """The restoration of one file, saved at the input's size. ``shipped``: the film-scale ResUNet
     shipped in ``baa/weights`` (``load_film_restorer``: trained on film-scale patches, no training
     needed), in overlapping tiles of its own tile side; ``scale`` must be ``"film"``. Otherwise the
     DQ ResUNet of ``profile`` or ``checkpoint``: ``scale="film"``, at the film's own pixel scale in
     overlapping tiles of the network's input size (``models.tiles.apply_tiled``; memory bounded
     whatever the film's size); ``"network"``, once on the film resized to the network's input, its
-    residual upsampled and added back."""
+    residual upsampled and added back. ``kind="lowres"``: the shipped low-resolution expert
+    (``load_film_restorer(kind="lowres")``); shipped restorers only."""
     if scale not in RESTORE_SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose {', '.join(RESTORE_SCALES)}")
+    if kind != "any" and not shipped:
+        raise ValueError(f"--kind {kind} runs a shipped restorer: leave out --profile, --checkpoint and $BAA_PROFILE")
     if shipped:
         if scale != "film":
             raise ValueError("the shipped film restorer runs at the film's scale only; name a --profile for 'network'")
-        m = load_film_restorer()
+        m = load_film_restorer(kind=kind)
         net, size, source = m["net"], m["tile"], m["source"]
     else:
         models = load_models("dq", profile, checkpoint)
@@ -274,7 +277,7 @@ def restore_file(inp, out, profile=None, checkpoint=None, bits: int = 8, scale: 
         residual = (models["pipe"].restore(x) - x)[0, 0].numpy()
         save_image(_add_residual(img, residual, size), Path(out), bits)
     return {"input": str(inp), "output": str(out), "shape": list(img.shape), "network_size": size, "scale": scale,
-            "restorer": "shipped" if shipped else "dq", "source": source}
+            "restorer": ("shipped" if kind == "any" else f"shipped {kind} expert") if shipped else "dq", "source": source}
 
 
 def line(r: dict) -> str:

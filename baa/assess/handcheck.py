@@ -25,7 +25,7 @@ Four kinds of evidence, in this order; the first that refuses gives the one-line
    "out of the training distribution" with the lowest score when some have.
 
 4. **The hand classifier** (``baa.assess.handnet``, shipped in ``baa/weights``): where the image
-   rule says "hand", an ensemble of small CNNs trained on phantoms, the 38 real films and seven
+   rule says "hand", an ensemble of small CNNs trained on phantoms, the 38 real films and eight
    families of synthetic non-hands has the last word: a mean probability below its threshold
    (0.5) refuses the file, "out of the training distribution (hand classifier: ...)".
 
@@ -298,7 +298,8 @@ def hand_probability(img: np.ndarray) -> float:
 
 
 def check_image(img: np.ndarray) -> HandCheck:
-    """Step 3 of the module docstring on a prepared grey image (H,W) in [0, 1]."""
+    """Steps 3 and 4 of the module docstring (the image rule, then the hand classifier) on a
+    prepared grey image (H,W) in [0, 1]."""
     from scipy import ndimage as ndi
 
     shaped = []  # candidates with fingers, a palm and a hand's share of the image
@@ -328,7 +329,7 @@ def check_image(img: np.ndarray) -> HandCheck:
 
 
 def check_file(path, prepared=None) -> HandCheck:
-    """All three steps for the file at ``path``; ``prepared`` (a ``prepare_full`` result) saves
+    """All four steps for the file at ``path``; ``prepared`` (a ``prepare_full`` result) saves
     preparing it again. Raises InputError for a file that cannot be read at all."""
     if prepared is None:  # first: a file that cannot be read raises its own one-line InputError
         prepared = prepare_full(path, 64)

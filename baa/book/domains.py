@@ -161,8 +161,9 @@ def figure_curve(res: dict):
 
 def film_restoration(film=None, crop: int = 256, seed: int = 0):
     """``film`` (a path; None: a phantom film) under each degradation of ``baa degrade`` and through
-    the shipped film-scale restorer (``film_restore.demo``): a ``crop``-pixel centre crop at the
-    film's full resolution, degraded / restored / clean, PSNR in the titles. Returns the figure."""
+    the shipped film-scale restorer (``film_restore.demo``; the low resolution also through its
+    expert): a ``crop``-pixel centre crop at the film's full resolution, degraded / restored / clean,
+    PSNR in the titles. Returns the figure."""
     if film is None:
         import tempfile
 
@@ -176,6 +177,9 @@ def film_restoration(film=None, crop: int = 256, seed: int = 0):
         k = shown[kind]
         images += [cut(k["degraded"]), cut(k["restored"]), cut(shown["clean"])]
         titles += [f"{kind}: {k['psnr_degraded']:.1f} dB", f"restored: {k['psnr_restored']:.1f} dB", "clean"]
+        if "expert" in k:
+            images += [cut(k["degraded"]), cut(k["expert"]), cut(shown["clean"])]
+            titles += [f"{kind}: {k['psnr_degraded']:.1f} dB", f"--kind {kind}: {k['psnr_expert']:.1f} dB", "clean"]
     return image_grid(images, titles, ncols=3, size=2.4,
                       suptitle=f"baa restore at the film's own scale: {Path(film).name}, {h} x {w} px (centre crop)")
 
@@ -185,10 +189,16 @@ def film_restoration_table() -> str:
     return film_restore.results_markdown(film_restore.load_results())
 
 
-def figure_hand_probabilities(measured: dict, threshold: float = 0.5):
+def figure_hand_probabilities(measured: dict, threshold: float = 0.5, cross_validated: dict | None = None):
     """Chapter 9: the hand classifier's probability alone for each group of ``handcheck.measure``'s
-    ``"hand_probability"`` (one dot a file, jittered), and the threshold below which it refuses."""
-    groups = measured["hand_probability"]
+    ``"hand_probability"`` (one dot a file, jittered), and the threshold below which it refuses.
+    ``cross_validated`` (``{film: probability}`` from the model of the fold that left it out; the
+    shipped file's ``meta``) adds a row, and marks the real films' row as the shipped model's, which
+    was trained on them."""
+    groups = dict(measured["hand_probability"])
+    if cross_validated:
+        groups = {"real films, cross-validated": cross_validated,
+                  **{("real films, shipped model (trained on them)" if k == "real films" else k): v for k, v in groups.items()}}
     fig, ax = plt.subplots(figsize=(8, 0.6 + 0.55 * len(groups)))
     rng = np.random.default_rng(0)
     for i, (name, probs) in enumerate(groups.items()):

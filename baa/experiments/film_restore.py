@@ -18,7 +18,16 @@ epochs, it did not help: on rsna-dev the clean film came back at 29.5 dB (the ne
 should leave), the label's PSNR fell 8.8 dB and the low resolution's 13.8 dB, for +0.7 dB more on the
 noise. The shipped recipe learns from phantoms only.
 
+``FilmRecipe.hand_share`` centres that share of a noisy or low-resolution film's crops on its hand
+(random crops of a film are mostly flat background). Tried at 0.75 with the shipped recipe, it did
+not help either: on rsna-dev the low resolution stayed at +0.00 dB, the noise's gain fell from +8.1
+to +6.4 dB and the clean film came back at 53.6 dB instead of 58.7. A ResUNet trained on the
+low-resolution crops alone does learn the detail (``python -m baa.experiments.film_restore``'s
+``lowres`` expert, below): the blind network, trained with L1 beside the noise and the label,
+leaves a blurred film as it is.
+
     python -m baa.experiments.film_restore run     # train, save baa/weights/resunet_film.pt, measure
+    python -m baa.experiments.film_restore lowres  # the low-resolution expert (baa restore --kind lowres)
     python -m baa.experiments.film_restore card    # its section of baa/weights/MODEL_CARD.md
 
 Layer: experiments.
@@ -50,7 +59,7 @@ from baa.phantom.appearance import randomise
 from baa.restore import find_label_mask, psnr
 from baa.restore import restore as classical
 from baa.train import TrainConfig, Trainer
-from baa.weights import FILM_RESTORER, HERE as WEIGHTS_DIR, load_film_restorer, sha256
+from baa.weights import FILM_LOWRES, FILM_RESTORER, HERE as WEIGHTS_DIR, load_film_restorer, sha256
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "artifacts" / "film_restore"
@@ -73,12 +82,21 @@ class FilmRecipe:
     threads: int = 2
     tile: int = 192  # the tile side at inference (fully convolutional: larger than the patch, more context)
     real_repeats: int = 0  # each real-xrays film degraded this many times by each kind (0: phantoms only; see run)
+    hand_share: float = 0.0  # of a noisy or low-resolution film's crops, centred on its hand (0.75 tried: see above)
+    kinds: tuple = KINDS  # film i is degraded by kinds[i % len(kinds)]: DQ's mix, or one kind for an expert
+
+
+# The low-resolution expert `baa restore --kind lowres` runs: phantom films degraded by the low
+# resolution only, every crop centred on the hand.
+LOWRES_EXPERT = FilmRecipe(n_films=160, kinds=("lowres",), hand_share=1.0, epochs=4)
 
 
 def _crops(clean: torch.Tensor, bad: torch.Tensor, box: torch.Tensor | None, n: int, p: int, g: torch.Generator,
-           deg: list, cln: list) -> None:
+           deg: list, cln: list, hand: torch.Tensor | None = None, hand_share: float = 0.0) -> None:
     """``n`` aligned ``p``-pixel crops of one film (1, 1, H, W) and its degraded copy; with a label
-    ``box`` (its mask), half of them around it, jittered by half a patch, so that the network sees its edges."""
+    ``box`` (its mask), half of them around it, jittered by half a patch, so that the network sees its
+    edges; else, with a ``hand`` mask (H, W), ``hand_share`` of them centred on a pixel of the hand,
+    where the detail is (random crops of a film are mostly its flat background)."""
     H, W = clean.shape[-2:]
     ys = torch.randint(0, H - p + 1, (n,), generator=g)
     xs = torch.randint(0, W - p + 1, (n,), generator=g)
@@ -87,6 +105,12 @@ def _crops(clean: torch.Tensor, bad: torch.Tensor, box: torch.Tensor | None, n: 
         h, cy, cx = n // 2, int(zy.float().mean()), int(zx.float().mean())
         ys[:h] = (cy - p // 2 + torch.randint(-p // 2, p // 2 + 1, (h,), generator=g)).clamp(0, H - p)
         xs[:h] = (cx - p // 2 + torch.randint(-p // 2, p // 2 + 1, (h,), generator=g)).clamp(0, W - p)
+    elif hand is not None and hand.any() and hand_share > 0:
+        zy, zx = torch.nonzero(hand, as_tuple=True)
+        h = round(n * hand_share)
+        j = torch.randint(len(zy), (h,), generator=g)
+        ys[:h] = (zy[j] - p // 2).clamp(0, H - p)
+        xs[:h] = (zx[j] - p // 2).clamp(0, W - p)
     for y, x in zip(ys.tolist(), xs.tolist()):
         deg.append(bad[0, :, y:y + p, x:x + p])
         cln.append(clean[0, :, y:y + p, x:x + p])
@@ -118,9 +142,9 @@ def film_pairs(r: FilmRecipe, real: list[Path] = (), progress: bool = True) -> d
         idx = list(range(i0, min(r.n_films, i0 + chunk)))
         rr = render(idx, r.seed, cfg, masks=True)
         films = randomise(rr["image"], idx, r.seed, rr["masks"]["hand"])
-        for k, film in zip(idx, films):
-            bad, box = _degrade(film[None], KINDS[k % len(KINDS)], g)
-            _crops(film[None], bad, box, r.patches_per_film, r.patch, g, deg, cln)
+        for k, film, hand in zip(idx, films, rr["masks"]["hand"]):
+            bad, box = _degrade(film[None], r.kinds[k % len(r.kinds)], g)
+            _crops(film[None], bad, box, r.patches_per_film, r.patch, g, deg, cln, hand[0], r.hand_share)
     for f in tqdm(list(real), desc="real film patches", disable=not progress):
         clean = torch.from_numpy(read_image(f, fix_polarity=False))[None, None]
         for _ in range(r.real_repeats):
@@ -192,7 +216,7 @@ def _mean(vals: list) -> float | None:
 
 @torch.inference_mode()
 def measure(files: list[Path], net: torch.nn.Module, tile: int, seed: int = 0, classical_methods=CLASSICAL,
-            progress: bool = True) -> dict:
+            progress: bool = True, kinds: tuple = KINDS) -> dict:
     """PSNR (dB) against the clean film of each file degraded as ``baa degrade`` does (kind, seed
     ``seed``) and restored: ``degraded`` (no restoration), ``resunet_film`` (``net`` in tiles at
     the film's scale, as ``baa restore``), and each classical method. For the label also inside
@@ -203,7 +227,7 @@ def measure(files: list[Path], net: torch.nn.Module, tile: int, seed: int = 0, c
     for f in tqdm(files, desc="real films", disable=not progress):
         clean = torch.from_numpy(read_image(f, fix_polarity=False))[None, None]
         row = {"high": {"resunet_film": round(psnr(apply_tiled(net, clean, tile).clamp(0, 1), clean), 3)}}
-        for kind in KINDS:
+        for kind in kinds:
             bad, box = _degrade(clean, kind, torch.Generator().manual_seed(seed))  # = D.degrade(clean, kind, seed)
             out = {"degraded": bad, "resunet_film": apply_tiled(net, bad, tile).clamp(0, 1)}
             for m in classical_methods.get(kind, ()):
@@ -235,8 +259,8 @@ def phantom_film(path, size: int = 512, seed: int = 0) -> Path:
 def demo(film, seed: int = 0) -> dict:
     """One film (a path) through ``baa degrade`` and the shipped restorer, for a figure:
     ``{"clean", kind: {"degraded", "restored", "psnr_degraded", "psnr_restored"}}`` (images (H, W) at
-    the film's own size)."""
-    m = load_film_restorer()
+    the film's own size); the low resolution also through the expert (``"expert"``, ``"psnr_expert"``)."""
+    m, ex = load_film_restorer(), load_film_restorer(kind="lowres")
     clean = torch.from_numpy(read_image(film, fix_polarity=False))[None, None]
     out = {"clean": clean[0, 0].numpy()}
     for kind in KINDS:
@@ -244,6 +268,9 @@ def demo(film, seed: int = 0) -> dict:
         fixed = apply_tiled(m["net"], bad, m["tile"]).clamp(0, 1)
         out[kind] = {"degraded": bad[0, 0].numpy(), "restored": fixed[0, 0].numpy(),
                      "psnr_degraded": psnr(bad, clean), "psnr_restored": psnr(fixed, clean)}
+        if kind == "lowres":  # and through its expert (`baa restore --kind lowres`)
+            fixed = apply_tiled(ex["net"], bad, ex["tile"]).clamp(0, 1)
+            out[kind].update(expert=fixed[0, 0].numpy(), psnr_expert=psnr(fixed, clean))
     return out
 
 
@@ -264,7 +291,8 @@ def results_markdown(res: dict | None) -> str:
                 "recorded when the shipped restorer was built, on the 28 real RSNA films of `../shared/rsna-dev` at their "
                 "own size (mean PSNR against the clean film):\n\n" + "\n".join(table))
     mean, n = res["rsna_dev"]["mean"], res["rsna_dev"]["n"]
-    rows = ["| degradation | restorer | PSNR (dB) | gain (dB) |", "|---|---|---|---|"] + _rows(mean)
+    ex = res.get("lowres_expert")
+    rows = ["| degradation | restorer | PSNR (dB) | gain (dB) |", "|---|---|---|---|"] + _rows(mean, ex["rsna_dev"]["mean"] if ex else None)
     return (f"Measured on the {n} real RSNA films of `../shared/rsna-dev` at their own size (`python -m "
             f"baa.experiments.film_restore run`): mean PSNR against the clean film.\n\n" + "\n".join(rows))
 
@@ -275,6 +303,20 @@ def run(r: FilmRecipe = FilmRecipe(), shared: Path | None = None, out: Path = OU
     res = {"shipped": rebuild(r, shared=shared)}
     m = load_film_restorer()
     res["rsna_dev"] = measure(rsna_films(shared), m["net"], m["tile"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1))
+    return res
+
+
+def run_lowres(shared: Path | None = None, out: Path = OUT / "results.json") -> dict:
+    """Rebuild the low-resolution expert (``LOWRES_EXPERT``, ``baa/weights/`` ``FILM_LOWRES``), measure
+    it on rsna-dev's low-resolution films, and add both to ``out`` as ``"lowres_expert"``."""
+    shared = Path(shared or ROOT.parent / "shared")
+    ex = {"shipped": rebuild(LOWRES_EXPERT, WEIGHTS_DIR / FILM_LOWRES, shared)}
+    m = load_film_restorer(kind="lowres")
+    ex["rsna_dev"] = measure(rsna_films(shared), m["net"], m["tile"], kinds=("lowres",))
+    res = load_results(out) or {}
+    res["lowres_expert"] = ex
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
     return res
@@ -291,10 +333,17 @@ KIND_NAMES = {"high": "none (the clean film)", "label_box": "label, inside its b
               "label_outside": "label, outside its box"}
 
 
-def _rows(mean: dict) -> list[str]:
-    """Markdown rows ``| degradation | restorer | PSNR | gain over the degraded film |``."""
+EXPERT = "ResUNet, low-resolution expert (`baa restore --kind lowres`)"
+
+
+def _rows(mean: dict, expert: dict | None = None) -> list[str]:
+    """Markdown rows ``| degradation | restorer | PSNR | gain over the degraded film |``; ``expert``:
+    the low-resolution expert's ``mean``, whose rows follow the blind restorer's of the same kind."""
     rows = []
     for kind, vals in mean.items():
+        vals = dict(vals)
+        if expert and kind in expert:
+            vals[EXPERT] = expert[kind]["resunet_film"]
         for meth, v in vals.items():
             if v is None:
                 rows.append(f"| {KIND_NAMES.get(kind, kind)} | {NAMES.get(meth, meth)} | unchanged | |")
@@ -310,7 +359,18 @@ def card_section(res: dict) -> str:
     r, films = m["meta"]["recipe"], m["meta"].get("real_films", [])
     real = (f", and on the {len(films)} unlabelled real films of `../shared/real-xrays` at their own size, each degraded "
             f"{r['real_repeats']} times by each kind" if films else "")
-    rows = _rows(mean)
+    ex = res.get("lowres_expert")
+    rows = _rows(mean, ex["rsna_dev"]["mean"] if ex else None)
+    told = " and the low-resolution expert" if ex else ""
+    expert = "" if not ex else f"""
+`baa restore --kind lowres` runs a second ResUNet of the same size, an expert for the low resolution
+(`LOWRES_EXPERT`: {LOWRES_EXPERT.n_films} phantom films degraded by the low resolution only, every crop centred on
+the hand, {LOWRES_EXPERT.epochs} epochs; {ex['shipped']['seconds']} s; `python -m baa.experiments.film_restore lowres`):
+
+| file | bytes | sha256 |
+|---|---|---|
+| `{FILM_LOWRES}` | {ex['shipped']['bytes']} | `{ex['shipped']['sha256']}` |
+"""
     return f"""{BEGIN}
 ## The film-scale restorer (`{FILM_RESTORER}`, issue 17)
 
@@ -326,11 +386,11 @@ by one of the three kinds (`baa.degrade` defaults){real}: {r['patches_per_film']
 L1, Adam lr {r['lr']}, cosine, {r['epochs']} epochs, batch {r['batch_size']}, {m['meta']['threads']} threads,
 torch {m['meta']['torch']}; {s['seconds']} s on the 2-core development machine. {"No rsna-dev film was used in training." if films else "No real film was used in training."}
 Rebuild: `python -m baa.experiments.film_restore run` (deterministic on the same machine and thread count).
-
+{expert}
 PSNR (dB) against the clean film, mean over the {res['rsna_dev']['n']} real films of `../shared/rsna-dev` at their own size,
 each degraded as `baa degrade` does (seed {res['rsna_dev']['seed']}); the label also inside and outside its box; "none": the
-clean film through the network (what it changes where there is nothing to restore). The classical restorers are
-told the kind of degradation (as CQ's router would); the ResUNet is not (DQ).
+clean film through the network (what it changes where there is nothing to restore). The classical restorers{told} are
+told the kind of degradation (as CQ's router would); the blind ResUNet is not (DQ).
 
 | degradation | restorer | PSNR | gain |
 |---|---|---|---|
@@ -350,7 +410,7 @@ def write_card(res: dict, card: Path = WEIGHTS_DIR / "MODEL_CARD.md") -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m baa.experiments.film_restore")
-    ap.add_argument("what", choices=("run", "rebuild", "measure", "card"))
+    ap.add_argument("what", choices=("run", "rebuild", "measure", "card", "lowres"))
     ap.add_argument("--shared", default=None)
     ap.add_argument("--epochs", type=int, default=FilmRecipe.epochs)
     ap.add_argument("--n-films", type=int, default=FilmRecipe.n_films)
@@ -370,6 +430,11 @@ def main(argv=None) -> None:
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / "results.json").write_text(json.dumps(res, indent=1))
         print(json.dumps(res["rsna_dev"]["mean"], indent=1))
+    elif a.what == "lowres":  # the low-resolution expert: rebuilt, measured, added to the results and the card
+        res = run_lowres(a.shared)
+        if "rsna_dev" in res:
+            write_card(res)
+        print(json.dumps({"shipped": res["lowres_expert"]["shipped"], "mean": res["lowres_expert"]["rsna_dev"]["mean"]}, indent=1))
     else:
         write_card(json.loads((OUT / "results.json").read_text()))
 

@@ -22,6 +22,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
@@ -32,7 +33,6 @@ import torch
 from PIL import Image
 
 from baa.data.prepare import prepare_full
-from baa.experiments.film_restore import BEGIN as FILM_BEGIN
 from baa.models.bonet import BoNetPlus
 from baa.phantom import PhantomConfig, render
 from baa.phantom.appearance import Appearance, randomise
@@ -423,11 +423,11 @@ def main(argv=None) -> None:
         reevaluate(r, tuple(a.variants.split(",")))
     elif a.what == "ship":  # the shipped model from the BoNet+ `run` saved (no retraining)
         print(json.dumps(ship_saved(r), indent=1))
-    elif a.what == "card":  # the sections that follow (film_restore's, handnet's) are carried over
+    elif a.what == "card":  # the other files' marked sections (film_restore's, handnet's) are carried over
         card = WEIGHTS_DIR / "MODEL_CARD.md"
         old, new = card.read_text(), model_card()
-        if FILM_BEGIN in old:
-            new = new.rstrip("\n") + "\n\n" + old[old.index(FILM_BEGIN):].rstrip("\n") + "\n"
+        for m in re.finditer(r"<!-- ([\w-]+) -->.*?<!-- /\1 -->", old, flags=re.S):
+            new = new.rstrip("\n") + "\n\n" + m.group(0) + "\n"
         card.write_text(new)
     else:
         print(json.dumps(rebuild(Path(a.out) if a.out else None, r), indent=1))

@@ -28,8 +28,9 @@ from baa.weights.model import CalibratedBoNet, ShippedPipeline, build, save_stat
 
 HERE = Path(__file__).resolve().parent
 FILM_RESTORER = "resunet_film.pt"  # the ResUNet `baa restore` runs at the film's scale (issue 17)
+FILM_LOWRES = "resunet_film_lowres.pt"  # its low-resolution expert (`baa restore --kind lowres`)
 HAND_CLASSIFIER = "handnet.pt"  # the learned half of the hand check (issue 21)
-FILES = ("bonet_real.pt", FILM_RESTORER, HAND_CLASSIFIER)  # the shipped checkpoint files, hashed in MODEL_CARD.md
+FILES = ("bonet_real.pt", FILM_RESTORER, FILM_LOWRES, HAND_CLASSIFIER)  # the shipped checkpoint files, hashed in MODEL_CARD.md
 
 
 def sha256(path) -> str:
@@ -57,10 +58,13 @@ def load_shipped(path=None) -> dict:
             "pipeline": "shipped", "meta": state.get("meta", {})}
 
 
-def load_film_restorer(path=None) -> dict:
+def load_film_restorer(path=None, kind: str = "any") -> dict:
     """``{"net", "tile", "source", "meta"}``: the shipped film-scale ResUNet (``FILM_RESTORER``, built by
-    ``python -m baa.experiments.film_restore run``), in eval mode, and the tile side it runs at."""
-    f = Path(path) if path else HERE / FILM_RESTORER
+    ``python -m baa.experiments.film_restore run``; ``kind="lowres"``: its low-resolution expert
+    ``FILM_LOWRES``, ``... film_restore lowres``), in eval mode, and the tile side it runs at."""
+    if kind not in ("any", "lowres"):
+        raise ValueError(f"no shipped film restorer for {kind!r}; choose 'any' or 'lowres'")
+    f = Path(path) if path else HERE / (FILM_LOWRES if kind == "lowres" else FILM_RESTORER)
     if not f.exists():
         raise FileNotFoundError(f"{f}: no shipped film restorer; run `python -m baa.experiments.film_restore run`")
     state = torch.load(f, map_location="cpu", weights_only=False)
@@ -88,5 +92,5 @@ def load_hand_classifier(path=None) -> dict:
             "meta": state.get("meta", {})}
 
 
-__all__ = ["HAND_CLASSIFIER", "load_hand_classifier", "CalibratedBoNet", "FILES", "FILM_RESTORER", "HERE", "ShippedPipeline", "build", "card_hashes", "load_film_restorer", "load_shipped", "save_state",
+__all__ = ["FILM_LOWRES", "HAND_CLASSIFIER", "load_hand_classifier", "CalibratedBoNet", "FILES", "FILM_RESTORER", "HERE", "ShippedPipeline", "build", "card_hashes", "load_film_restorer", "load_shipped", "save_state",
            "sha256", "standardise", "standardise_image"]
