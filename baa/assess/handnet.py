@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -53,7 +52,7 @@ from baa.io import save_json
 from baa.models.handnet import HandClassifier
 from baa.phantom import PhantomConfig, render
 from baa.phantom.appearance import randomise
-from baa.weights import HAND_CLASSIFIER, HERE as WEIGHTS_DIR, load_hand_classifier, sha256
+from baa.weights import HAND_CLASSIFIER, HERE as WEIGHTS_DIR, load_hand_classifier, sha256, write_card_section
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "artifacts" / "handnet"
@@ -349,12 +348,7 @@ def card_section(res: dict) -> str:
 
 def write_card(res: dict, card: Path = WEIGHTS_DIR / "MODEL_CARD.md") -> None:
     """Replace (or append) the hand classifier's section of the model card."""
-    text, sec = card.read_text(), card_section(res)
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: sec, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + sec + "\n"
-    card.write_text(text)
+    write_card_section(card_section(res), card)
 
 
 def main(argv=None) -> int:

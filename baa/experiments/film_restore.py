@@ -39,7 +39,6 @@ import argparse
 import csv
 import json
 import math
-import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,7 +58,7 @@ from baa.phantom.appearance import randomise
 from baa.restore import find_label_mask, psnr
 from baa.restore import restore as classical
 from baa.train import TrainConfig, Trainer
-from baa.weights import FILM_LOWRES, FILM_RESTORER, HERE as WEIGHTS_DIR, load_film_restorer, sha256
+from baa.weights import FILM_LOWRES, FILM_RESTORER, HERE as WEIGHTS_DIR, load_film_restorer, sha256, write_card_section
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "artifacts" / "film_restore"
@@ -400,12 +399,7 @@ told the kind of degradation (as CQ's router would); the blind ResUNet is not (D
 
 def write_card(res: dict, card: Path = WEIGHTS_DIR / "MODEL_CARD.md") -> None:
     """Replace (or append) the restorer's section of the model card."""
-    text, sec = card.read_text(), card_section(res)
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: sec, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + sec + "\n"
-    card.write_text(text)
+    write_card_section(card_section(res), card)
 
 
 def main(argv=None) -> None:

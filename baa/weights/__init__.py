@@ -18,6 +18,7 @@ Layer: models (``baa.weights`` is the shipped model, beside the networks it is m
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import torch
@@ -45,6 +46,21 @@ def card_hashes(card: Path | None = None) -> dict[str, str]:
         if len(cells) >= 3 and cells[0] in FILES and len(cells[2]) == 64:
             out[cells[0]] = cells[2]
     return out
+
+
+def write_card_section(section: str, card: Path | None = None) -> None:
+    """Replace the model card's marked section, from its first line (``<!-- name -->``) to its last
+    (``<!-- /name -->``), by ``section``; append it where the card has none. Each shipped file
+    that another command builds keeps its section this way."""
+    card = Path(card or HERE / "MODEL_CARD.md")
+    lines = section.strip("\n").splitlines()
+    begin, end = lines[0], lines[-1]
+    text = card.read_text()
+    if begin in text:
+        text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: section, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    card.write_text(text)
 
 
 def load_shipped(path=None) -> dict:
@@ -93,4 +109,4 @@ def load_hand_classifier(path=None) -> dict:
 
 
 __all__ = ["FILM_LOWRES", "HAND_CLASSIFIER", "load_hand_classifier", "CalibratedBoNet", "FILES", "FILM_RESTORER", "HERE", "ShippedPipeline", "build", "card_hashes", "load_film_restorer", "load_shipped", "save_state",
-           "sha256", "standardise", "standardise_image"]
+           "sha256", "standardise", "standardise_image", "write_card_section"]
