@@ -59,7 +59,8 @@ import torch
 import torch.nn.functional as F
 
 # the measuring sets, re-exported: handcheck.negative_set and the rest, as before
-from baa.assess.handsets import SKIMAGE_NEGATIVES, _save_png, heldout_negative_set, negative_set, phantom_set  # noqa: F401
+from baa.assess.handsets import (SKIMAGE_NEGATIVES, _save_png, heldout_negative_set, negative_set, phantom_set,  # noqa: F401
+                                 real_films)
 from baa.data.prepare import prepare_full
 from baa.errors import InputError
 from baa.io import save_json
@@ -453,8 +454,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None)
     ap.add_argument("--features", action="store_true", help="measure the shipped network's features instead of the rule")
     a = ap.parse_args(argv)
-    sh = Path(a.shared)
-    real = sorted((sh / "rsna-dev" / "boneage-training-dataset").glob("*.png")) + sorted((sh / "real-xrays").glob("raw-*.png"))
+    real = real_films(a.shared)
     with tempfile.TemporaryDirectory() as d:
         if a.features:
             hands = {**{f.name: f for f in real}, **phantom_set(Path(d) / "hands")}

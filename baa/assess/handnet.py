@@ -52,7 +52,7 @@ from baa.io import save_json
 from baa.models.handnet import HandClassifier
 from baa.phantom import PhantomConfig, render
 from baa.phantom.appearance import randomise
-from baa.weights import HAND_CLASSIFIER, HERE as WEIGHTS_DIR, load_hand_classifier, sha256, write_card_section
+from baa.weights import HAND_CLASSIFIER, HERE as WEIGHTS_DIR, sha256, write_card_section
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "artifacts" / "handnet"
@@ -212,10 +212,6 @@ def cross_validate(r: Recipe, data: dict, real: torch.Tensor, names: list[str], 
     return out
 
 
-def real_films(shared: Path) -> list[Path]:
-    return sorted((shared / "rsna-dev" / "boneage-training-dataset").glob("*.png")) + sorted((shared / "real-xrays").glob("raw-*.png"))
-
-
 def save(nets: list[HandClassifier], r: Recipe, names: list[str], seconds: float, out: Path | None = None,
          cross_validated: dict | None = None) -> dict:
     """The ensemble, its recipe, the real films it saw and their cross-validated probabilities
@@ -237,7 +233,7 @@ def rebuild(r: Recipe = Recipe(), out: Path | None = None, shared: Path | None =
     torch.set_num_threads(r.threads)
     try:
         t0 = time.time()
-        files = real_films(Path(shared or ROOT.parent / "shared"))
+        files = H.real_films(Path(shared or ROOT.parent / "shared"))
         data = synthetic(r, progress)
         nets = train(r, data, prepared_files(files, r.size) if files else None, progress)
         return save(nets, r, [f.name for f in files], time.time() - t0, out)
@@ -247,24 +243,13 @@ def rebuild(r: Recipe = Recipe(), out: Path | None = None, shared: Path | None =
 
 # -- measuring it ----------------------------------------------------------------------------------
 
-def measure_shipped(folder, progress: bool = True) -> dict:
-    """The shipped classifier alone on both non-hand sets of ``handcheck`` and on phantoms it was
-    not trained on (``phantom_set``, seed 1000): ``{set: {name: probability}}``."""
-    m = load_hand_classifier()
-    d = Path(folder)
-    sets = {"negative_set": H.negative_set(d / "neg"), "heldout_negative_set": H.heldout_negative_set(d / "held"),
-            "phantoms": H.phantom_set(d / "ph", seed=1000)}
-    return {k: dict(zip(v, probabilities(m["nets"], prepared_files(list(v.values()), m["size"])).round(4).tolist()))
-            for k, v in tqdm(sets.items(), desc="measuring", disable=not progress)}
-
-
 def build(r: Recipe = Recipe(), shared: Path | None = None, progress: bool = True) -> dict:
     """Cross-validate on the real films, train and ship on all of them, measure the shipped model
     and the whole hand check (``handcheck.measure``) on both sets; writes ``artifacts/handnet/
     results.json`` and the model card's section. Returns the results."""
     torch.set_num_threads(r.threads)
     shared = Path(shared or ROOT.parent / "shared")
-    files = real_films(shared)
+    files = H.real_films(shared)
     t0 = time.time()
     data = synthetic(r, progress)
     real = prepared_files(files, r.size) if files else None
@@ -273,11 +258,11 @@ def build(r: Recipe = Recipe(), shared: Path | None = None, progress: bool = Tru
     t1 = time.time()
     nets = train(r, data, real, progress)
     shipped = save(nets, r, [f.name for f in files], t_data + time.time() - t1, cross_validated=cv)  # seconds: what `rebuild` takes
+    H.hand_classifier.cache_clear()  # the file just written
     with tempfile.TemporaryDirectory() as d:
-        alone = measure_shipped(Path(d) / "alone", progress)
-        H.hand_classifier.cache_clear()
-        check = H.measure(files, Path(d) / "check", progress=progress)
-    res = {"recipe": asdict(r), "shipped": shipped, "cross_validated_real": cv, "classifier_alone": alone,
+        check = H.measure(files, d, progress=progress)
+    res = {"recipe": asdict(r), "shipped": shipped, "cross_validated_real": cv,
+           "classifier_alone": check["hand_probability"],  # {group: {file: probability}}
            "hand_check": {k: check[k] for k in ("false_refusal_rate", "false_acceptance_rate", "n_hands", "n_negatives",
                                                 "refused_hands", "accepted_negatives")},
            "hand_check_held_out": {k: check["held_out"][k] for k in ("false_refusal_rate", "false_acceptance_rate", "n_hands",
@@ -330,11 +315,11 @@ def card_section(res: dict) -> str:
         "|---|---|---|",
         f"| real films refused ({r['folds']}-fold cross-validated for the classifier) | {below(cv)} | "
         f"{len(hc['refused_hands'])} of {hc['n_hands']} hands ({len(cv)} real, {hc['n_hands'] - len(cv)} phantoms; in sample) |",
-        f"| phantoms refused (seed 1000, not trained on) | {below(alone['phantoms'])} | "
+        f"| phantoms refused (`phantom_set` of two seeds, none trained on) | {below(alone['phantoms'])} | "
         f"{len(ho['refused_hands'])} of {ho['n_hands']} |",
-        f"| `handcheck.negative_set` accepted | {above(alone['negative_set'])} | "
+        f"| `handcheck.negative_set` accepted | {above(alone['non-hands (negative_set)'])} | "
         f"{len(hc['accepted_negatives'])} of {hc['n_negatives']} |",
-        f"| `handcheck.heldout_negative_set` accepted | {above(alone['heldout_negative_set'])} | "
+        f"| `handcheck.heldout_negative_set` accepted | {above(alone['non-hands (held out)'])} | "
         f"{len(ho['accepted_negatives'])} of {ho['n_negatives']}" +
         (f" ({', '.join(ho['accepted_negatives'])})" if ho["accepted_negatives"] else "") + " |",
         "",

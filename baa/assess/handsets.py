@@ -35,6 +35,13 @@ def _save_png(a, path: Path) -> Path:
     return path
 
 
+def real_films(shared) -> list[Path]:
+    """The 38 real hand films of the shared folder: ``rsna-dev``'s 28 and ``real-xrays``' 10 (none
+    where ``shared`` is absent)."""
+    sh = Path(shared)
+    return sorted((sh / "rsna-dev" / "boneage-training-dataset").glob("*.png")) + sorted((sh / "real-xrays").glob("raw-*.png"))
+
+
 def negative_set(folder, seed: int = 0) -> dict[str, Path]:
     """Non-hands written as PNG into ``folder``: every bundled ``skimage.data`` image of
     ``SKIMAGE_NEGATIVES`` (colour ones also in grey, so that the image check is measured without
