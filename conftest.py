@@ -23,6 +23,9 @@ def _nbval(config) -> bool:
 def pytest_configure(config):
     if _nbval(config):
         os.environ.setdefault("BAA_PROFILE", "smoke")
+        from baa.train.device import use_fast_malloc
+
+        use_fast_malloc()  # for the kernels nbval starts
     if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test-unit` runs one worker per core
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         import torch

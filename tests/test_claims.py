@@ -60,6 +60,28 @@ def _assessment(n=200, gap=0.5, noise=0.3, seed=0):
     return {"mae": mae, "pred": pred, "true": true.tolist(), "confusion": conf, "classifier_accuracy": 399 / 400}
 
 
+def test_claims_by_dq_budget_shows_which_failures_were_dq_s_schedule():
+    """The book's DQ as bad as plain BoNet+ on low resolution fails "CQ and DQ both beat NQ"; DQ trained
+    on the experts' budget, as good as CQ, makes it hold: the row says the verdict changed."""
+    import copy
+
+    from baa.analysis.claims import claims_by_dq_budget, dq_budget_view
+
+    good = _assessment()
+    book = copy.deepcopy(good)
+    for key in ("mae", "pred"):
+        book[key]["dq"]["lowres"] = good[key]["plain"]["lowres"]
+    budget = {"factor": 3, "mae": good["mae"]["dq"], "pred": good["pred"]["dq"]}
+    assert claims_by_dq_budget(book, None) is None
+    view = dq_budget_view(book, budget)
+    assert view["pred"]["dq"]["lowres"] == good["pred"]["dq"]["lowres"] and view["pred"]["cq"] == book["pred"]["cq"]
+    assert book["pred"]["dq"]["lowres"] == good["pred"]["plain"]["lowres"]  # the original is untouched
+    row = claims_by_dq_budget(book, budget, n_boot=300).set_index("claim").loc[
+        "CQ and DQ both beat NQ on every poor quality"]
+    assert row["DQ of the book"].startswith("fails") and row["DQ on 3x the epochs"].startswith("holds")
+    assert row["changes with DQ's budget"]
+
+
 def test_claims_on_a_clear_sample():
     items = {c.claim: c for c in claims(_assessment(gap=0.5), n_boot=500)}
     assert items["CQ and DQ both beat NQ on every poor quality"].verdict == "holds"

@@ -220,3 +220,34 @@ def test_the_cost_plan_names_every_network_the_experiments_train(artifacts):
     assert bonet["images"] == TINY.n_images - TINY.n_images // TINY.folds and bonet["epochs"] == TINY.epochs_regressor
     rates = achieved_rates(TINY)
     assert set(rates) == set(_models(TINY)) and all(r["seconds"] > 0 and r["tflops_per_s"] > 0 for r in rates.values())
+
+
+def test_dq_on_the_experts_budget_reuses_the_book_and_is_judged_on_its_test_images(artifacts, tmp_path, monkeypatch):
+    """``experiments.dq_budget``: one new ResUNet (DQ's kinds, 3x the epochs), every other network and the
+    test images the book's; its results decide the claims a second time (chapter 10)."""
+    import shutil
+
+    from baa.analysis.claims import claims_by_dq_budget
+    from baa.experiments import dq_budget
+
+    shutil.copytree(artifacts["root"], tmp_path / "a")
+    monkeypatch.setenv("BAA_ARTIFACTS", str(tmp_path / "a"))
+    calls, fit = _count_fits(monkeypatch), dq_budget.fit_restorer
+    monkeypatch.setattr(dq_budget, "fit_restorer", lambda *a, **kw: calls.append("budget") or fit(*a, **kw))
+    res = dq_budget.run(TINY, factor=3, progress=False)
+    assert calls == ["budget"]  # the budget DQ only
+    ckpt = torch.load(artifact_dir(TINY) / "models" / "resunet_dq_x3.pt", weights_only=False)
+    assert ckpt["config"]["epochs"] == 3 * TINY.epochs_resunet and ckpt["extra"]["kinds"] == list(T.DQ_KINDS)
+    assert res["epochs"] == 3 * TINY.epochs_resunet and set(res["mae"]) == {"high", "noise", "label", "lowres", "all"}
+    assert dq_budget.load(TINY)["pred"] == res["pred"] and len(res["pred"]["lowres"]) == TINY.n_test
+    again = dq_budget.run(TINY, factor=3, progress=False)  # trains nothing the second time
+    assert calls == ["budget"] and again["mae"] == pytest.approx(res["mae"], abs=ROUNDING)
+    df = claims_by_dq_budget(artifacts["assessment"], res, n_boot=100)
+    assert len(df) == 6 and "changes with DQ's budget" in df.columns
+    from baa.analysis.report import dq_budget_table
+    from baa.analysis.verdicts import dq_budget_text
+
+    t = dq_budget_table(artifacts["assessment"], res)
+    assert t.loc["low-res", "MAE BoNet+_DQ, 3x epochs"] == res["mae"]["lowres"]
+    assert t.loc["low-res", "MAE BoNet+_DQ"] == artifacts["assessment"]["mae"]["dq"]["lowres"]
+    assert f"{res['mae']['lowres']:.3f}" in dq_budget_text(artifacts["assessment"], res, df)

@@ -265,11 +265,35 @@ def claims_by_recipe(assessment: dict, n_boot: int = N_BOOT, seed: int = 0) -> p
     ours = recipe_view(assessment)
     if ours is None:
         return None
+    return _side_by_side(assessment, ours, "paper's BoNet+", "our BoNet+ (beyond the paper)", "depends on the recipe",
+                         n_boot, seed)
+
+
+def dq_budget_view(assessment: dict, budget: dict) -> dict:
+    """``assessment`` with DQ's results replaced by those of the DQ trained on the experts' budget
+    (``experiments.dq_budget``: the same plain BoNet+ and test images)."""
+    out = dict(assessment)
+    for key in ("mae", "mdae", "pred"):
+        if key in assessment and key in budget:
+            out[key] = {**assessment[key], "dq": dict(budget[key])}
+    return out
+
+
+def claims_by_dq_budget(assessment: dict, budget: dict | None, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame | None:
+    """Tables 4-5's claims decided twice on the same test images: with the book's DQ (one expert's epochs
+    for five kinds) and with DQ trained on the three experts' epochs together. A claim whose verdict
+    changes failed for DQ's training budget, not for its design. ``None`` without ``budget``."""
+    if budget is None:
+        return None
+    return _side_by_side(assessment, dq_budget_view(assessment, budget), "DQ of the book",
+                         f"DQ on {budget['factor']}x the epochs", "changes with DQ's budget", n_boot, seed)
+
+
+def _side_by_side(a: dict, b: dict, col_a: str, col_b: str, changed: str, n_boot: int, seed: int) -> pd.DataFrame:
     rows = []
-    for a, b in zip(assessment_claims(assessment, n_boot, seed), assessment_claims(ours, n_boot, seed)):
-        rows.append({"claim": a.claim, "paper's BoNet+": f"{a.verdict}: {interval_text(a)}",
-                     "our BoNet+ (beyond the paper)": f"{b.verdict}: {interval_text(b)}",
-                     "depends on the recipe": a.verdict != b.verdict})
+    for x, y in zip(assessment_claims(a, n_boot, seed), assessment_claims(b, n_boot, seed)):
+        rows.append({"claim": x.claim, col_a: f"{x.verdict}: {interval_text(x)}", col_b: f"{y.verdict}: {interval_text(y)}",
+                     changed: x.verdict != y.verdict})
     return pd.DataFrame(rows)
 
 

@@ -325,3 +325,19 @@ def peak_text(result: dict) -> str:
         lines.append("* The convolutions outran `torch.mm`: on this CPU the matmul library's kernels (or a busy moment "
                      "while the peak was measured) understate what the hardware can do, so read the shares as upper bounds.")
     return "\n".join(lines)
+
+
+# -- chapter 10: DQ's budget ---------------------------------------------------------------------------
+
+def dq_budget_text(results: dict, budget: dict, by_budget: pd.DataFrame) -> str:
+    """What DQ on the experts' budget (``experiments.dq_budget``) changes: its MAE and PSNR on each poor
+    quality against the book's DQ and CQ, and the claims whose verdict changes with it."""
+    f, m = budget["factor"], results["mae"]
+    parts = [f"{QUALITY_NAMES[q]}: MAE {m['dq'][q]:.3f} → {budget['mae'][q]:.3f} y (CQ {m['cq'][q]:.3f}), "
+             f"PSNR {budget['psnr_book'][q]:.2f} → {budget['psnr'][q]:.2f} dB" for q in POOR]
+    changed = by_budget.loc[by_budget.iloc[:, -1], "claim"].tolist()
+    return (f"DQ trained for {f}x the epochs ({budget['epochs']}, the three experts' together), every other network "
+            f"and the {budget['n_test']} test images the book's: " + "; ".join(parts) + ". "
+            + (f"Verdicts that change with DQ's budget: {'; '.join(changed)}. Those failed for our schedule, not for "
+               "the design." if changed else "No verdict changes: what fails does not fail for DQ's training budget "
+               "alone."))

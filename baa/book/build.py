@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from baa.profiles import get_profile
+from baa.train.device import use_fast_malloc
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                          "writes them) instead of running the chapter again")
     a = ap.parse_args(argv)
     params = parameters(get_profile(a.profile).name, a.data, a.format, a.test_data)
+    use_fast_malloc()  # for the chapters' kernels
     times = execute(params, a.only, progress=not a.no_progress, reuse=a.reuse)
     if not a.skip_build:
         print(f"[book] HTML: {build()}")

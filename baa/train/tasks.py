@@ -17,6 +17,7 @@ from baa import degrade as D
 from baa.data.augment import P_WARP, augment, blur_augment, flip_augment
 from baa.metrics import LOSSES, mae
 from baa.paper import KINDS
+from baa.train.device import bf16_supported
 from baa.train.trainer import TrainConfig, Trainer, predict
 
 
@@ -96,9 +97,11 @@ def restorer_batches(kinds: tuple[str, ...] = KINDS, augment: bool = True) -> Ca
     return batch_fn
 
 
-def regression_val(images: torch.Tensor, age: torch.Tensor, batch_size: int = 64) -> Callable:
+def regression_val(images: torch.Tensor, age: torch.Tensor, batch_size: int = 64, precision: str = "fp32") -> Callable:
+    """The validation MAE after each epoch (the bar's and the history's; it selects nothing, so a network
+    trained in bf16 is validated in bf16, at half the cost)."""
     def val_fn(model):
-        return {"val_mae": mae(predict(model, images, batch_size), age)}
+        return {"val_mae": mae(predict(model, images, batch_size, precision=precision), age)}
     return val_fn
 
 
@@ -110,7 +113,8 @@ def fit_regressor(model: nn.Module, train: dict, config: TrainConfig, loss: str 
         raise ValueError(f"unknown BoNet+ recipe {recipe!r}; choose {', '.join(REGRESSOR_RECIPES)}")
     if recipe == "paper":
         config = dataclasses.replace(config, bn_recalibration=0)
-    val_fn = regression_val(val["image"], val["age"]) if val is not None else None
+    precision = "bf16" if config.amp_cpu and bf16_supported("cpu") else "fp32"
+    val_fn = regression_val(val["image"], val["age"], precision=precision) if val is not None else None
     t = Trainer(model, train, regressor_batches(augment, qualities, recipe), LOSSES[loss], config, val_fn=val_fn,
                 monitor="val_mae", extra={"task": "regressor", "loss": loss, "qualities": qualities, "recipe": recipe,
                                           **kw.pop("extra", {})}, **kw)
