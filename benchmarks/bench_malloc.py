@@ -68,9 +68,9 @@ def child(network: str, steps: int, threads: int, fast: bool) -> float:
 
 
 def forward_batches(threads: int) -> dict:
+    from baa.data import tta_views
     from baa.models import BoNetPlus
     from baa.profiles import get_profile
-    from baa.train import predict
 
     p = get_profile("cpu")
     torch.set_num_threads(threads)
@@ -78,10 +78,7 @@ def forward_batches(threads: int) -> dict:
     model = BoNetPlus(width=p.width).eval()
     x = torch.rand(128, 1, p.image_size, p.image_size)
     out, ref = {}, None
-    for per_pass in (1024, 256, 64, 32):
-        # predict caps the pass on the CPU at CPU_FORWARD_IMAGES: time the passes directly
-        from baa.data import tta_views
-
+    for per_pass in (1024, 256, 64, 32):  # timed directly: predict itself caps the pass on the CPU
         t = time.perf_counter()
         ys = []
         with torch.inference_mode():
