@@ -240,9 +240,11 @@ def _add_assess(sub) -> None:
     s.add_argument("--scale", choices=RESTORE_SCALES, default="film",
                    help="film: the ResUNet runs on the film at its own pixel scale, in overlapping tiles (default); "
                         "network: once on the film resized to the network's input, its residual upsampled and added")
-    s.add_argument("--kind", choices=["any", "lowres"], default="any",
-                   help="any: the shipped blind restorer (default); lowres: its expert for a 4x low-resolution film "
-                        "(the blind one leaves the blur; shipped restorers only)")
+    s.add_argument("--kind", choices=["auto", "any", "lowres"], default="auto",
+                   help="auto: the shipped router picks (default): the low-resolution expert for a film whose finest "
+                        "detail band is nearly empty, else the blind restorer; any: the blind restorer (it leaves a "
+                        "blur as it is); lowres: the expert for a 4x low-resolution film (shipped restorers "
+                        "only; with --profile or --checkpoint the DQ restorer restores every kind)")
     s.set_defaults(fn=cmd_restore)
 
 

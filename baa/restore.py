@@ -43,11 +43,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from baa.degrade import LABEL_REGION, LINE_INTEGRAL_SCALE, LOWRES_FACTOR, PHOTONS
+from baa.degrade import LABEL_REGION, LINE_INTEGRAL_SCALE, LOWRES_FACTOR, PHOTONS, low_resolution
 
 __all__ = [
     "RESTORERS", "restore", "find_label_mask", "anscombe", "exact_unbiased_inverse_anscombe",
-    "algebraic_inverse_anscombe", "psnr", "ssim",
+    "algebraic_inverse_anscombe", "psnr", "ssim", "detail_ratio_db", "separating_threshold", "route_film",
 ]
 
 _SQRT_3_2 = np.sqrt(1.5)
@@ -432,3 +432,42 @@ def ssim(a, b) -> float:
         return float(structural_similarity(a, b, data_range=1.0))
     a2, b2 = a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:])
     return float(np.mean([structural_similarity(x, y, data_range=1.0) for x, y in zip(a2, b2)]))
+
+
+# --------------------------------------------------------------------------------------------
+# Which degradation a film has: the router of `baa restore` (CQ's idea at the film's scale)
+# --------------------------------------------------------------------------------------------
+
+def detail_ratio_db(images: torch.Tensor, factor: int = LOWRES_FACTOR, coarse: int = 4) -> torch.Tensor:
+    """How much of an image's detail lies in its finest band, in dB, per image ``(B,)``:
+
+        10 log10( ||x - L_f(x)||^2 / ||x - L_(f*coarse)(x)||^2 ),
+
+    ``L_k`` being ``degrade.low_resolution`` with factor ``k``. A film already ``factor``-times low
+    resolution has almost nothing left for ``L_f`` to remove, so the ratio falls far below that of a
+    clean, noisy or labelled film (noise raises it). Dimensionless: exposure and contrast cancel."""
+    x = images.detach().double().cpu()
+    fine = (x - low_resolution(x, factor)).pow(2).flatten(1).mean(1)
+    broad = (x - low_resolution(x, factor * coarse)).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(fine.clamp_min(1e-20) / broad.clamp_min(1e-20))
+
+
+def separating_threshold(inside: np.ndarray, outside: np.ndarray) -> float:
+    """The threshold ``t`` that best separates two samples of a score, ``inside`` (below ``t``) from
+    ``outside`` (at or above): the fewest misclassified, then the middle of the widest gap."""
+    v = np.sort(np.concatenate([inside, outside]))
+    cands = (v[:-1] + v[1:]) / 2
+    errors = np.array([(inside >= t).sum() + (outside < t).sum() for t in cands])
+    best = np.flatnonzero(errors == errors.min())
+    gaps = v[best + 1] - v[best]
+    return float(cands[best[np.argmax(gaps)]])
+
+
+def route_film(image, router: dict) -> dict:
+    """Where ``baa restore --kind auto`` sends one image (H, W), given the shipped router
+    (``baa.weights.load_film_router``): ``{"kind": "lowres" | "any",
+    "detail_ratio_db", "threshold_db"}``."""
+    x = torch.as_tensor(np.asarray(image, dtype=np.float32))[None, None]
+    db = float(detail_ratio_db(x, router["factor"], router["coarse"])[0])
+    return {"kind": "lowres" if db < router["threshold_db"] else "any", "detail_ratio_db": round(db, 3),
+            "threshold_db": router["threshold_db"]}

@@ -170,3 +170,25 @@ def test_restore_rejects_unknown_names(clean):
     with pytest.raises(ValueError):
         R.restore(clean[0], "lowres", "bicubic")  # not (B, 1, H, W)
     assert set(R.RESTORERS) == {"noise", "label", "lowres"}
+
+
+# ---------------------------------------------------------------- the film router's score
+
+def test_detail_ratio_db_finds_a_low_resolution_image_whatever_its_exposure(clean):
+    """A 4x low-resolution copy has almost nothing in the finest band: its score falls far below the
+    clean and the noisy image's; scaling the intensities (exposure) leaves every score as it is."""
+    rough = 0.9 * (clean + 0.05 * torch.rand(clean.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    score = R.detail_ratio_db
+    low, sharp, noisy = score(D.low_resolution(rough)), score(rough), score(D.degrade(rough, "noise", 0))
+    assert low.shape == (2,) and (low < sharp - 6).all() and (low < noisy - 6).all()
+    assert torch.allclose(score(0.5 * rough), sharp, atol=1e-6)
+
+
+def test_separating_threshold_on_hand_made_samples():
+    t = R.separating_threshold(np.array([-20.0, -18.0]), np.array([-9.0, -4.0, -1.0]))
+    assert t == pytest.approx(-13.5)  # the middle of the only gap
+    # overlapping: one error at best; of the thresholds with one error, the one in the widest gap
+    t = R.separating_threshold(np.array([-20.0, -18.0, -5.0]), np.array([-9.0, -4.0]))
+    assert t == pytest.approx(-13.5)
+    t = R.separating_threshold(np.array([1.0, 2.0]), np.array([3.0, 10.0]))
+    assert t == pytest.approx(2.5)

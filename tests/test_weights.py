@@ -207,6 +207,7 @@ def test_baa_restore_uses_the_shipped_film_restorer_by_default(tmp_path, monkeyp
     assert main(["restore", str(tmp_path / "noisy.png"), str(tmp_path / "out.png")]) == 0
     info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert info["restorer"] == "shipped" and info["shape"] == [384, 300]
+    assert info["routed"]["kind"] == "any"  # --kind auto: a noisy film goes to the blind restorer
     read = lambda n: np.asarray(Image.open(tmp_path / n), dtype=np.float64) / 255
     before, after = psnr(read("noisy.png"), read("clean.png")), psnr(read("out.png"), read("clean.png"))
     assert after > before + 3.0, (before, after)
@@ -235,16 +236,44 @@ def test_baa_restore_kind_lowres_restores_the_detail_the_blind_restorer_leaves(t
     Image.fromarray(q(D.degrade(clean, "lowres", 0))).save(tmp_path / "blurred.png")
     read = lambda n: np.asarray(Image.open(tmp_path / n), dtype=np.float64) / 255
     gains = {}
-    for kind in ("any", "lowres"):
+    for kind in ("any", "lowres", "auto"):
         capsys.readouterr()
         assert main(["restore", str(tmp_path / "blurred.png"), str(tmp_path / f"{kind}.png"), "--kind", kind]) == 0
         info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-        assert info["restorer"] == {"any": "shipped", "lowres": "shipped lowres expert"}[kind]
+        assert info["restorer"] == {"any": "shipped", "lowres": "shipped lowres expert", "auto": "shipped lowres expert"}[kind]
         gains[kind] = psnr(read(f"{kind}.png"), read("clean.png")) - psnr(read("blurred.png"), read("clean.png"))
     assert gains["lowres"] > gains["any"] + 0.5, gains
+    assert gains["auto"] == gains["lowres"]  # the router sent the blurred film to the expert (the default)
+    assert info["routed"]["kind"] == "lowres" and info["routed"]["detail_ratio_db"] < info["routed"]["threshold_db"]
     capsys.readouterr()
     assert main(["restore", str(tmp_path / "blurred.png"), str(tmp_path / "x.png"), "--kind", "lowres", "--profile", "smoke"]) == 2
     assert "--kind lowres runs a shipped restorer" in capsys.readouterr().err
+
+
+def test_the_shipped_router_is_the_one_its_command_calibrates():
+    """``baa/weights/film_router.json`` is what ``calibrate_router`` gives (same seed, same films), and
+    its threshold separates the phantom's low-resolution films from the rest with at most one error."""
+    from baa.experiments.film_router import calibrate_router
+    from baa.weights import load_film_router
+
+    shipped = load_film_router()
+    assert calibrate_router(progress=False) == shipped
+    ph = shipped["phantom"]
+    assert ph["errors"] <= 1 and ph["range_db"]["lowres"][0] < shipped["threshold_db"] < ph["range_db"]["noise"][0]
+
+
+def test_measure_router_routes_and_scores_each_kind(tmp_path):
+    """``measure_router`` on one phantom film: each of the four qualities scored, routed (the expert for
+    the low resolution only) and restored by the network it chose."""
+    from baa.experiments.film_restore import phantom_film
+    from baa.experiments.film_router import measure_router
+    from baa.weights import load_film_router
+
+    f = phantom_film(tmp_path / "film.png", size=256, seed=2)
+    m = measure_router([f], load_film_router(), progress=False)
+    assert m["n"] == 1 and set(m["accuracy"]) == {"high", "noise", "label", "lowres"}
+    assert all(v == 1.0 for v in m["accuracy"].values()), m["films"]
+    assert m["films"]["film.png"]["lowres"]["routed"] == "lowres" and m["gain"]["noise"] > 3
 
 
 def test_the_chapter_shows_the_card_s_restoration_figures_without_a_run(tmp_path):
@@ -252,6 +281,6 @@ def test_the_chapter_shows_the_card_s_restoration_figures_without_a_run(tmp_path
     from baa.experiments.film_restore import results_markdown
 
     text = results_markdown(None)
-    assert "model card" in text and "| noise | ResUNet, film scale (`baa restore`) |" in text
+    assert "model card" in text and "| noise | blind ResUNet, film scale (`baa restore --kind any`) |" in text
     assert "| lowres | Lanczos |" in text and "sha256" not in text
     assert "| lowres | ResUNet, low-resolution expert (`baa restore --kind lowres`) |" in text

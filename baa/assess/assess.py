@@ -27,8 +27,9 @@ from baa.models.pipelines import PlainPipeline
 from baa.models.tiles import apply_tiled
 from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
 from baa.profiles import Profile, get_profile
+from baa.restore import route_film
 from baa.train.trainer import load_checkpoint, predict
-from baa.weights import load_film_restorer, load_shipped
+from baa.weights import load_film_restorer, load_film_router, load_shipped
 
 
 def _size_of(ckpt_dir: Path, default: int) -> int:
@@ -247,28 +248,37 @@ RESTORE_SCALES = ("film", "network")
 
 @torch.inference_mode()
 def restore_file(inp, out, profile=None, checkpoint=None, bits: int = 8, scale: str = "film",
-                 shipped: bool = False, kind: str = "any") -> dict:
+                 shipped: bool = False, kind: str = "auto") -> dict:
     """The restoration of one file, saved at the input's size. ``shipped``: the film-scale ResUNet
     shipped in ``baa/weights`` (``load_film_restorer``: trained on film-scale patches, no training
     needed), in overlapping tiles of its own tile side; ``scale`` must be ``"film"``. Otherwise the
     DQ ResUNet of ``profile`` or ``checkpoint``: ``scale="film"``, at the film's own pixel scale in
     overlapping tiles of the network's input size (``models.tiles.apply_tiled``; memory bounded
     whatever the film's size); ``"network"``, once on the film resized to the network's input, its
-    residual upsampled and added back. ``kind="lowres"``: the shipped low-resolution expert
-    (``load_film_restorer(kind="lowres")``); shipped restorers only."""
+    residual upsampled and added back. ``kind``, shipped restorers only: ``"any"`` the blind
+    restorer, ``"lowres"`` its low-resolution expert (``load_film_restorer(kind="lowres")``),
+    ``"auto"`` (default) the one the shipped router picks (``baa.restore.route_film``: the expert when
+    the film's ``detail_ratio_db`` is below its threshold), reported under ``"routed"``; with a
+    profile or checkpoint ``"auto"`` is the DQ restorer."""
     if scale not in RESTORE_SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose {', '.join(RESTORE_SCALES)}")
-    if kind != "any" and not shipped:
+    if kind not in ("auto", "any", "lowres"):
+        raise ValueError(f"unknown kind {kind!r}; choose auto, any or lowres")
+    if kind != "auto" and kind != "any" and not shipped:
         raise ValueError(f"--kind {kind} runs a shipped restorer: leave out --profile, --checkpoint and $BAA_PROFILE")
+    if shipped and scale != "film":
+        raise ValueError("the shipped film restorer runs at the film's scale only; name a --profile for 'network'")
+    img = read_image(inp, fix_polarity=True)
+    routed = None
     if shipped:
-        if scale != "film":
-            raise ValueError("the shipped film restorer runs at the film's scale only; name a --profile for 'network'")
+        if kind == "auto":
+            routed = route_film(img, load_film_router())
+            kind = routed["kind"]
         m = load_film_restorer(kind=kind)
         net, size, source = m["net"], m["tile"], m["source"]
     else:
         models = load_models("dq", profile, checkpoint)
         net, size, source = models["pipe"].restorer, models["size"], models["source"]
-    img = read_image(inp, fix_polarity=True)
     if scale == "film":
         restored = apply_tiled(net, torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)), size)
         save_image(restored.clamp(0.0, 1.0).numpy(), Path(out), bits)
@@ -276,8 +286,9 @@ def restore_file(inp, out, profile=None, checkpoint=None, bits: int = 8, scale: 
         x = torch.from_numpy(resize_pad(img, size))[None, None]
         residual = (models["pipe"].restore(x) - x)[0, 0].numpy()
         save_image(_add_residual(img, residual, size), Path(out), bits)
-    return {"input": str(inp), "output": str(out), "shape": list(img.shape), "network_size": size, "scale": scale,
-            "restorer": ("shipped" if kind == "any" else f"shipped {kind} expert") if shipped else "dq", "source": source}
+    r = {"input": str(inp), "output": str(out), "shape": list(img.shape), "network_size": size, "scale": scale,
+         "restorer": ("shipped" if kind == "any" else f"shipped {kind} expert") if shipped else "dq", "source": source}
+    return r | ({"routed": routed} if routed else {})
 
 
 def line(r: dict) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from baa.book.viz import image_grid
-from baa.experiments import film_restore
+from baa.experiments import film_restore, film_router
 from baa.experiments.transfer import (HEADS, TTA, Recipe, network_inputs, phantom_inputs, real_inputs, scores)
 from baa.paper import KINDS
 from baa.train import predict
@@ -161,9 +161,10 @@ def figure_curve(res: dict):
 
 def film_restoration(film=None, crop: int = 256, seed: int = 0):
     """``film`` (a path; None: a phantom film) under each degradation of ``baa degrade`` and through
-    the shipped film-scale restorer (``film_restore.demo``; the low resolution also through its
-    expert): a ``crop``-pixel centre crop at the film's full resolution, degraded / restored / clean,
-    PSNR in the titles. Returns the figure."""
+    ``baa restore`` as it runs by default (``film_restore.demo``: the router picks the blind restorer
+    or the low-resolution expert; where it picks the expert, the blind restorer's output too): a
+    ``crop``-pixel centre crop at the film's full resolution, degraded / restored / clean, PSNR and
+    the route in the titles. Returns the figure."""
     if film is None:
         import tempfile
 
@@ -175,18 +176,21 @@ def film_restoration(film=None, crop: int = 256, seed: int = 0):
     images, titles = [], []
     for kind in KINDS:
         k = shown[kind]
+        to = "expert" if k["routed"]["kind"] == "lowres" else "blind"
+        if "blind" in k:
+            images += [cut(k["degraded"]), cut(k["blind"]), cut(shown["clean"])]
+            titles += [f"{kind}: {k['psnr_degraded']:.1f} dB", f"--kind any: {k['psnr_blind']:.1f} dB", "clean"]
         images += [cut(k["degraded"]), cut(k["restored"]), cut(shown["clean"])]
-        titles += [f"{kind}: {k['psnr_degraded']:.1f} dB", f"restored: {k['psnr_restored']:.1f} dB", "clean"]
-        if "expert" in k:
-            images += [cut(k["degraded"]), cut(k["expert"]), cut(shown["clean"])]
-            titles += [f"{kind}: {k['psnr_degraded']:.1f} dB", f"--kind {kind}: {k['psnr_expert']:.1f} dB", "clean"]
+        titles += [f"{kind}: {k['psnr_degraded']:.1f} dB", f"auto ({to}): {k['psnr_restored']:.1f} dB", "clean"]
     return image_grid(images, titles, ncols=3, size=2.4,
                       suptitle=f"baa restore at the film's own scale: {Path(film).name}, {h} x {w} px (centre crop)")
 
 
 def film_restoration_table() -> str:
-    """The film restorer measured on rsna-dev (``film_restore.run``'s results, else the model card's)."""
-    return film_restore.results_markdown(film_restore.load_results())
+    """The film restorer and its router measured on rsna-dev (``film_restore``'s results, else the
+    model card's)."""
+    res = film_restore.load_results()
+    return film_restore.results_markdown(res) + "\n\n" + film_router.router_markdown(res)
 
 
 def figure_hand_probabilities(measured: dict, threshold: float = 0.5, cross_validated: dict | None = None):

@@ -30,6 +30,8 @@ leaves a blurred film as it is.
     python -m baa.experiments.film_restore lowres  # the low-resolution expert (baa restore --kind lowres)
     python -m baa.experiments.film_restore card    # its section of baa/weights/MODEL_CARD.md
 
+`baa restore`'s default ``--kind auto`` picks between the two networks: ``baa.experiments.film_router``.
+
 Layer: experiments.
 """
 
@@ -55,10 +57,11 @@ from baa.models.tiles import apply_tiled
 from baa.paper import KINDS
 from baa.phantom import PhantomConfig, render
 from baa.phantom.appearance import randomise
-from baa.restore import find_label_mask, psnr
+from baa.restore import find_label_mask, psnr, route_film
 from baa.restore import restore as classical
 from baa.train import TrainConfig, Trainer
-from baa.weights import FILM_LOWRES, FILM_RESTORER, HERE as WEIGHTS_DIR, load_film_restorer, sha256, write_card_section
+from baa.weights import (FILM_LOWRES, FILM_RESTORER, HERE as WEIGHTS_DIR, load_film_restorer, load_film_router, sha256,
+                         write_card_section)
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "artifacts" / "film_restore"
@@ -256,20 +259,24 @@ def phantom_film(path, size: int = 512, seed: int = 0) -> Path:
 
 @torch.inference_mode()
 def demo(film, seed: int = 0) -> dict:
-    """One film (a path) through ``baa degrade`` and the shipped restorer, for a figure:
-    ``{"clean", kind: {"degraded", "restored", "psnr_degraded", "psnr_restored"}}`` (images (H, W) at
-    the film's own size); the low resolution also through the expert (``"expert"``, ``"psnr_expert"``)."""
-    m, ex = load_film_restorer(), load_film_restorer(kind="lowres")
+    """One film (a path) through ``baa degrade`` and ``baa restore`` as it runs by default (``--kind
+    auto``: the shipped router picks the blind restorer or the low-resolution expert), for a figure:
+    ``{"clean", kind: {"degraded", "restored", "routed", "psnr_degraded", "psnr_restored"}}`` (images
+    (H, W) at the film's own size); where the router chose the expert, also the blind restorer's
+    output (``"blind"``, ``"psnr_blind"``), which leaves the blur."""
+    nets, router = {k: load_film_restorer(kind=k) for k in ("any", "lowres")}, load_film_router()
     clean = torch.from_numpy(read_image(film, fix_polarity=False))[None, None]
     out = {"clean": clean[0, 0].numpy()}
+    run_net = lambda k, x: apply_tiled(nets[k]["net"], x, nets[k]["tile"]).clamp(0, 1)
     for kind in KINDS:
         bad = D.degrade(clean, kind, seed)
-        fixed = apply_tiled(m["net"], bad, m["tile"]).clamp(0, 1)
-        out[kind] = {"degraded": bad[0, 0].numpy(), "restored": fixed[0, 0].numpy(),
+        r = route_film(bad[0, 0], router)
+        fixed = run_net(r["kind"], bad)
+        out[kind] = {"degraded": bad[0, 0].numpy(), "restored": fixed[0, 0].numpy(), "routed": r,
                      "psnr_degraded": psnr(bad, clean), "psnr_restored": psnr(fixed, clean)}
-        if kind == "lowres":  # and through its expert (`baa restore --kind lowres`)
-            fixed = apply_tiled(ex["net"], bad, ex["tile"]).clamp(0, 1)
-            out[kind].update(expert=fixed[0, 0].numpy(), psnr_expert=psnr(fixed, clean))
+        if r["kind"] != "any":
+            blind = run_net("any", bad)
+            out[kind].update(blind=blind[0, 0].numpy(), psnr_blind=psnr(blind, clean))
     return out
 
 
@@ -324,7 +331,7 @@ def run_lowres(shared: Path | None = None, out: Path = OUT / "results.json") -> 
 # -- the model card's section ---------------------------------------------------------------------
 
 BEGIN, END = "<!-- film-restorer -->", "<!-- /film-restorer -->"
-NAMES = {"degraded": "none (the degraded film)", "resunet_film": "ResUNet, film scale (`baa restore`)", "anscombe_wavelet": "Anscombe + wavelet",
+NAMES = {"degraded": "none (the degraded film)", "resunet_film": "blind ResUNet, film scale (`baa restore --kind any`)", "anscombe_wavelet": "Anscombe + wavelet",
          "anscombe_nlm": "Anscombe + non-local means", "biharmonic": "biharmonic inpainting", "lanczos": "Lanczos"}
 
 
@@ -332,7 +339,7 @@ KIND_NAMES = {"high": "none (the clean film)", "label_box": "label, inside its b
               "label_outside": "label, outside its box"}
 
 
-EXPERT = "ResUNet, low-resolution expert (`baa restore --kind lowres`)"
+EXPERT = "ResUNet, low-resolution expert (`baa restore --kind lowres`)"  # `--kind auto` routes to one of the two
 
 
 def _rows(mean: dict, expert: dict | None = None) -> list[str]:

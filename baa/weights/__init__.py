@@ -18,6 +18,7 @@ Layer: models (``baa.weights`` is the shipped model, beside the networks it is m
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from baa.weights.model import CalibratedBoNet, ShippedPipeline, build, save_stat
 HERE = Path(__file__).resolve().parent
 FILM_RESTORER = "resunet_film.pt"  # the ResUNet `baa restore` runs at the film's scale (issue 17)
 FILM_LOWRES = "resunet_film_lowres.pt"  # its low-resolution expert (`baa restore --kind lowres`)
+FILM_ROUTER = "film_router.json"  # which film `baa restore --kind auto` sends to the expert
 HAND_CLASSIFIER = "handnet.pt"  # the learned half of the hand check (issue 21)
 FILES = ("bonet_real.pt", FILM_RESTORER, FILM_LOWRES, HAND_CLASSIFIER)  # the shipped checkpoint files, hashed in MODEL_CARD.md
 
@@ -91,6 +93,16 @@ def load_film_restorer(path=None, kind: str = "any") -> dict:
     return {"net": net.eval(), "tile": int(state["tile"]), "source": str(f), "meta": state.get("meta", {})}
 
 
+def load_film_router(path=None) -> dict:
+    """``{"threshold_db", "factor", "coarse", ...}``: the router of ``baa restore --kind auto``
+    (``FILM_ROUTER``, calibrated on phantom films by ``python -m baa.experiments.film_router``):
+    a film whose ``baa.restore.detail_ratio_db`` is below the threshold goes to the low-resolution expert."""
+    f = Path(path) if path else HERE / FILM_ROUTER
+    if not f.exists():
+        raise FileNotFoundError(f"{f}: no shipped film router; run `python -m baa.experiments.film_router`")
+    return json.loads(f.read_text())
+
+
 def load_hand_classifier(path=None) -> dict:
     """``{"nets", "size", "threshold", "source", "meta"}``: the shipped ensemble of
     ``HandClassifier`` (``HAND_CLASSIFIER``) in eval mode, its input side and the mean probability
@@ -108,5 +120,5 @@ def load_hand_classifier(path=None) -> dict:
             "meta": state.get("meta", {})}
 
 
-__all__ = ["FILM_LOWRES", "HAND_CLASSIFIER", "load_hand_classifier", "CalibratedBoNet", "FILES", "FILM_RESTORER", "HERE", "ShippedPipeline", "build", "card_hashes", "load_film_restorer", "load_shipped", "save_state",
+__all__ = ["FILM_LOWRES", "FILM_ROUTER", "load_film_router", "HAND_CLASSIFIER", "load_hand_classifier", "CalibratedBoNet", "FILES", "FILM_RESTORER", "HERE", "ShippedPipeline", "build", "card_hashes", "load_film_restorer", "load_shipped", "save_state",
            "sha256", "standardise", "standardise_image", "write_card_section"]
