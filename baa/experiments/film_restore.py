@@ -57,7 +57,7 @@ from baa.models.tiles import apply_tiled
 from baa.paper import KINDS
 from baa.phantom import PhantomConfig, render
 from baa.phantom.appearance import randomise
-from baa.restore import find_label_mask, psnr, route_film
+from baa.restore import psnr, route_film
 from baa.restore import restore as classical
 from baa.train import TrainConfig, Trainer
 from baa.weights import (FILM_LOWRES, FILM_RESTORER, HERE as WEIGHTS_DIR, load_film_restorer, load_film_router, sha256,
