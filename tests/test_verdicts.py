@@ -135,3 +135,14 @@ def test_bench_texts():
     b["speed"]["train_images_per_s_256_channels_last"] = None
     assert "was not timed" in V.training_text(b, tr.drop(columns=["bf16 images/s"]), train_bf16=False)
 
+
+
+def test_collapse_text_names_only_the_pipelines_that_answer_one_age():
+    true = [2.0, 6.0, 10.0, 14.0]
+    results = {"true": true, "pred": {"plain": {"high": [8.01, 8.0, 8.02, 7.99], "noise": [8.0] * 4},
+                                      "nq": {"high": [3.0, 6.5, 9.0, 13.0]}, "cq_multilabel": {"all": [8.0] * 4}}}
+    assert set(V.collapsed(results)) == {"plain"}
+    text = V.collapse_text(results, "rsna-dev")
+    assert PIPELINE_NAMES["plain"] in text and PIPELINE_NAMES["nq"] not in text and "rsna-dev" in text
+    results["pred"]["plain"]["high"] = [2.5, 6.0, 9.0, 14.0]
+    assert V.collapse_text(results, "phantom") == ""

@@ -117,6 +117,28 @@ def recipe_text(effect: pd.DataFrame, source: str) -> str:
             "additions are worth on the same test images.")
 
 
+def collapsed(results: dict, share: float = 0.1) -> dict[str, float]:
+    """Pipelines whose ages on the high-quality test images barely vary: ``{name: spread}`` for each
+    whose standard deviation of predictions is under ``share`` of the true ages' (a regressor that
+    learned the mean age, as the paper's BoNet+ does on a couple of dozen real films)."""
+    truth = np.std(np.asarray(results["true"], float))
+    spread = {n: float(np.std(np.asarray(v["high"], float))) for n, v in results["pred"].items() if "high" in v}
+    return {n: s for n, s in spread.items() if truth > 0 and s < share * truth}
+
+
+def collapse_text(results: dict, source: str) -> str:
+    """A sentence naming the pipelines whose BoNet+ answers nearly one age (``collapsed``), or ``""``."""
+    flat = collapsed(results)
+    if not flat:
+        return ""
+    names = ", ".join(f"{PIPELINE_NAMES[n]} (SD {s:.2f} y)" for n, s in flat.items())
+    sd = float(np.std(np.asarray(results["true"], float)))
+    return (f"**Nearly one age for every image** ({source}): {names}, against an SD of {sd:.2f} y in the true ages. "
+            "Their BoNet+ learned little more than one age near the training mean, so their rows measure a "
+            "constant guess and restoring the input cannot change them: too few training images for this "
+            "recipe, not a verdict on the pipelines.")
+
+
 def dq_all_text(results: dict, source: str) -> str:
     m = results["mae"]
     order = sorted((m[n]["all"], PIPELINE_NAMES[n]) for n in m if "all" in m[n])
