@@ -264,7 +264,7 @@ def restore_file(inp, out, profile=None, checkpoint=None, bits: int = 8, scale: 
         raise ValueError(f"unknown scale {scale!r}; choose {', '.join(RESTORE_SCALES)}")
     if kind not in ("auto", "any", "lowres"):
         raise ValueError(f"unknown kind {kind!r}; choose auto, any or lowres")
-    if kind != "auto" and kind != "any" and not shipped:
+    if kind == "lowres" and not shipped:
         raise ValueError(f"--kind {kind} runs a shipped restorer: leave out --profile, --checkpoint and $BAA_PROFILE")
     if shipped and scale != "film":
         raise ValueError("the shipped film restorer runs at the film's scale only; name a --profile for 'network'")

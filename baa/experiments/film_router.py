@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 import baa.degrade as D
-from baa.experiments.film_restore import KIND_NAMES, OUT, ROOT, _db, load_results, rsna_films
+from baa.experiments.film_restore import OUT, ROOT, _db, load_results, rsna_films
 from baa.io.images import read_image
 from baa.models.tiles import apply_tiled
 from baa.paper import KINDS
@@ -83,7 +83,7 @@ def measure_router(files: list[Path], router: dict, seed: int = 0, progress: boo
     """The router on real films: each file clean and degraded by each kind (``baa degrade``, seed
     ``seed``), routed, and restored by the network it chose. ``{"accuracy": {kind: share routed
     right}, "gain": {kind: mean dB over the degraded film}, "range_db": {kind: [min, max]}, "films":
-    {name: {kind: {"detail_ratio_db", "routed", "psnr"}}}, "n"}``; right: the expert for ``lowres``,
+    {name: {kind: {"detail_ratio_db", "routed", "psnr", "psnr_degraded"}}}, "n"}``; right: the expert for ``lowres``,
     the blind network for the rest."""
     nets = {k: load_film_restorer(kind=k) for k in ("any", "lowres")}
     films = {}
@@ -127,8 +127,7 @@ def run_router(shared: Path | None = None, out: Path = OUT / "results.json", pro
 def router_card_section(rr: dict) -> str:
     """The router's section of the model card, from ``run_router``'s ``"router"`` results."""
     r, ph = rr["router"], rr["router"]["phantom"]
-    rng = ", ".join(f"{KIND_NAMES.get(k, k) if k != 'high' else 'clean'} {lo:.1f} to {hi:.1f}"
-                    for k, (lo, hi) in ph["range_db"].items())
+    rng = ", ".join(f"{'clean' if k == 'high' else k} {lo:.1f} to {hi:.1f}" for k, (lo, hi) in ph["range_db"].items())
     real = "Not measured on real films (`../shared/rsna-dev` absent when it was built)."
     if "rsna_dev" in rr:
         m = rr["rsna_dev"]
@@ -171,7 +170,7 @@ def router_markdown(res: dict | None) -> str:
             return "The router is not calibrated: `python -m baa.experiments.film_router` calibrates and measures it."
         sec = card[card.index(ROUTER_BEGIN):card.index(ROUTER_END) + len(ROUTER_END)]
         src = "As the model card (`baa/weights/MODEL_CARD.md`) recorded when the router was built"
-    body = [ln for ln in sec.splitlines()[2:-1]]  # without the markers and the card's heading
+    body = sec.splitlines()[2:-1]  # without the markers and the card's heading
     return src + ":\n" + "\n".join(body).rstrip()
 
 
