@@ -257,6 +257,14 @@ def phantom_film(path, size: int = 512, seed: int = 0) -> Path:
     return Path(path)
 
 
+def routed_restore(bad: torch.Tensor, nets: dict, router: dict) -> tuple[torch.Tensor, dict]:
+    """A degraded film (1, 1, H, W) restored as ``baa restore --kind auto`` does: routed
+    (``baa.restore.route_film``) to ``nets[kind]`` (``load_film_restorer``'s dicts for ``"any"`` and
+    ``"lowres"``), run in tiles. Returns (restored film in [0, 1], route)."""
+    r = route_film(bad[0, 0], router)
+    return apply_tiled(nets[r["kind"]]["net"], bad, nets[r["kind"]]["tile"]).clamp(0, 1), r
+
+
 @torch.inference_mode()
 def demo(film, seed: int = 0) -> dict:
     """One film (a path) through ``baa degrade`` and ``baa restore`` as it runs by default (``--kind
@@ -267,15 +275,13 @@ def demo(film, seed: int = 0) -> dict:
     nets, router = {k: load_film_restorer(kind=k) for k in ("any", "lowres")}, load_film_router()
     clean = torch.from_numpy(read_image(film, fix_polarity=False))[None, None]
     out = {"clean": clean[0, 0].numpy()}
-    run_net = lambda k, x: apply_tiled(nets[k]["net"], x, nets[k]["tile"]).clamp(0, 1)
     for kind in KINDS:
         bad = D.degrade(clean, kind, seed)
-        r = route_film(bad[0, 0], router)
-        fixed = run_net(r["kind"], bad)
+        fixed, r = routed_restore(bad, nets, router)
         out[kind] = {"degraded": bad[0, 0].numpy(), "restored": fixed[0, 0].numpy(), "routed": r,
                      "psnr_degraded": psnr(bad, clean), "psnr_restored": psnr(fixed, clean)}
         if r["kind"] != "any":
-            blind = run_net("any", bad)
+            blind = apply_tiled(nets["any"]["net"], bad, nets["any"]["tile"]).clamp(0, 1)
             out[kind].update(blind=blind[0, 0].numpy(), psnr_blind=psnr(blind, clean))
     return out
 
@@ -339,7 +345,7 @@ KIND_NAMES = {"high": "none (the clean film)", "label_box": "label, inside its b
               "label_outside": "label, outside its box"}
 
 
-EXPERT = "ResUNet, low-resolution expert (`baa restore --kind lowres`)"  # `--kind auto` routes to one of the two
+EXPERT = "ResUNet, low-resolution expert (`baa restore --kind lowres`)"
 
 
 def _rows(mean: dict, expert: dict | None = None) -> list[str]:

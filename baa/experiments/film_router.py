@@ -24,13 +24,12 @@ import torch
 from tqdm.auto import tqdm
 
 import baa.degrade as D
-from baa.experiments.film_restore import OUT, ROOT, _db, load_results, rsna_films
+from baa.experiments.film_restore import OUT, ROOT, _db, load_results, routed_restore, rsna_films
 from baa.io.images import read_image
-from baa.models.tiles import apply_tiled
 from baa.paper import KINDS
 from baa.phantom import PhantomConfig, render
 from baa.phantom.appearance import randomise
-from baa.restore import detail_ratio_db, psnr, route_film, separating_threshold
+from baa.restore import detail_ratio_db, psnr, separating_threshold
 from baa.weights import FILM_ROUTER, HERE as WEIGHTS_DIR, load_film_restorer, load_film_router, write_card_section
 
 ROUTER_BEGIN, ROUTER_END = "<!-- film-router -->", "<!-- /film-router -->"
@@ -92,9 +91,7 @@ def measure_router(files: list[Path], router: dict, seed: int = 0, progress: boo
         row = {}
         for kind in ("high", *KINDS):
             bad = clean if kind == "high" else D.degrade(clean, kind, seed)
-            r = route_film(bad[0, 0], router)
-            m = nets[r["kind"]]
-            fixed = apply_tiled(m["net"], bad, m["tile"]).clamp(0, 1)
+            fixed, r = routed_restore(bad, nets, router)
             row[kind] = {"detail_ratio_db": r["detail_ratio_db"], "routed": r["kind"],
                          "psnr": _db(psnr(fixed, clean)), "psnr_degraded": _db(psnr(bad, clean))}
         films[f.name] = row
