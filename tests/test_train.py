@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from baa.models import BoNetPlus, QualityClassifier, ResUNet
-from baa.train import (TrainConfig, fit_classifier, fit_regressor, fit_restorer, load_checkpoint, pick_device,
+from baa.train import (TrainConfig, adapt_batchnorm, fit_classifier, fit_regressor, fit_restorer, load_checkpoint, pick_device,
                        predict)
 
 
@@ -205,3 +205,24 @@ def test_the_paper_recipe_trains_without_precise_bn():
     torch.manual_seed(1)
     t = fit_regressor(BoNetPlus(width=0.125), _data(n=16), cfg, recipe="paper")
     assert t.config.bn_recalibration == 0 and t.extra["recipe"] == "paper"
+
+
+def test_adapt_batchnorm_takes_the_statistics_of_the_target_images_and_leaves_the_weights():
+    torch.manual_seed(0)
+    model = BoNetPlus(width=0.125).eval()
+    target = 3.0 + 2.0 * torch.rand(6, 1, 32, 32)  # a "domain" far from BatchNorm's initial statistics
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    adapted = adapt_batchnorm(model, target, batch_size=3)
+    assert not adapted.training
+    first = next(m for m in adapted.modules() if isinstance(m, torch.nn.BatchNorm2d))  # BN-ReLU-Conv: sees the pixels
+    for k, v in model.state_dict().items():  # the source model is untouched
+        assert torch.equal(v, before[k]), k
+    for (k, v), (_, w) in zip(adapted.state_dict().items(), model.state_dict().items()):
+        if "running" in k:
+            continue
+        if v.dtype.is_floating_point:
+            assert torch.equal(v, w), k  # weights are the same
+    # the average of the two batches' statistics (equal batches: the mean is the images' mean)
+    assert first.running_mean.item() == pytest.approx(target.mean().item(), abs=1e-5)
+    assert first.running_var.item() == pytest.approx((target[:3].var() + target[3:].var()).item() / 2, rel=1e-4)
+    assert first.momentum == next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)).momentum

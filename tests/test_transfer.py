@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import torch
 from baa.experiments import transfer as T
+from baa.models.bonet import BoNetPlus
 from baa.phantom import PhantomConfig, render
 from baa.phantom.appearance import Appearance, randomise
+from baa.train import adapt_batchnorm
 from baa.weights import standardise_image
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -124,6 +126,33 @@ def test_chapter_11_tables_and_figures_from_a_results_file():
     t = D.results_table(res)
     assert len(t) == 2 + len(T.HEADS) and t.iloc[0]["variant"].startswith("mean age")
     assert t.iloc[1]["mae"] == 4.0 and (t.iloc[2:]["mae"] == 2.0).all()
-    assert len(D.figure_pred_vs_true(res).axes) == 1 + len(T.HEADS)
+    assert len([a for a in D.figure_pred_vs_true(res).axes if a.axison]) == 1 + len(T.HEADS)
+    assert D.seed_table(res) is None
+    v["adabn"] = {"zero_shot": s(3.0), "pred": (y + 2).tolist(), "toddler_max": 5.0}
+    v["seeds"] = [{"seed": k, "zero_shot": s(4.0 + k), "adabn": s(3.0), "cv": {h: s(2.0) for h in T.HEADS}} for k in range(3)]
+    t = D.results_table(res)
+    assert len(t) == 3 + len(T.HEADS) and t.iloc[2]["variant"] == "randomised + AdaBN" and t.iloc[2]["mae"] == 3.0
+    assert len([a for a in D.figure_pred_vs_true(res).axes if a.axison]) == 2 + len(T.HEADS)
+    st = D.seed_table(res)
+    assert len(st) == 2 + len(T.HEADS) and st.iloc[0]["mae"] == "5.00 ± 1.00" and st.iloc[1]["mae"] == "3.00 ± 0.00"
     assert len(D.figure_curve(res).axes[0].lines) == len(T.HEADS) + 1
     plt.close("all")
+
+
+def test_adabn_leave_one_out_takes_no_film_s_statistics_from_itself():
+    """A film's AdaBN reading uses BatchNorm statistics of the other films only: scaling film 2's
+    pixels moves every other film's reading (its pixels are in their statistics) but the statistics
+    that read film 2 stay the others'."""
+    torch.manual_seed(0)
+    model = BoNetPlus(width=0.125).eval()
+    x = torch.rand(5, 1, 32, 32)
+    xt = torch.rand(2, 1, 32, 32)
+    real = {"rsna": {"image": x, "age": torch.arange(5.0) * 3}, "toddlers": {"image": xt, "names": ["a", "b"]}}
+    a = T.adabn_loo(model, real, T.Recipe())
+    assert len(a["pred"]) == 5 and set(a["toddlers"]) == {"a", "b"} and {"mae", "r", "bias"} <= set(a["zero_shot"])
+    others = torch.cat([x[[0, 1, 3, 4]], xt])
+    assert a["pred"][2] == pytest.approx(float(T.network_inputs(adapt_batchnorm(model, others), x[2:3])[1][0]), abs=1e-5)
+    x2 = x.clone()
+    x2[2] *= 3.0
+    b = T.adabn_loo(model, {**real, "rsna": {**real["rsna"], "image": x2}}, T.Recipe())
+    assert not np.isclose(a["pred"][0], b["pred"][0])

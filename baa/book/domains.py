@@ -116,23 +116,50 @@ def results_table(res: dict):
     """One row per variant and head: MAE, r, bias (years) on rsna-dev; zero-shot and leave-one-out."""
     rows = [{"variant": "mean age (leave-one-out)", "real labels": "all 27 others", **res["baseline"]["mean_loo"]}]
     for name, v in res["variants"].items():
-        rows.append({"variant": name, "real labels": "none (zero-shot)", **v["zero_shot"]})
+        rows.append({"variant": name, "real labels": "none (zero-shot)", **v["zero_shot"],
+                     **({"toddlers max": v["toddler_max"]} if "toddlers" in v else {})})
+        if "adabn" in v:  # zero-shot too: BatchNorm statistics from the other real films, no label
+            a = v["adabn"]
+            rows.append({"variant": f"{name} + AdaBN", "real labels": "none (zero-shot, leave-one-out)", **a["zero_shot"],
+                         **({"toddlers max": a["toddler_max"]} if "toddler_max" in a else {})})
         for h, s in v["cv"].items():
             rows.append({"variant": f"{name} + {h}", "real labels": "27 (leave-one-out)", **s})
-        if "toddlers" in v:
-            rows[-1 - len(v["cv"])]["toddlers max"] = v["toddler_max"]
     return pd.DataFrame(rows).round(2)
+
+
+def seed_table(res: dict):
+    """The spread over trainings (``transfer run --seeds N``): for each variant and reading, the mean and
+    standard deviation over seeds of MAE, r and bias on rsna-dev; None when no variant has several seeds."""
+    rows = []
+    for name, v in res["variants"].items():
+        runs = v.get("seeds") or []
+        if len(runs) < 2:
+            continue
+        readings = [("zero-shot", lambda e: e["zero_shot"]), ("zero-shot + AdaBN", lambda e: e["adabn"])]
+        readings += [(h, lambda e, h=h: e["cv"][h]) for h in HEADS]
+        for label, get in readings:
+            row = {"variant": name, "reading": label, "seeds": len(runs)}
+            for k in ("mae", "r", "bias"):
+                vals = np.array([get(e)[k] for e in runs])
+                row[k] = f"{vals.mean():.2f} ± {vals.std(ddof=1):.2f}"
+            rows.append(row)
+    return pd.DataFrame(rows) if rows else None
 
 
 def figure_pred_vs_true(res: dict):
     """Predicted against true age for every variant (zero-shot and each head, leave-one-out), the
     mean-age baseline and the identity line on the same axes."""
     vs = list(res["variants"].values())
-    cols = 1 + len(HEADS)
+    cols = 2 + len(HEADS)
     fig, axes = plt.subplots(len(vs), cols, figsize=(3 * cols, 3 * len(vs)), squeeze=False)
     for row, v in zip(axes, vs):
         y = np.array(v["true"])
-        preds = [("zero-shot", v["zero_shot_pred"], v["zero_shot"])] + [(h, v["cv_pred"][h], v["cv"][h]) for h in HEADS]
+        preds = [("zero-shot", v["zero_shot_pred"], v["zero_shot"])]
+        if "adabn" in v:
+            preds.append(("zero-shot + AdaBN", v["adabn"]["pred"], v["adabn"]["zero_shot"]))
+        preds += [(h, v["cv_pred"][h], v["cv"][h]) for h in HEADS]
+        for ax in row[len(preds):]:
+            ax.axis("off")
         for ax, (h, p, s) in zip(row, preds):
             ax.scatter(y, p, s=14)
             ax.plot([0, 18], [0, 18], "k--", lw=0.8)

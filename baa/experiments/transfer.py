@@ -31,12 +31,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from tqdm.auto import tqdm
 
 from baa.data.prepare import prepare_full
 from baa.models.bonet import BoNetPlus
 from baa.phantom import PhantomConfig, render
 from baa.phantom.appearance import Appearance, randomise
-from baa.train import TrainConfig, fit_regressor, predict
+from baa.train import TrainConfig, adapt_batchnorm, fit_regressor, predict
 from baa.weights import FILES, CalibratedBoNet, ShippedPipeline, load_shipped, save_state, sha256, standardise_image
 from baa.weights import HERE as WEIGHTS_DIR
 from baa.weights.model import AGE_MAX, AGE_MIN
@@ -67,6 +68,7 @@ class Recipe:
     appearance: bool = True  # domain randomisation of the look
     standardise: bool = True  # histogram matching inside the hand mask
     render_size: int = 128
+    proportion_spread: float = 1.0  # PhantomConfig.proportion_spread: the anatomy's own randomisation
     threads: int = 2
 
 
@@ -97,11 +99,11 @@ def prepare_files(paths, size: int, workers: int = 2) -> tuple[torch.Tensor, tor
 
 
 def phantom_inputs(n: int, size: int, seed: int = 0, start: int = 0, appearance: bool = True,
-                   render_size: int = 128, workers: int = 2, chunk: int = 32) -> dict:
+                   render_size: int = 128, workers: int = 2, chunk: int = 32, proportion_spread: float = 1.0) -> dict:
     """``n`` phantoms (indices ``start..``) rendered at ``render_size``, their look randomised
     (``appearance``), written as 8-bit PNGs, prepared like a film. Returns ``{"raw", "image"
     (standardised), "age", "male"}``. Deterministic: same arguments, same tensors."""
-    cfg = PhantomConfig(size=render_size)
+    cfg = PhantomConfig(size=render_size, proportion_spread=proportion_spread)
     ages, males, paths = [], [], []
     with tempfile.TemporaryDirectory() as d:
         for i0 in range(start, start + n, chunk):
@@ -271,6 +273,26 @@ def evaluate(model: BoNetPlus, real: dict, r: Recipe, name: str, repeats: int = 
         _, pt = network_inputs(model, t["image"] if r.standardise else t["raw"])
         out["toddlers"] = dict(zip(t["names"], [round(float(v), 2) for v in pt]))
         out["toddler_max"] = float(pt.max())
+    out["adabn"] = adabn_loo(model, real, r)
+    return out
+
+
+def adabn_loo(model: BoNetPlus, real: dict, r: Recipe) -> dict:
+    """Zero-shot with AdaBN (``baa.train.adapt_batchnorm``), leave-one-out: every real film, RSNA or
+    toddler, is read by a copy of BoNet+ whose BatchNorm statistics come from all the *other* real films.
+    No label is used, and no film's own pixels set the statistics that read it."""
+    key = "image" if r.standardise else "raw"
+    parts = [real["rsna"][key]] + ([real["toddlers"][key]] if "toddlers" in real else [])
+    pool = torch.cat(parts)
+    pred = np.zeros(len(pool))
+    for i in tqdm(range(len(pool)), desc="AdaBN, leave-one-out", leave=False):
+        others = torch.cat([pool[:i], pool[i + 1:]])
+        pred[i] = network_inputs(adapt_batchnorm(model, others), pool[i:i + 1])[1][0]
+    n = len(parts[0])
+    out = {"pred": pred[:n].tolist(), "zero_shot": scores(pred[:n], real["rsna"]["age"].numpy())}
+    if "toddlers" in real:
+        out["toddlers"] = dict(zip(real["toddlers"]["names"], [round(float(v), 2) for v in pred[n:]]))
+        out["toddler_max"] = float(pred[n:].max())
     return out
 
 
@@ -317,7 +339,8 @@ def rebuild(out: Path | None = None, r: Recipe = Recipe(), head: str = SHIPPED_H
     real = real_inputs(r.size)
     if real is None:
         raise FileNotFoundError(f"{shared_dir() / 'rsna-dev'}: the real labelled films are needed to rebuild")
-    data = phantom_inputs(r.n, r.size, r.seed, appearance=r.appearance, render_size=r.render_size)
+    data = phantom_inputs(r.n, r.size, r.seed, appearance=r.appearance, render_size=r.render_size,
+                          proportion_spread=r.proportion_spread)
     model = train_bonet(data, r, progress)
     return save_shipped(model, real, r, head, out, time.time() - t0)
 
@@ -364,11 +387,14 @@ def reevaluate(r: Recipe = Recipe(), variants=("randomised", "plain"), out: Path
     return res
 
 
-def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "results.json", save_model: bool = True) -> dict:
-    """The experiment: for each variant, a phantom-trained BoNet+, scored zero-shot and with real
-    labels (leave-one-out) on rsna-dev, the learning curve, the toddler readings. Variants:
-    ``randomised`` (appearance randomised + standardised, the shipped recipe), ``plain`` (the
-    phantom's own look, no standardisation)."""
+def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "results.json", save_model: bool = True,
+        seeds: int = 1) -> dict:
+    """The experiment: for each variant, a phantom-trained BoNet+, scored zero-shot (as trained, and
+    with AdaBN) and with real labels (leave-one-out) on rsna-dev, the learning curve, the toddler
+    readings. Variants: ``randomised`` (appearance randomised + standardised, the shipped recipe),
+    ``plain`` (the phantom's own look, no standardisation). ``seeds`` > 1: the variant is trained
+    again on seeds ``r.seed + 1, ...`` (new phantoms, new initialisation) and ``"seeds"`` lists every
+    training's scores, so that the spread of one training's figures is measured."""
     torch.set_num_threads(r.threads)
     real = real_inputs(r.size)
     if real is None:
@@ -377,28 +403,44 @@ def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "resul
     res.setdefault("variants", {})
     y = real["rsna"]["age"].numpy().astype(np.float64)
     res["baseline"] = mean_age_baseline(y)
+    out.parent.mkdir(parents=True, exist_ok=True)
     for v in variants:
         rv = r if v == "randomised" else replace(r, appearance=False, standardise=False)
         t0 = time.time()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        cache = out.parent / f"phantoms_{rv.n}_{rv.size}_{rv.seed}_{rv.render_size}_{int(rv.appearance)}.pt"
-        if cache.exists():
-            data = torch.load(cache)
-        else:
-            data = phantom_inputs(rv.n, rv.size, rv.seed, appearance=rv.appearance, render_size=rv.render_size)
-            torch.save(data, cache)
+        data = _phantoms(rv, out.parent)
         t1 = time.time()
         model = train_bonet(data, rv, progress=True)
         t2 = time.time()
         torch.save(model.state_dict(), out.parent / f"bonet_{v}.pt")
         ev = evaluate(model, real, rv, v)
         ev["seconds"] = {"phantoms": round(t1 - t0, 1), "train": round(t2 - t1, 1)}
+        if seeds > 1:
+            ev["seeds"] = [_seed_scores(ev, rv.seed)] + [
+                _seed_scores(evaluate(train_bonet(_phantoms(rs, out.parent), rs), real, rs, v, repeats=1), rs.seed)
+                for rs in (replace(rv, seed=rv.seed + k) for k in range(1, seeds))]
         res["variants"][v] = ev
         if save_model and v == "randomised":
             res["shipped"] = save_shipped(model, real, rv, SHIPPED_HEAD, None, t2 - t0)
         out.write_text(json.dumps(res, indent=1))
         print(json.dumps({k: ev[k] for k in ("zero_shot", "cv", "curve", "toddlers", "seconds") if k in ev}, indent=1))
     return res
+
+
+def _phantoms(rv: Recipe, folder: Path) -> dict:
+    """``phantom_inputs`` for a recipe, cached in ``folder`` under the arguments that make them."""
+    cache = folder / f"phantoms_{rv.n}_{rv.size}_{rv.seed}_{rv.render_size}_{int(rv.appearance)}_{rv.proportion_spread:g}.pt"
+    if cache.exists():
+        return torch.load(cache)
+    data = phantom_inputs(rv.n, rv.size, rv.seed, appearance=rv.appearance, render_size=rv.render_size,
+                          proportion_spread=rv.proportion_spread)
+    torch.save(data, cache)
+    return data
+
+
+def _seed_scores(ev: dict, seed: int) -> dict:
+    """What one training scored: zero-shot, AdaBN, each head (leave-one-out), the oldest toddler reading."""
+    return {"seed": seed, "zero_shot": ev["zero_shot"], "adabn": ev["adabn"]["zero_shot"], "cv": ev["cv"],
+            "toddler_max": ev.get("toddler_max"), "adabn_toddler_max": ev["adabn"].get("toddler_max")}
 
 
 def load_results(path: Path = OUT / "results.json") -> dict | None:
@@ -414,11 +456,12 @@ def main(argv=None) -> None:
     ap.add_argument("--size", type=int, default=Recipe.size)
     ap.add_argument("--width", type=float, default=Recipe.width)
     ap.add_argument("--seed", type=int, default=Recipe.seed)
+    ap.add_argument("--seeds", type=int, default=1, help="run: train each variant on this many seeds (the spread)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     r = Recipe(n=a.n, epochs=a.epochs, size=a.size, width=a.width, seed=a.seed)
     if a.what == "run":
-        run(r, tuple(a.variants.split(",")), Path(a.out) if a.out else OUT / "results.json")
+        run(r, tuple(a.variants.split(",")), Path(a.out) if a.out else OUT / "results.json", seeds=a.seeds)
     elif a.what == "reevaluate":
         reevaluate(r, tuple(a.variants.split(",")))
     elif a.what == "ship":  # the shipped model from the BoNet+ `run` saved (no retraining)
@@ -451,6 +494,8 @@ def model_card(res: dict | None = None, path: Path | None = None) -> str:
         lines.append(f"| always the mean age of the other 27 (leave-one-out) | 27 | MAE {b['mean_loo']['mae']:.2f} y |")
         for name, vv in res["variants"].items():
             lines.append(f"| {name}, zero-shot | none | {fmt(vv['zero_shot'])} |")
+            if "adabn" in vv:
+                lines.append(f"| {name}, zero-shot + AdaBN (statistics of the other 37 real films) | none | {fmt(vv['adabn']['zero_shot'])} |")
             for h, sc in vv["cv"].items():
                 lines.append(f"| {name} + {h} | 27 (leave-one-out) | {fmt(sc)} |")
     tod = ", ".join(f"{k} {val:.1f}" for k, val in (v or {}).get("toddlers", {}).items())

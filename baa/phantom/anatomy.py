@@ -30,6 +30,7 @@ class PhantomConfig:
     pose_variation: bool = True  # rotation, position, scale, finger spread
     max_rotation_deg: float = 15.0
     texture: float = 0.6  # amplitude of the trabecular texture
+    proportion_spread: float = 1.0  # scales each hand's scatter of width, bone width, soft tissue (issue 18's anatomy randomisation)
 
 
 H_REF = 19.3  # hand length the tables are drawn at (adult male ~18.9 cm + fingertip pad)

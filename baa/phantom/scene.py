@@ -55,14 +55,15 @@ def _hand(subj: dict, z, u, cfg: PhantomConfig) -> SimpleNamespace:
     hl = torch.where(male, interp(ag, HAND_LENGTH_AGES, HAND_LENGTH_BOYS),
                      interp(ag, HAND_LENGTH_AGES, HAND_LENGTH_GIRLS)) * torch.exp(0.05 * z.hand_length)
     young = torch.exp(-ag / 3)
+    k = cfg.proportion_spread  # 1: the calibrated scatter; more: proportions that say nothing of age
     return SimpleNamespace(
         ref=ref, mat=mat, ag=ag, hl=hl, young=young,
         sg=hl / H_REF,  # global scale (B,)
-        wx=(1 + 0.15 * young) * (1 + 0.04 * z.hand_width),  # infants: broad hands
-        wf=(1 + 0.30 * young) * (1 + 0.06 * z.bone_width),  # infants: short, wide bones
+        wx=(1 + 0.15 * young) * (1 + 0.04 * k * z.hand_width).clamp(min=0.5),  # infants: broad hands
+        wf=(1 + 0.30 * young) * (1 + 0.06 * k * z.bone_width).clamp(min=0.5),  # infants: short, wide bones
         f_oss=1 - 0.22 * torch.exp(-ag / 2.5),  # ossified share of each bone's length
         cort_f=0.18 + 0.27 * (1 - torch.exp(-ag / 6)),  # cortex / shaft radius
-        soft_f=(1 + 0.3 * young) * torch.exp(0.08 * z.soft_tissue),
+        soft_f=(1 + 0.3 * young) * torch.exp(0.08 * k * z.soft_tissue),
         lf=1 - 0.08 * torch.exp(-ag / 4),  # fingers grow faster than the palm (37% from 3 to 10 y)
         spread=(0.3 + 1.1 * u.spread) if cfg.pose_variation else torch.full_like(ref, 0.6),
         thumb_abd=(-0.12 + 0.3 * u.thumb) if cfg.pose_variation else torch.zeros_like(ref),
