@@ -74,4 +74,4 @@ weights: env
 	$(PY) -m baa.experiments.film_restore run
 	$(PY) -m baa.experiments.film_restore lowres
 	$(PY) -m baa.assess.handnet build
-	$(PY) -m baa.experiments.transfer card
+	$(PY) -m baa.experiments.transfer_card

@@ -29,7 +29,9 @@ def chapter_inputs(n_phantoms: int = 48, size: int | None = None, seed: int = 0)
     shipped model's size, raw and standardised; ``real`` is None when ``../shared`` is absent."""
     m = load_shipped()
     size = size or m["size"]
-    ph = phantom_inputs(n_phantoms, size, seed, start=SPLIT_TEST, render_size=Recipe.render_size)
+    rec = m["meta"].get("recipe", {})  # the phantoms of the shipped model's own recipe
+    ph = phantom_inputs(n_phantoms, size, seed, start=SPLIT_TEST, render_size=rec.get("render_size", Recipe.render_size),
+                        proportion_spread=rec.get("proportion_spread", 1.0))
     return {"models": m, "phantoms": ph, "real": real_inputs(size), "size": size}
 
 

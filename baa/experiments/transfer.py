@@ -10,6 +10,7 @@ their look randomised (``baa.phantom.appearance``), written as 8-bit PNGs and re
 
     python -m baa.experiments.transfer run       # the variants + learning curve -> artifacts/transfer/results.json
     python -m baa.experiments.transfer rebuild   # the shipped model -> baa/weights/bonet_real.pt  (make weights)
+    python -m baa.experiments.transfer_card      # its model card, baa/weights/MODEL_CARD.md, from the results
 
 Layer: experiments.
 """
@@ -19,10 +20,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import multiprocessing as mp
 import os
-import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
@@ -36,9 +35,9 @@ from tqdm.auto import tqdm
 from baa.data.prepare import prepare_full
 from baa.models.bonet import BoNetPlus
 from baa.phantom import PhantomConfig, render
-from baa.phantom.appearance import Appearance, randomise
+from baa.phantom.appearance import randomise
 from baa.train import TrainConfig, adapt_batchnorm, fit_regressor, predict
-from baa.weights import FILES, CalibratedBoNet, ShippedPipeline, load_shipped, save_state, sha256, standardise_image
+from baa.weights import CalibratedBoNet, ShippedPipeline, save_state, sha256, standardise_image
 from baa.weights import HERE as WEIGHTS_DIR
 from baa.weights.model import AGE_MAX, AGE_MIN
 
@@ -68,7 +67,7 @@ class Recipe:
     appearance: bool = True  # domain randomisation of the look
     standardise: bool = True  # histogram matching inside the hand mask
     render_size: int = 128
-    proportion_spread: float = 1.0  # PhantomConfig.proportion_spread: the anatomy's own randomisation
+    proportion_spread: float = 3.0  # PhantomConfig.proportion_spread: proportions randomised 3x the phantom's scatter
     threads: int = 2
 
 
@@ -449,128 +448,28 @@ def load_results(path: Path = OUT / "results.json") -> dict | None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m baa.experiments.transfer")
-    ap.add_argument("what", choices=("run", "reevaluate", "rebuild", "ship", "card"))
+    ap.add_argument("what", choices=("run", "reevaluate", "rebuild", "ship"))
     ap.add_argument("--variants", default="randomised")
     ap.add_argument("--n", type=int, default=Recipe.n)
     ap.add_argument("--epochs", type=int, default=Recipe.epochs)
     ap.add_argument("--size", type=int, default=Recipe.size)
     ap.add_argument("--width", type=float, default=Recipe.width)
     ap.add_argument("--seed", type=int, default=Recipe.seed)
+    ap.add_argument("--render-size", type=int, default=Recipe.render_size)
+    ap.add_argument("--spread", type=float, default=Recipe.proportion_spread, help="PhantomConfig.proportion_spread")
     ap.add_argument("--seeds", type=int, default=1, help="run: train each variant on this many seeds (the spread)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
-    r = Recipe(n=a.n, epochs=a.epochs, size=a.size, width=a.width, seed=a.seed)
+    r = Recipe(n=a.n, epochs=a.epochs, size=a.size, width=a.width, seed=a.seed, render_size=a.render_size,
+               proportion_spread=a.spread)
     if a.what == "run":
         run(r, tuple(a.variants.split(",")), Path(a.out) if a.out else OUT / "results.json", seeds=a.seeds)
     elif a.what == "reevaluate":
         reevaluate(r, tuple(a.variants.split(",")))
     elif a.what == "ship":  # the shipped model from the BoNet+ `run` saved (no retraining)
         print(json.dumps(ship_saved(r), indent=1))
-    elif a.what == "card":  # the other files' marked sections (film_restore's, handnet's) are carried over
-        card = WEIGHTS_DIR / "MODEL_CARD.md"
-        old, new = card.read_text(), model_card()
-        for m in re.finditer(r"<!-- ([\w-]+) -->.*?<!-- /\1 -->", old, flags=re.S):
-            new = new.rstrip("\n") + "\n\n" + m.group(0) + "\n"
-        card.write_text(new)
     else:
         print(json.dumps(rebuild(Path(a.out) if a.out else None, r), indent=1))
-
-
-def model_card(res: dict | None = None, path: Path | None = None) -> str:
-    """``baa/weights/MODEL_CARD.md`` from the results of ``run`` and the shipped files (sizes, sha256)."""
-    res = res or load_results() or {}
-    m = load_shipped()
-    meta, r = m["meta"], m["meta"]["recipe"]
-    v = res.get("variants", {}).get("randomised")
-    rows = "\n".join(f"| `{f}` | {(WEIGHTS_DIR / f).stat().st_size} | `{sha256(WEIGHTS_DIR / f)}` |"
-                     for f in FILES[:1])  # the film restorer's row is in its own section
-    fmt = lambda s: f"MAE {s['mae']:.2f} y, r {s['r']:.2f}, bias {s['bias']:+.2f} y"
-    lines = [f"| variant | real labels | rsna-dev (28 films) |", "|---|---|---|",
-             "| before issue 18: cpu-profile DQ through `baa assess` (measured in the issue, not here) | none | "
-             "MAE 3.31 y, r 0.61, bias +1.9 y |"]
-    if res:
-        b = res["baseline"]
-        lines.append(f"| always the mean age of all 28 (in-sample) | 28 | MAE {b['mean_all']['mae']:.2f} y |")
-        lines.append(f"| always the mean age of the other 27 (leave-one-out) | 27 | MAE {b['mean_loo']['mae']:.2f} y |")
-        for name, vv in res["variants"].items():
-            lines.append(f"| {name}, zero-shot | none | {fmt(vv['zero_shot'])} |")
-            if "adabn" in vv:
-                lines.append(f"| {name}, zero-shot + AdaBN (statistics of the other 37 real films) | none | {fmt(vv['adabn']['zero_shot'])} |")
-            for h, sc in vv["cv"].items():
-                lines.append(f"| {name} + {h} | 27 (leave-one-out) | {fmt(sc)} |")
-    tod = ", ".join(f"{k} {val:.1f}" for k, val in (v or {}).get("toddlers", {}).items())
-    real = real_inputs(m["size"])
-    if real and "toddlers" in real:  # the shipped model itself, as baa assess reads them
-        t = predict(m["pipe"].regressor, real["toddlers"]["image"], batch_size=16, device="cpu", tta=TTA).numpy()
-        tod += "; by the shipped model (its head included): " + ", ".join(
-            f"{k} {val:.1f}" for k, val in zip(real["toddlers"]["names"], t))
-    return CARD.format(files=rows, n=r["n"], size=r["size"], width=r["width"], epochs=r["epochs"], lr=r["lr"],
-                       seed=r["seed"], head=meta["head"], threads=meta["threads"], torch=meta["torch"],
-                       table="\n".join(lines), toddlers=tod or "(not measured)",
-                       seconds=(res.get("shipped") or {}).get("seconds", "?"))
-
-
-CARD = """# Model card: the shipped BoNet+ (`baa/weights`)
-
-BoNet+ (Table 1, width {width}) at {size} x {size} px, trained on appearance-randomised phantoms that went
-through `baa.data.prepare` and the intensity standardisation (`baa.weights.standardise_image`), with a
-`{head}` head fitted on the 28 real RSNA films of `../shared/rsna-dev`. `baa.weights.load_shipped()`
-returns what `baa.assess.assess.load_models` returns (pipeline `"shipped"`: `restore` is the
-standardisation, `regressor` BoNet+ with its head). `baa assess` runs no ResUNet before it: the real films are
-not degraded the way the paper's DQ restorer was trained for. `baa restore` runs the film-scale ResUNet of the
-last section (`baa.weights.load_film_restorer()`).
-
-## Files
-
-| file | bytes | sha256 |
-|---|---|---|
-{files}
-
-## Data
-
-- {n} phantoms (`baa.phantom`, seed {seed}, ages uniform 0-19 y, both sexes), rendered at 128 px, their
-  look randomised by `baa.phantom.appearance` (exposure, gamma, background, scatter, blur, noise, rotation,
-  zoom, collimation, markers, rulers), written as 8-bit PNGs and prepared like a film.
-- 28 real films with labels (`../shared/rsna-dev`: RSNA Pediatric Bone Age Challenge 2017, 1.1-15 y, mean
-  9.0 y, 9 boys, 19 girls; non-commercial research use with attribution). They fit the head only.
-- No Digital Hand Atlas, no other real film.
-
-## Training command
-
-`make weights` (= `python -m baa.experiments.transfer rebuild`): Adam, lr {lr}, cosine schedule, L_MAE,
-{epochs} epochs, batch 32, the package's augmentation, fp32, {threads} threads, torch {torch}; then the
-head fitted on all 28 films ({head}: `recal` = least-squares line on BoNet+'s age; the ridge heads choose
-alpha by leave-one-out on the films). Deterministic: same machine and
-thread count, same bytes. Measured wall time of the phantom rendering and training on the 2-core
-development machine (shared with other jobs): {seconds} s.
-
-## Measured errors (rsna-dev; `python -m baa.experiments.transfer run`, chapter 11)
-
-{table}
-
-The shipped head is fitted on all 28 films, so its error on them is in-sample; the leave-one-out rows above
-are the honest estimate of its error on new films like these.
-
-Toddler films (`../shared/real-xrays`, unlabelled, all infants/toddlers), read zero-shot by the phantom-trained
-BoNet+ of the same recipe (years): {toddlers}.
-
-Issue 18's targets are **not met**: zero-shot MAE <= 2.0 y with r >= 0.8 and toddlers under 4 y; with real
-labels (cross-validated) <= 1.2 y. The shipped model is a modest improvement over always answering the mean
-age, not a reliable reader.
-
-## Known limits
-
-- Few real films: 28 for the head, 19 of them girls; sex is not used. The leave-one-out error has a wide
-  uncertainty (a few films move it by tenths of a year).
-- Weakest where there are no labelled films: under 2 y and over 15 y; the head's correction is linear in
-  BoNet+'s features and extrapolates poorly there. The toddler films have no labels at all.
-- The phantom's anatomy is not yet the real one (tubular bones as straight rods, the thumb on a thin web,
-  carpals apart, little infant soft tissue): the zero-shot reader carries that gap.
-- 64 px input: fine epiphyseal detail (capping, fusion lines) is below its resolution.
-- The preparation (`baa.data.prepare`) keeps a film photographed inside its cassette with the cassette in
-  the crop; such films are read with a different background than the rest.
-- Not a medical device.
-"""
 
 
 if __name__ == "__main__":
