@@ -459,11 +459,13 @@ def main(argv=None) -> None:
     ap.add_argument("--spread", type=float, default=Recipe.proportion_spread, help="PhantomConfig.proportion_spread")
     ap.add_argument("--seeds", type=int, default=1, help="run: train each variant on this many seeds (the spread)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--no-ship", action="store_true", help="run: leave baa/weights/bonet_real.pt as it is (trying a recipe)")
     a = ap.parse_args(argv)
     r = Recipe(n=a.n, epochs=a.epochs, size=a.size, width=a.width, seed=a.seed, render_size=a.render_size,
                proportion_spread=a.spread)
     if a.what == "run":
-        run(r, tuple(a.variants.split(",")), Path(a.out) if a.out else OUT / "results.json", seeds=a.seeds)
+        run(r, tuple(a.variants.split(",")), Path(a.out) if a.out else OUT / "results.json", save_model=not a.no_ship,
+            seeds=a.seeds)
     elif a.what == "reevaluate":
         reevaluate(r, tuple(a.variants.split(",")))
     elif a.what == "ship":  # the shipped model from the BoNet+ `run` saved (no retraining)
