@@ -18,7 +18,7 @@ import pandas as pd
 
 from baa.book.viz import image_grid
 from baa.experiments import film_restore, film_router
-from baa.experiments.transfer import (HEADS, TTA, Recipe, network_inputs, phantom_inputs, real_inputs, scores)
+from baa.experiments.transfer import (HEADS, TTA, Recipe, mean_sd, network_inputs, phantom_inputs, real_inputs, scores)
 from baa.paper import KINDS
 from baa.train import predict
 from baa.weights import load_shipped
@@ -142,8 +142,7 @@ def seed_table(res: dict):
         for label, get in readings:
             row = {"variant": name, "reading": label, "seeds": len(runs)}
             for k in ("mae", "r", "bias"):
-                vals = np.array([get(e)[k] for e in runs])
-                row[k] = f"{vals.mean():.2f} ± {vals.std(ddof=1):.2f}"
+                row[k] = mean_sd([get(e)[k] for e in runs])
             rows.append(row)
     return pd.DataFrame(rows) if rows else None
 

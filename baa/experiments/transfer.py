@@ -243,6 +243,12 @@ def scores(pred, true) -> dict:
             "bias": float((pred - true).mean()), "rmse": float(np.sqrt(((pred - true) ** 2).mean()))}
 
 
+def mean_sd(values) -> str:
+    """``"mean ± SD"`` (sample SD) of one figure over trainings, as chapter 11 and the model card print it."""
+    v = np.asarray(values, float)
+    return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}"
+
+
 def mean_age_baseline(y: np.ndarray) -> dict:
     """Always answering the mean age of the other films (leave-one-out) and of all films."""
     n = len(y)

@@ -12,9 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-
-from baa.experiments.transfer import SHIPPED_HEAD, TTA, load_results, real_inputs
+from baa.experiments.transfer import SHIPPED_HEAD, TTA, load_results, mean_sd, real_inputs
 from baa.train import predict
 from baa.weights import FILES, load_shipped, sha256
 from baa.weights import HERE as WEIGHTS_DIR
@@ -69,7 +67,7 @@ def _seeds_text(v: dict | None) -> str:
     runs = (v or {}).get("seeds") or []
     if len(runs) < 2:
         return "One training of the recipe was measured; `python -m baa.experiments.transfer run --seeds 3` measures the spread."
-    f = lambda get: f"{np.mean([get(e) for e in runs]):.2f} ± {np.std([get(e) for e in runs], ddof=1):.2f}"
+    f = lambda get: mean_sd([get(e) for e in runs])
     return (f"The recipe trained on {len(runs)} seeds (`run --seeds {len(runs)}`; new phantoms and initialisation each; "
             f"mean ± SD over trainings): zero-shot MAE {f(lambda e: e['zero_shot']['mae'])} y, r {f(lambda e: e['zero_shot']['r'])}; "
             f"with AdaBN MAE {f(lambda e: e['adabn']['mae'])} y, r {f(lambda e: e['adabn']['r'])}; "

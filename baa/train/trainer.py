@@ -201,13 +201,9 @@ class Trainer:
         running averages still remember the first steps, and an eval-mode network then collapses
         to one output for every input; the recomputed statistics match what the weights expect.
         Seeded like an epoch (epoch index = ``epochs``), so it is the same on every re-run."""
-        bns = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        bns, saved = _cumulative_bn(self.model)
         if not bns:
             return
-        saved = [m.momentum for m in bns]
-        for m in bns:
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average
         g = _seeded(self.config.seed, self.config.epochs, salt=1 + self.rank)
         order = torch.randperm(self.n, generator=g)
         bs = self.config.batch_size
@@ -233,16 +229,24 @@ def adapt_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int = 64
     images of the domain it will read; the weights are unchanged. Chapter 11 measures it on real films
     for a phantom-trained BoNet+. Returns the copy in eval mode; ``model`` is untouched."""
     out = copy.deepcopy(model).cpu()
-    bns = [m for m in out.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the batches
+    bns, saved = _cumulative_bn(out)
     out.train()
     for i in range(0, len(images), batch_size):
         out(images[i:i + batch_size].float())
-    for m, src in zip(bns, [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]):
-        m.momentum = src.momentum
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
     return out.eval()
+
+
+def _cumulative_bn(model: nn.Module) -> tuple[list, list]:
+    """``model``'s BatchNorm layers with their running statistics reset to a cumulative average (momentum
+    None) for the forward passes that follow; returns ``(layers, their momenta)`` to put back."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    return bns, saved
 
 
 def save_checkpoint(state: dict, path: str | Path) -> None:
