@@ -229,3 +229,51 @@ def test_every_draw_has_one_name():
     z = torch.arange(2 * N_Z).view(2, N_Z)
     named = named_draws(z, Z_COLUMNS)
     assert torch.equal(named.hand_length, z[:, 34]) and torch.equal(named.tilt[:, 2], z[:, 45])
+
+
+def _hand_and_bone(cfg: PhantomConfig, age: float) -> tuple[float, float]:
+    r = render(torch.arange(4), seed=2, config=cfg, masks=True, override={"bone_age": age})
+    return float(r["masks"]["hand"].float().mean()), float(r["masks"]["bones"].float().mean())
+
+
+def test_infant_anatomy_plumps_infants_and_leaves_the_default_alone():
+    """``infant_anatomy``: more soft tissue and less ossified bone in infants' films, little change by
+    adolescence; at 0 the phantom is the calibrated one (the same bytes)."""
+    base = PhantomConfig(size=64, pose_variation=False, site_variation=False, collimation=False, marker=False)
+    a = render(torch.arange(3), seed=1, config=base)["image"]
+    b = render(torch.arange(3), seed=1, config=PhantomConfig(**{**base.__dict__, "infant_anatomy": 0.0}))["image"]
+    assert torch.equal(a, b)
+    infant = PhantomConfig(**{**base.__dict__, "infant_anatomy": 1.0})
+    (h0, b0), (h1, b1) = _hand_and_bone(base, 0.5), _hand_and_bone(infant, 0.5)
+    assert h1 > 1.1 * h0 and b1 < 0.95 * b0
+    (h0, b0), (h1, b1) = _hand_and_bone(base, 16.0), _hand_and_bone(infant, 16.0)
+    assert abs(b1 - b0) < 0.02 * b0 and h1 < 1.05 * h0
+
+
+def test_proportion_spread_widens_the_scatter_of_hand_width():
+    """``proportion_spread`` scales each hand's scatter of proportions: the hands' areas at one age
+    vary more at 3 than at 1."""
+    base = PhantomConfig(size=64, pose_variation=False, site_variation=False, collimation=False, marker=False)
+    area = lambda k: render(torch.arange(16), seed=3, config=PhantomConfig(**{**base.__dict__, "proportion_spread": k}),
+                            masks=True, override={"bone_age": 9.0})["masks"]["hand"].float().mean((1, 2, 3))
+    assert float(area(3.0).std()) > 1.5 * float(area(1.0).std())
+
+
+def test_carpal_scale_packs_the_wrist():
+    """``carpal_scale`` 1.35: carpal area about 1.35^2 times the calibrated one; nothing else moves."""
+    base = PhantomConfig(size=128, pose_variation=False, site_variation=False, collimation=False, marker=False)
+    big = PhantomConfig(**{**base.__dict__, "carpal_scale": 1.35})
+    a = render(torch.arange(2), seed=1, config=base, masks=True, override={"bone_age": 10.0})
+    b = render(torch.arange(2), seed=1, config=big, masks=True, override={"bone_age": 10.0})
+    ratio = b["masks"]["carpals"].float().sum() / a["masks"]["carpals"].float().sum()
+    assert 1.5 < float(ratio) < 2.1
+    assert torch.equal(a["masks"]["epiphyses"], b["masks"]["epiphyses"])
+
+
+def test_pose_spread_fans_the_fingers():
+    """``pose_spread`` 2.5: the index and little fingertips lie further apart than at 1."""
+    tips = lambda k: render(torch.arange(16), seed=2, config=PhantomConfig(size=64, pose_spread=k))
+    names = tips(1.0)["landmark_names"]
+    i2, i5 = names.index("dp2"), names.index("dp5")
+    gap = lambda r: (r["landmarks"][:, i2] - r["landmarks"][:, i5]).norm(dim=1).mean()
+    assert float(gap(tips(2.5))) > 1.15 * float(gap(tips(1.0)))

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from baa.models import BoNetPlus, CQPipeline, DQPipeline, PlainPipeline, QualityClassifier, ResUNet
-from baa.analysis.saliency import (cam_layer, enrichment, grad_cam, input_gradients, mask_share, pipeline_fn, saliency_maps,
+from baa.analysis.saliency import (cam_layer, occlusion_bands, enrichment, grad_cam, input_gradients, mask_share, pipeline_fn, saliency_maps,
                           saliency_table)
 from baa.experiments.datasets import dataset
 from baa.profiles import PROFILES
@@ -148,3 +148,14 @@ def test_phantom_split_has_the_bits_the_experiments_dataset_gives(tmp_path, monk
     d = dataset(SMOKE, "test", progress=False)
     assert torch.equal(s["image"], d.images[:3]) and torch.allclose(s["label"], d.age[:3])
     assert set(s["masks"]) >= {"carpals", "epiphyses", "bones", "hand"} and s["masks"]["bones"].shape == s["image"].shape
+
+
+def test_occlusion_bands_move_the_output_only_where_it_reads():
+    """An output that reads rows 16-23 of 32 (band 4 and 5 of 8) moves only when those bands are blanked."""
+    x = torch.rand(3, 1, 32, 32) + 0.5
+    fn = lambda t: t[:, 0, 16:24].sum((1, 2))
+    d = occlusion_bands(fn, x, bands=8)
+    assert d.shape == (3, 8)
+    assert torch.allclose(d[:, [0, 1, 2, 3, 6, 7]], torch.zeros(3, 6))
+    assert torch.allclose(d[:, 4], -x[:, 0, 16:20].sum((1, 2))) and (d[:, 5] < 0).all()
+

@@ -156,3 +156,16 @@ def test_adabn_leave_one_out_takes_no_film_s_statistics_from_itself():
     x2[2] *= 3.0
     b = T.adabn_loo(model, {**real, "rsna": {**real["rsna"], "image": x2}}, T.Recipe())
     assert not np.isclose(a["pred"][0], b["pred"][0])
+
+
+def test_recipe_meta_records_only_the_anatomy_a_recipe_changes():
+    """The shipped file records the recipe without anatomy fields at the phantom's defaults, so the
+    default recipe is the one the shipped model was built by, byte for byte."""
+    from dataclasses import replace
+
+    from baa.weights import load_shipped
+
+    m = T.recipe_meta(T.Recipe())
+    assert "carpal_scale" not in m and m["proportion_spread"] == T.Recipe.proportion_spread
+    assert T.recipe_meta(replace(T.Recipe(), carpal_scale=1.35))["carpal_scale"] == 1.35
+    assert m == load_shipped()["meta"]["recipe"]

@@ -146,3 +146,19 @@ def test_collapse_text_names_only_the_pipelines_that_answer_one_age():
     assert PIPELINE_NAMES["plain"] in text and PIPELINE_NAMES["nq"] not in text and "rsna-dev" in text
     results["pred"]["plain"]["high"] = [2.5, 6.0, 9.0, 14.0]
     assert V.collapse_text(results, "phantom") == ""
+
+
+def test_recipes_text_decides_each_difference_against_its_spread():
+    """A variant whose zero-shot MAE is 1 y lower on every seed (spread 0.1) is 'lower'; one whose
+    head's MAE moves by less than twice the standard error is 'within the spread'."""
+    def run(zs, rr, seed):
+        s = lambda m: {"mae": m, "r": 0.6, "bias": 0.0}  # noqa: E731
+        return {"seed": seed, "zero_shot": s(zs), "cv": {"ridge_residual": s(rr)}, "phantom": s(1.0)}
+    ref = [run(3.0 + 0.1 * k, 2.0 + 0.3 * k, k) for k in range(3)]
+    var = [run(2.0 + 0.1 * k, 2.1 + 0.3 * k, k) for k in range(3)]
+    res = {"variants": {"shipped": {"seeds": ref}, "better": {"seeds": var}, "unrun": {"seeds": []}}}
+    text = V.recipes_text(res)
+    assert "**better** (3 seeds)" in text and "unrun" not in text
+    assert "zero-shot MAE -1.00y ± 0.08 (lower)" in text
+    assert "ridge_residual MAE (leave-one-out) +0.10y ± 0.24 (within the spread)" in text
+    assert V.recipes_text({"variants": {"shipped": {"seeds": ref}}}) == "Only `shipped` has been run."

@@ -17,6 +17,8 @@ trained network's evidence lies there, on clean and on degraded inputs, and afte
   area it gives the enrichment ratio (1: no preference; > 1: the map prefers the region).
 - ``saliency_table``: share / area / enrichment per pipeline, quality and method, with a randomly
   initialised BoNet+ as the control (Adebayo et al. 2018, "Sanity checks for saliency maps").
+- ``occlusion_bands`` (Zeiler and Fergus 2014, by bands): how much the age moves when one horizontal
+  band of the image is blanked; chapter 11 compares real films with phantoms of the same ages.
 
 Layer: analysis.
 """
@@ -37,7 +39,7 @@ from baa.phantom import SPLIT_OFFSET, PhantomConfig, PhantomDataset
 from baa.profiles import Profile
 
 __all__ = ["phantom_split", "grad_cam", "input_gradients", "mask_share", "enrichment", "cam_layer", "pipeline_fn",
-           "pipeline_regressor", "saliency_maps", "saliency_table", "growth_mask", "overlay", "describe"]
+           "pipeline_regressor", "saliency_maps", "saliency_table", "growth_mask", "overlay", "describe", "occlusion_bands"]
 
 
 def _first(out) -> torch.Tensor:
@@ -271,3 +273,20 @@ def overlay(ax, image: torch.Tensor, saliency: torch.Tensor | None = None, mask:
 def describe(e: float) -> str:
     """A title fragment for one image's enrichment (an empty map has none)."""
     return "no saliency" if not np.isfinite(e) else f"enrichment {e:.2f}"
+
+
+@torch.no_grad()
+def occlusion_bands(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, bands: int = 8,
+                    fill: float = 0.0) -> torch.Tensor:
+    """(N, bands): the change of ``fn``'s output (N,) for each image when its rows of band ``b`` (top
+    to bottom, ``bands`` equal bands) are set to ``fill`` (0: the standardised background)."""
+    h = images.shape[-2]
+    edges = np.linspace(0, h, bands + 1).round().astype(int)
+    base = fn(images)
+    out = []
+    for b in range(bands):
+        x = images.clone()
+        x[..., edges[b]:edges[b + 1], :] = fill
+        out.append(fn(x) - base)
+    return torch.stack(out, 1)
+

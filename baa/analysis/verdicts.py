@@ -346,7 +346,7 @@ def peak_text(result: dict) -> str:
     if share > 1:
         lines.append("* The convolutions outran `torch.mm`: on this CPU the matmul library's kernels (or a busy moment "
                      "while the peak was measured) understate what the hardware can do, so read the shares as upper bounds.")
-    return "\n".join(lines)
+    return "\n".join(lines) if lines else f"Only `{reference}` has been run."
 
 
 # -- chapter 10: DQ's budget ---------------------------------------------------------------------------
@@ -363,3 +363,42 @@ def dq_budget_text(results: dict, budget: dict, by_budget: pd.DataFrame) -> str:
             + (f"Verdicts that change with DQ's budget: {'; '.join(changed)}. Those failed for our schedule, not for "
                "the design." if changed else "No verdict changes: what fails does not fail for DQ's training budget "
                "alone."))
+
+
+# -- chapter 11 ------------------------------------------------------------------------------------
+
+RECIPE_MEASURES = (("held-out phantom MAE", lambda e: (e.get("phantom") or {}).get("mae", np.nan), "y"),
+                   ("zero-shot MAE", lambda e: e["zero_shot"]["mae"], "y"),
+                   ("zero-shot r", lambda e: e["zero_shot"]["r"], ""),
+                   ("ridge_residual MAE (leave-one-out)", lambda e: e["cv"]["ridge_residual"]["mae"], "y"))
+
+
+def _difference(a: list, b: list) -> tuple[float, float]:
+    """Difference of means ``b - a`` and its standard error (Welch; a lone seed counts as no spread)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    var = lambda x: x.var(ddof=1) / len(x) if len(x) > 1 else 0.0  # noqa: E731
+    return float(b.mean() - a.mean()), float(np.sqrt(var(a) + var(b)))
+
+
+def recipes_text(res: dict, reference: str = "shipped") -> str:
+    """Chapter 11's reading of ``transfer_recipes``: each variant against ``reference`` on each measure,
+    the difference of the means over seeds and whether it exceeds twice its standard error; otherwise
+    it is within the spread between trainings and this set does not tell the two apart."""
+    ref = res["variants"].get(reference, {}).get("seeds") or []
+    if not ref:
+        return f"No `{reference}` runs to compare with."
+    lines = []
+    for name, v in res["variants"].items():
+        if name == reference or not v["seeds"]:
+            continue
+        parts = []
+        for label, get, unit in RECIPE_MEASURES:
+            d, se = _difference([get(e) for e in ref], [get(e) for e in v["seeds"]])
+            if np.isnan(d):
+                continue
+            word = ("no spread measured" if se == 0 else ("higher" if d > 0 else "lower") if abs(d) > 2 * se
+                    else "within the spread")
+            parts.append(f"{label} {d:+.2f}{unit} ± {se:.2f} ({word})")
+        lines.append(f"- **{name}** ({len(v['seeds'])} seeds) against {reference} ({len(ref)}): " + "; ".join(parts) + ".")
+    return "\n".join(lines) if lines else f"Only `{reference}` has been run."
+

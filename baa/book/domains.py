@@ -1,7 +1,9 @@
 """Chapter 11's figures and tables (notebooks/11-phantom-to-real.ipynb): phantoms and real films
 side by side at the network's input, their intensity histograms, a 2-D projection of BoNet+'s
-features of both domains, the shipped model's readings of the real films, and the results of
-``python -m baa.experiments.transfer run`` (predicted against true age, the learning curve); and
+features of both domains, where in the image the network reads its age (``occlusion``), the shipped
+model's readings of the real films, the results of ``python -m baa.experiments.transfer run`` (predicted
+against true age, the learning curve) and of ``python -m baa.experiments.transfer_recipes`` (which
+phantom closes the gap, ``recipe_table``); and
 chapter 9's real film through ``baa restore``'s film-scale restorer (``film_restoration``) and the hand
 classifier's probabilities (``figure_hand_probabilities``).
 
@@ -15,10 +17,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 
+from baa.analysis.saliency import occlusion_bands
 from baa.book.viz import image_grid
 from baa.experiments import film_restore, film_router
-from baa.experiments.transfer import (HEADS, TTA, Recipe, mean_sd, network_inputs, phantom_inputs, real_inputs, scores)
+from baa.experiments.transfer_recipes import recipe_rows
+from baa.experiments.transfer import (ANATOMY, HEADS, PHANTOM_TEST, TTA, Recipe, mean_sd, network_inputs, phantom_inputs, real_inputs, scores)
 from baa.paper import KINDS
 from baa.train import predict
 from baa.weights import load_shipped
@@ -30,12 +35,10 @@ def chapter_inputs(n_phantoms: int = 48, size: int | None = None, seed: int = 0)
     m = load_shipped()
     size = size or m["size"]
     rec = m["meta"].get("recipe", {})  # the phantoms of the shipped model's own recipe
-    ph = phantom_inputs(n_phantoms, size, seed, start=SPLIT_TEST, render_size=rec.get("render_size", Recipe.render_size),
-                        proportion_spread=rec.get("proportion_spread", 1.0))
+    anatomy = {f: rec[f] for f in ANATOMY if f in rec}  # a field the recipe lacks: the phantom's default
+    ph = phantom_inputs(n_phantoms, size, seed, start=PHANTOM_TEST, render_size=rec.get("render_size", Recipe.render_size),
+                        **anatomy)
     return {"models": m, "phantoms": ph, "real": real_inputs(size), "size": size}
-
-
-SPLIT_TEST = 1_000_000  # phantom indices disjoint from the training ones (baa.phantom.SPLIT_OFFSET["test"])
 
 
 def figure_domains(inp: dict, n: int = 8):
@@ -96,6 +99,73 @@ def figure_projection(proj: dict):
         ax.scatter(*proj["toddlers"].T, c="none", s=40, marker="s", edgecolors="r", label="toddler films")
     fig.colorbar(sc, label="age (y)")
     ax.set_xlabel("PC 1"), ax.set_ylabel("PC 2"), ax.legend(fontsize=7)
+    return fig
+
+
+def occlusion(inp: dict, bands: int = 8, tta: int = 4) -> dict:
+    """How much the shipped BoNet+ as trained (no head) moves its age when one horizontal band of the
+    input is blanked (``saliency.occlusion_bands``), per image: the real RSNA films, for each of them the
+    held-out phantom nearest in age, and the toddler films. Returns ``{name: (N, bands) array}``."""
+    bonet = inp["models"]["pipe"].regressor.bonet
+    fn = lambda x: torch.from_numpy(network_inputs(bonet, x, tta=tta)[1])
+    out = {}
+    if inp["real"]:
+        ra, pa = inp["real"]["rsna"]["age"].numpy(), inp["phantoms"]["age"].numpy()
+        out["RSNA films"] = occlusion_bands(fn, inp["real"]["rsna"]["image"], bands).numpy()
+        nearest = np.abs(pa[None] - ra[:, None]).argmin(1)
+        out["phantoms of the same ages"] = occlusion_bands(fn, inp["phantoms"]["image"][nearest], bands).numpy()
+        if "toddlers" in inp["real"]:
+            out["toddler films"] = occlusion_bands(fn, inp["real"]["toddlers"]["image"], bands).numpy()
+    return out
+
+
+def figure_occlusion(occ: dict, inp: dict):
+    """The mean change of age per blanked band (top of the image to bottom), beside a real film and a
+    phantom cut into the same bands."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1, 2.2]})
+    bands = next(iter(occ.values())).shape[1]
+    for ax, (title, im) in zip(axes[:2], [("an RSNA film", inp["real"]["rsna"]["image"][0, 0]),
+                                          ("a phantom", inp["phantoms"]["image"][0, 0])]):
+        ax.imshow(im, cmap="gray", vmin=0, vmax=1)
+        for e in np.linspace(0, im.shape[0], bands + 1)[1:-1]:
+            ax.axhline(e - 0.5, color="y", lw=0.6)
+        ax.set_title(title, fontsize=9), ax.axis("off")
+    for name, d in occ.items():
+        m, se = d.mean(0), d.std(0, ddof=1) / np.sqrt(len(d))
+        axes[2].errorbar(np.arange(1, bands + 1), m, yerr=se, marker="o", capsize=2, label=f"{name} (n={len(d)})")
+    axes[2].axhline(0, color="k", lw=0.5)
+    axes[2].set_xlabel("blanked band (1 = top: fingertips; last = forearm)"), axes[2].set_ylabel("change of age (y), mean ± SE")
+    axes[2].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def recipe_table(res: dict):
+    """``transfer_recipes``' variants, one row each: mean ± SD over seeds (``recipe_rows``)."""
+    return pd.DataFrame(recipe_rows(res))
+
+
+def figure_recipes(res: dict, baseline: float | None = None):
+    """For each variant, every seed's held-out phantom MAE, zero-shot MAE and r on rsna-dev and shipped-head
+    leave-one-out MAE (dots; bar: the mean); ``baseline``, the mean-age MAE, dashed: a phantom learned
+    better is not a real film read better."""
+    names = [n for n, v in res["variants"].items() if v["seeds"]]
+    panels = [("held-out phantoms, MAE (y)", lambda e: (e.get("phantom") or {}).get("mae", np.nan)),
+              ("rsna-dev zero-shot, MAE (y)", lambda e: e["zero_shot"]["mae"]),
+              ("rsna-dev zero-shot, r", lambda e: e["zero_shot"]["r"]),
+              ("rsna-dev ridge_residual (LOO), MAE (y)", lambda e: e["cv"]["ridge_residual"]["mae"])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 0.45 * len(names) + 1.6), sharey=True)
+    for ax, (title, get) in zip(axes, panels):
+        for i, n in enumerate(names):
+            vals = [get(e) for e in res["variants"][n]["seeds"]]
+            ax.plot(vals, [i] * len(vals), "o", alpha=0.6, color="C0")
+            ax.plot([np.nanmean(vals)], [i], "|", ms=14, mew=2, color="k")
+        if baseline is not None and "rsna-dev" in title and "MAE" in title:
+            ax.axvline(baseline, ls="--", color="r", lw=1, label="mean age (LOO)")
+            ax.legend(fontsize=7)
+        ax.set_title(title, fontsize=8), ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(names)), names, fontsize=8), axes[0].invert_yaxis()
+    fig.tight_layout()
     return fig
 
 

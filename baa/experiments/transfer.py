@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from baa.data.prepare import prepare_full
 from baa.models.bonet import BoNetPlus
-from baa.phantom import PhantomConfig, render
+from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
 from baa.phantom.appearance import randomise
 from baa.train import TrainConfig, adapt_batchnorm, fit_regressor, predict
 from baa.weights import CalibratedBoNet, ShippedPipeline, save_state, sha256, standardise_image
@@ -49,6 +49,10 @@ TTA = 16  # as baa assess
 def shared_dir() -> Path:
     """``../shared`` beside the repository (``BAA_SHARED`` overrides)."""
     return Path(os.environ.get("BAA_SHARED", ROOT.parent / "shared"))
+
+
+# the PhantomConfig fields a recipe sets (issue 18's anatomy; at their defaults the phantom is the book's)
+ANATOMY = ("proportion_spread", "infant_anatomy", "pose_spread", "carpal_scale")
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,15 @@ class Recipe:
     standardise: bool = True  # histogram matching inside the hand mask
     render_size: int = 128
     proportion_spread: float = 3.0  # PhantomConfig.proportion_spread: proportions randomised 3x the phantom's scatter
+    infant_anatomy: float = 0.0  # PhantomConfig.infant_anatomy
+    pose_spread: float = 1.0  # PhantomConfig.pose_spread
+    carpal_scale: float = 1.0  # PhantomConfig.carpal_scale
     threads: int = 2
+
+    def phantoms(self) -> dict:
+        """``phantom_inputs``'s arguments for this recipe's phantoms (beyond n, size and seed)."""
+        return dict(appearance=self.appearance, render_size=self.render_size,
+                    **{f: getattr(self, f) for f in ANATOMY})
 
 
 # -- preparation ---------------------------------------------------------------------------------
@@ -98,11 +110,12 @@ def prepare_files(paths, size: int, workers: int = 2) -> tuple[torch.Tensor, tor
 
 
 def phantom_inputs(n: int, size: int, seed: int = 0, start: int = 0, appearance: bool = True,
-                   render_size: int = 128, workers: int = 2, chunk: int = 32, proportion_spread: float = 1.0) -> dict:
+                   render_size: int = 128, workers: int = 2, chunk: int = 32, **anatomy) -> dict:
     """``n`` phantoms (indices ``start..``) rendered at ``render_size``, their look randomised
     (``appearance``), written as 8-bit PNGs, prepared like a film. Returns ``{"raw", "image"
-    (standardised), "age", "male"}``. Deterministic: same arguments, same tensors."""
-    cfg = PhantomConfig(size=render_size, proportion_spread=proportion_spread)
+    (standardised), "age", "male"}``; ``anatomy``: ``PhantomConfig`` fields (``ANATOMY``). Deterministic:
+    same arguments, same tensors."""
+    cfg = PhantomConfig(size=render_size, **anatomy)
     ages, males, paths = [], [], []
     with tempfile.TemporaryDirectory() as d:
         for i0 in range(start, start + n, chunk):
@@ -257,10 +270,13 @@ def mean_age_baseline(y: np.ndarray) -> dict:
 
 
 CURVE = (0, 5, 10, 20, 27)
+PHANTOM_TEST, N_HELD_OUT = SPLIT_OFFSET["test"], 256  # held-out phantoms: indices no training uses
 
 
-def evaluate(model: BoNetPlus, real: dict, r: Recipe, name: str, repeats: int = 20) -> dict:
-    """Zero-shot and cross-validated scores of one phantom-trained BoNet+ on the real films."""
+def evaluate(model: BoNetPlus, real: dict, r: Recipe, name: str, repeats: int = 20, phantoms: dict | None = None) -> dict:
+    """Zero-shot and cross-validated scores of one phantom-trained BoNet+ on the real films, and with
+    ``phantoms`` (held-out ones, ``phantom_inputs``) its score on its own domain: how well it learned
+    the phantom, beside how well that transfers."""
     rs = real["rsna"]
     x = rs["image"] if r.standardise else rs["raw"]
     F, p = network_inputs(model, x)
@@ -279,6 +295,9 @@ def evaluate(model: BoNetPlus, real: dict, r: Recipe, name: str, repeats: int = 
         out["toddlers"] = dict(zip(t["names"], [round(float(v), 2) for v in pt]))
         out["toddler_max"] = float(pt.max())
     out["adabn"] = adabn_loo(model, real, r)
+    if phantoms is not None:
+        out["phantom"] = scores(network_inputs(model, phantoms["image"] if r.standardise else phantoms["raw"])[1],
+                                phantoms["age"].numpy().astype(np.float64))
     return out
 
 
@@ -344,10 +363,16 @@ def rebuild(out: Path | None = None, r: Recipe = Recipe(), head: str = SHIPPED_H
     real = real_inputs(r.size)
     if real is None:
         raise FileNotFoundError(f"{shared_dir() / 'rsna-dev'}: the real labelled films are needed to rebuild")
-    data = phantom_inputs(r.n, r.size, r.seed, appearance=r.appearance, render_size=r.render_size,
-                          proportion_spread=r.proportion_spread)
+    data = phantom_inputs(r.n, r.size, r.seed, **r.phantoms())
     model = train_bonet(data, r, progress)
     return save_shipped(model, real, r, head, out, time.time() - t0)
+
+
+def recipe_meta(r: Recipe) -> dict:
+    """The recipe as the shipped file records it: an anatomy field at the phantom's default is left out
+    (readers take the default), so a recipe that does not use a new field rebuilds the same bytes."""
+    default = PhantomConfig()
+    return {k: v for k, v in asdict(r).items() if not (k in ANATOMY and v == getattr(default, k))}
 
 
 def save_shipped(model, real, r: Recipe, head: str, out: Path | None, seconds: float) -> dict:
@@ -356,7 +381,7 @@ def save_shipped(model, real, r: Recipe, head: str, out: Path | None, seconds: f
     out.parent.mkdir(parents=True, exist_ok=True)
     with torch.inference_mode():  # the ages it gives the training films (in-sample), for the tests
         ages = predict(pipe.regressor, real["rsna"]["image"], batch_size=16, device="cpu", tta=TTA)
-    meta = {"recipe": asdict(r), "head": head, "threads": torch.get_num_threads(), "torch": torch.__version__,
+    meta = {"recipe": recipe_meta(r), "head": head, "threads": torch.get_num_threads(), "torch": torch.__version__,
             "rsna_ages": dict(zip(real["rsna"]["ids"], [round(float(a), 4) for a in ages]))}
     torch.save(save_state(pipe, r.size, meta), out)
     return {"path": str(out), "bytes": out.stat().st_size, "sha256": sha256(out),
@@ -412,16 +437,18 @@ def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "resul
     for v in variants:
         rv = r if v == "randomised" else replace(r, appearance=False, standardise=False)
         t0 = time.time()
-        data = _phantoms(rv, out.parent)
+        data = cached_phantoms(rv, out.parent)
         t1 = time.time()
         model = train_bonet(data, rv, progress=True)
         t2 = time.time()
         torch.save(model.state_dict(), out.parent / f"bonet_{v}.pt")
-        ev = evaluate(model, real, rv, v)
+        held = lambda rs: cached_phantoms(replace(rs, n=N_HELD_OUT), out.parent, start=PHANTOM_TEST)
+        ev = evaluate(model, real, rv, v, phantoms=held(rv))
         ev["seconds"] = {"phantoms": round(t1 - t0, 1), "train": round(t2 - t1, 1)}
         if seeds > 1:
-            ev["seeds"] = [_seed_scores(ev, rv.seed)] + [
-                _seed_scores(evaluate(train_bonet(_phantoms(rs, out.parent), rs), real, rs, v, repeats=1), rs.seed)
+            ev["seeds"] = [seed_scores(ev, rv.seed)] + [
+                seed_scores(evaluate(train_bonet(cached_phantoms(rs, out.parent), rs), real, rs, v, repeats=1, phantoms=held(rs)),
+                             rs.seed)
                 for rs in (replace(rv, seed=rv.seed + k) for k in range(1, seeds))]
         res["variants"][v] = ev
         if save_model and v == "randomised":
@@ -431,20 +458,20 @@ def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "resul
     return res
 
 
-def _phantoms(rv: Recipe, folder: Path) -> dict:
-    """``phantom_inputs`` for a recipe, cached in ``folder`` under the arguments that make them."""
-    cache = folder / f"phantoms_{rv.n}_{rv.size}_{rv.seed}_{rv.render_size}_{int(rv.appearance)}_{rv.proportion_spread:g}.pt"
+def cached_phantoms(rv: Recipe, folder: Path, start: int = 0) -> dict:
+    """``phantom_inputs`` for a recipe (indices from ``start``), cached in ``folder`` under the arguments that make them."""
+    cache = folder / (f"phantoms_{rv.n}_{rv.size}_{rv.seed}_{start}_{rv.render_size}_{int(rv.appearance)}_"
+                      + "_".join(f"{getattr(rv, f):g}" for f in ANATOMY) + ".pt")
     if cache.exists():
         return torch.load(cache)
-    data = phantom_inputs(rv.n, rv.size, rv.seed, appearance=rv.appearance, render_size=rv.render_size,
-                          proportion_spread=rv.proportion_spread)
+    data = phantom_inputs(rv.n, rv.size, rv.seed, start=start, **rv.phantoms())
     torch.save(data, cache)
     return data
 
 
-def _seed_scores(ev: dict, seed: int) -> dict:
+def seed_scores(ev: dict, seed: int) -> dict:
     """What one training scored: zero-shot, AdaBN, each head (leave-one-out), the oldest toddler reading."""
-    return {"seed": seed, "zero_shot": ev["zero_shot"], "adabn": ev["adabn"]["zero_shot"], "cv": ev["cv"],
+    return {"seed": seed, "zero_shot": ev["zero_shot"], "adabn": ev["adabn"]["zero_shot"], "cv": ev["cv"], "phantom": ev.get("phantom"),
             "toddler_max": ev.get("toddler_max"), "adabn_toddler_max": ev["adabn"].get("toddler_max")}
 
 
@@ -463,12 +490,15 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=Recipe.seed)
     ap.add_argument("--render-size", type=int, default=Recipe.render_size)
     ap.add_argument("--spread", type=float, default=Recipe.proportion_spread, help="PhantomConfig.proportion_spread")
+    ap.add_argument("--infant", type=float, default=Recipe.infant_anatomy, help="PhantomConfig.infant_anatomy")
+    ap.add_argument("--pose", type=float, default=Recipe.pose_spread, help="PhantomConfig.pose_spread")
+    ap.add_argument("--carpals", type=float, default=Recipe.carpal_scale, help="PhantomConfig.carpal_scale")
     ap.add_argument("--seeds", type=int, default=1, help="run: train each variant on this many seeds (the spread)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--no-ship", action="store_true", help="run: leave baa/weights/bonet_real.pt as it is (trying a recipe)")
     a = ap.parse_args(argv)
     r = Recipe(n=a.n, epochs=a.epochs, size=a.size, width=a.width, seed=a.seed, render_size=a.render_size,
-               proportion_spread=a.spread)
+               proportion_spread=a.spread, infant_anatomy=a.infant, pose_spread=a.pose, carpal_scale=a.carpals)
     if a.what == "run":
         run(r, tuple(a.variants.split(",")), Path(a.out) if a.out else OUT / "results.json", save_model=not a.no_ship,
             seeds=a.seeds)

@@ -56,8 +56,8 @@ def _hand(subj: dict, z, u, cfg: PhantomConfig) -> SimpleNamespace:
                      interp(ag, HAND_LENGTH_AGES, HAND_LENGTH_GIRLS)) * torch.exp(0.05 * z.hand_length)
     young = torch.exp(-ag / 3)
     k = cfg.proportion_spread  # 1: the calibrated scatter; more: proportions that say nothing of age
-    return SimpleNamespace(
-        ref=ref, mat=mat, ag=ag, hl=hl, young=young,
+    h = SimpleNamespace(
+        ref=ref, mat=mat, ag=ag, hl=hl, young=young, infant=cfg.infant_anatomy, cartilage=0.6, finger_flare=0.12, joint_jitter=0.03,
         sg=hl / H_REF,  # global scale (B,)
         wx=(1 + 0.15 * young) * (1 + 0.04 * k * z.hand_width).clamp(min=0.5),  # infants: broad hands
         wf=(1 + 0.30 * young) * (1 + 0.06 * k * z.bone_width).clamp(min=0.5),  # infants: short, wide bones
@@ -68,6 +68,28 @@ def _hand(subj: dict, z, u, cfg: PhantomConfig) -> SimpleNamespace:
         spread=(0.3 + 1.1 * u.spread) if cfg.pose_variation else torch.full_like(ref, 0.6),
         thumb_abd=(-0.12 + 0.3 * u.thumb) if cfg.pose_variation else torch.zeros_like(ref),
     )
+    if cfg.pose_variation and cfg.pose_spread != 1.0:
+        # fingers fanned up to 2.5x wider apart at 2.5 (real films spread them far more than the
+        # calibrated phantom's 0.3-1.4); the joints bend more at random
+        h.spread = 0.3 + 1.1 * cfg.pose_spread * u.spread
+        h.joint_jitter = 0.03 * cfg.pose_spread
+    if h.infant:
+        _infant(h, h.infant)
+    return h
+
+
+def _infant(h: SimpleNamespace, a: float) -> None:
+    """Infants' hands as the real films of ``../shared/real-xrays`` and the youngest RSNA films show
+    them, at strength ``a``: plump soft tissue, short ossified shafts in long cartilage, short spread
+    fingers, broad hands."""
+    young = torch.exp(-h.ag / 2)  # these features fade faster than the proportions above
+    h.soft_f = h.soft_f * (1 + 0.5 * a * young)
+    h.finger_flare = 0.12 + 0.4 * a * young  # conical fingers
+    h.f_oss = h.f_oss - 0.15 * a * young
+    h.cartilage = 0.6 + 0.8 * a
+    h.lf = h.lf * (1 - 0.12 * a * young)
+    h.spread = h.spread + 0.8 * a * young
+    h.wx = h.wx * (1 + 0.1 * a * young)
 
 
 def _point(h: SimpleNamespace, x: float, y: float):
@@ -94,7 +116,7 @@ class _Skeleton:
         ref, sg, young = h.ref, h.sg, h.young
         fp, wp, fd, wd, cp, cd = prof
         r0 = r_adult * sg * h.wf
-        e_len = L * fe * (1 + 0.6 * young)  # epiphyseal (cartilage) region at the epiphysis end
+        e_len = L * fe * (1 + h.cartilage * young)  # epiphyseal (cartilage) region at the epiphysis end
         r_end = r0 * (1 + (fp if epi_end == "p" else fd))
         g_open = 0.16 * r_end + 0.04 * sg  # open physis: radiolucent gap between nucleus and metaphysis
         j = self.index[name]
@@ -155,25 +177,28 @@ def _ray(sk: _Skeleton, f: int, z, u) -> tuple:
     ex, ey = sk.tubular(mc, bx, by, th, MC_LEN[f] * sg * lfac, MC_R[f],
                         "p" if f == 0 else "d", PROFILE_MC1 if f == 0 else PROFILE_MC, 0.1 if f == 0 else 0.15,
                         0.45 if f == 0 else 0.8)
-    th = th + SPREAD[f] * h.spread + (0.1 * h.thumb_abd if f == 0 else 0.03 * (u.mcp_angle[:, f] - 0.5))
+    th = th + SPREAD[f] * h.spread + (0.1 * h.thumb_abd if f == 0 else h.joint_jitter * (u.mcp_angle[:, f] - 0.5))
     soft_start = (ex, ey)
     for row in ("pp", "dp") if f == 0 else ("pp", "mp", "dp"):
         Lr = ROW_LENGTH[row][f] * sg * lfac * h.lf
         sx, sy = ex + torch.sin(th) * jt, ey + torch.cos(th) * jt
         ex, ey = sk.tubular(f"{row}{f+1}", sx, sy, th, Lr, ROW_RADIUS[row][f], "p",
                             PROFILE_DP if row == "dp" else PROFILE_PHALANX, 0.11, 0.42)
-        th = th + 0.03 * (u.joint_angle[:, f] - 0.5)
+        th = th + h.joint_jitter * (u.joint_angle[:, f] - 0.5)
     return soft_start, (ex, ey), th
 
 
-def _carpals(sk: _Skeleton, z) -> None:
-    """The carpals (present ones grow from round dots to their adult shape)."""
+def _carpals(sk: _Skeleton, z, scale: float = 1.0) -> None:
+    """The carpals (present ones grow from round dots to their adult shape), ``scale`` times their
+    calibrated size (``PhantomConfig.carpal_scale``)."""
     h = sk.h
     for i, (name, (cx, cy), a, c, ang) in enumerate(CARPALS):
         q = h.mat["size"][:, i]
         mround = math.sqrt(a * c)
         aa = 1.1 * q * (a * q + mround * (1 - q)) * h.sg
         cc = 1.1 * q * (c * q + mround * (1 - q)) * h.sg
+        if scale != 1.0:
+            aa, cc = aa * scale, cc * scale
         px, py = _point(h, cx, cy)
         thc = ang + 0.1 * z.tilt[:, i % 5]
         sk.carpals.append((name, _prim(h.ref, px - torch.sin(thc) * 1e-3, py - torch.cos(thc) * 1e-3, thc, 2e-3, aa,
@@ -211,7 +236,7 @@ def _soft_tissue(sk: _Skeleton, tips: list) -> list[dict]:
         thf = torch.atan2(dx, dy)
         back = 0.6 * sg if f else 1.2 * sg  # start inside the palm
         soft.append(_prim(ref, sx0 - torch.sin(thf) * back, sy0 - torch.cos(thf) * back, thf, Lf + back - rf, rf,
-                          fp=0.12, wp=0.4, c0=rf, c1=rf, k=0.85))
+                          fp=h.finger_flare, wp=0.4, c0=rf, c1=rf, k=0.85))
     # palm: widens from the wrist (~5.6 cm) to the metacarpal heads (~8 cm), ~3 cm thick
     px, py = _point(h, -0.3, -0.5)
     qx, qy = _point(h, -0.4, 9.0)
@@ -220,11 +245,13 @@ def _soft_tissue(sk: _Skeleton, tips: list) -> list[dict]:
                       fd=0.15, wd=0.8, c0=1.0 * palm_w, c1=0.5 * palm_w, k=0.58))
     th1 = sk.bones["mc1"]["th"]
     ax_, ay_ = _point(h, 1.3, 1.0)
-    soft.append(_prim(ref, ax_, ay_, th1, MC_LEN[0] * sg * 1.0, 1.5 * sg * soft_f, k=0.65))  # thenar eminence
+    thenar = 1.5 + 0.4 * h.infant  # infants: the thumb joined to the palm by a plump thenar
+    soft.append(_prim(ref, ax_, ay_, th1, MC_LEN[0] * sg * 1.0, thenar * sg * soft_f, k=0.65))  # thenar eminence
     m1x = sk.bones["mc1"]["ax"] + torch.sin(th1) * MC_LEN[0] * sg * 0.7
     m1y = sk.bones["mc1"]["ay"] + torch.cos(th1) * MC_LEN[0] * sg * 0.7
     m2x, m2y = _point(h, 1.9, 9.0)
-    soft.append(_prim(ref, m1x, m1y, torch.atan2(m2x - m1x, m2y - m1y), torch.hypot(m2x - m1x, m2y - m1y), 0.7 * sg * soft_f,
+    web = 0.7 + 0.5 * h.infant
+    soft.append(_prim(ref, m1x, m1y, torch.atan2(m2x - m1x, m2y - m1y), torch.hypot(m2x - m1x, m2y - m1y), web * sg * soft_f,
                       k=0.5))  # thumb-index web
     ax_, ay_ = _point(h, 0.1, -0.72 * H_REF)
     bx_, by_ = _point(h, -0.2, 0.8)
@@ -272,7 +299,7 @@ def scene(subj: dict, z, u, cfg: PhantomConfig, S: int, masks: bool) -> dict:
     sk = _Skeleton(h, masks)
     _forearm(sk)
     tips = [_ray(sk, f, z, u) for f in range(5)]
-    _carpals(sk, z)
+    _carpals(sk, z, cfg.carpal_scale)
     _sesamoid(sk)
     return dict(mat=h.mat, gap_cm=sk.gap_cm, groups=_groups(sk), soft=_soft_tissue(sk, tips), growth=sk.growth,
                 T=_transform(h, u, cfg, S), marks=sk.marks, hand_length=h.hl,

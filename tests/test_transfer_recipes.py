@@ -1,0 +1,64 @@
+"""Which phantom closes the gap (``baa.experiments.transfer_recipes``): the table chapter 11 renders,
+the comparison's resumption, the variants' names. Tests that train on real films skip when ../shared
+is absent."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pytest
+
+from baa.book import domains as D
+from baa.experiments import transfer as T
+from baa.experiments import transfer_recipes as R
+from baa.phantom import PhantomConfig
+
+RSNA = Path(__file__).resolve().parents[1].parent / "shared" / "rsna-dev"
+
+
+def _scores(k: float) -> dict:
+    s = lambda m: {"mae": m, "r": 0.5 + 0.1 * k, "bias": 1.0}  # noqa: E731
+    return {"seed": int(k), "zero_shot": s(3.0 + k), "adabn": s(2.5), "cv": {h: s(2.0 + 0.5 * k) for h in T.HEADS},
+            "phantom": s(1.5), "toddler_max": 10.0 + k}
+
+
+def test_recipe_rows_are_mean_and_sd_over_seeds():
+    res = {"variants": {"shipped": {"what": "w", "recipe": {}, "seeds": [_scores(0), _scores(2)]},
+                        "empty": {"what": "not run", "recipe": {}, "seeds": []}}}
+    rows = R.recipe_rows(res)
+    assert [r["variant"] for r in rows] == ["shipped"]
+    r = rows[0]
+    assert r["seeds"] == 2 and r["zero-shot MAE"] == "4.00 ± 1.41" and r["ridge_residual MAE"] == "2.50 ± 0.71"
+    assert r["phantom MAE"] == "1.50 ± 0.00" and r["oldest toddler"] == "11.00 ± 1.41"
+    assert len(D.recipe_table(res)) == 1
+    fig = D.figure_recipes(res, baseline=2.9)
+    assert len(fig.axes) == 4 and fig.axes[0].get_yticklabels()[0].get_text() == "shipped"
+    plt.close("all")
+
+
+def test_every_variant_is_a_recipe_and_a_phantom():
+    """Each variant's fields are the Recipe's, its anatomy fields PhantomConfig's; ``shipped`` changes nothing."""
+    assert R.VARIANTS["shipped"][1] == {}
+    for what, fields in R.VARIANTS.values():
+        r = replace(T.Recipe(), **fields)
+        PhantomConfig(**{f: v for f, v in r.phantoms().items() if f in T.ANATOMY})
+        assert what
+    with pytest.raises(SystemExit):
+        R.main(["--variants", "no_such_variant"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not RSNA.is_dir(), reason="../shared/rsna-dev absent")
+def test_compare_scores_each_seed_and_resumes(tmp_path, monkeypatch):
+    base = T.Recipe(n=8, size=32, width=0.125, epochs=1, batch_size=4, render_size=64)
+    monkeypatch.setattr(R, "N_HELD_OUT", 8)
+    out = tmp_path / "recipes.json"
+    res = R.compare(("packed_carpals",), seeds=2, out=out, base=base)
+    runs = res["variants"]["packed_carpals"]["seeds"]
+    assert [e["seed"] for e in runs] == [0, 1] and all(e["phantom"]["mae"] > 0 for e in runs)
+    assert res["baseline"]["mean_loo"]["mae"] > 0
+    monkeypatch.setattr(R, "train_bonet", lambda *a, **k: pytest.fail("a finished seed was trained again"))
+    again = R.compare(("packed_carpals",), seeds=2, out=out, base=base)
+    assert again["variants"] == res["variants"]
