@@ -11,7 +11,7 @@ FORMAT ?= rsna
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.baa-installed
 
-.PHONY: env book test test-unit test-notebooks notebook-outputs test-browser bench calibrate clean
+.PHONY: env book test test-unit test-notebooks notebook-outputs test-browser bench calibrate clean transfer-results weights
 
 env: $(STAMP)
 
@@ -62,6 +62,13 @@ calibrate: env
 
 clean:
 	rm -rf _build book/_build artifacts/smoke
+
+# Chapter 11's heavy results (issue 18; ../shared needed): the shipped recipe's variants and learning
+# curve over 3 seeds (~5 min), and which phantom closes the gap, 6 recipes x 3 seeds (~25 min on 2 cores).
+# Neither replaces the shipped model.
+transfer-results: env
+	$(PY) -m baa.experiments.transfer run --seeds 3 --no-ship
+	$(PY) -m baa.experiments.transfer_recipes
 
 # The model shipped in baa/weights (issue 18): phantoms + the 28 films of ../shared/rsna-dev,
 # deterministic for the same machine and thread count (2); the card line rewrites MODEL_CARD.md's hashes and

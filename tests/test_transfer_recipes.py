@@ -33,6 +33,7 @@ def test_recipe_rows_are_mean_and_sd_over_seeds():
     assert r["seeds"] == 2 and r["zero-shot MAE"] == "4.00 ± 1.41" and r["ridge_residual MAE"] == "2.50 ± 0.71"
     assert r["phantom MAE"] == "1.50 ± 0.00" and r["oldest toddler"] == "11.00 ± 1.41"
     assert len(D.recipe_table(res)) == 1
+    assert T.mean_sd([4.79]) == "4.79 (one training)"
     fig = D.figure_recipes(res, baseline=2.9)
     assert len(fig.axes) == 4 and fig.axes[0].get_yticklabels()[0].get_text() == "shipped"
     plt.close("all")

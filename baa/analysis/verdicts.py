@@ -399,6 +399,7 @@ def recipes_text(res: dict, reference: str = "shipped") -> str:
             word = ("no spread measured" if se == 0 else ("higher" if d > 0 else "lower") if abs(d) > 2 * se
                     else "within the spread")
             parts.append(f"{label} {d:+.2f}{unit} ± {se:.2f} ({word})")
-        lines.append(f"- **{name}** ({len(v['seeds'])} seeds) against {reference} ({len(ref)}): " + "; ".join(parts) + ".")
+        n = len(v["seeds"])
+        lines.append(f"- **{name}** ({n} seed{'s' if n > 1 else ''}) against {reference} ({len(ref)}): " + "; ".join(parts) + ".")
     return "\n".join(lines) if lines else f"Only `{reference}` has been run."
 

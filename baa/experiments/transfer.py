@@ -259,7 +259,7 @@ def scores(pred, true) -> dict:
 def mean_sd(values) -> str:
     """``"mean ± SD"`` (sample SD) of one figure over trainings, as chapter 11 and the model card print it."""
     v = np.asarray(values, float)
-    return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}"
+    return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if len(v) > 1 else f"{v.mean():.2f} (one training)"
 
 
 def mean_age_baseline(y: np.ndarray) -> dict:

@@ -35,6 +35,8 @@ VARIANTS = {
     "packed_carpals": ("carpals 1.35x larger, packed as on real films (carpal_scale 1.35)", {"carpal_scale": 1.35}),
     "all_anatomy": ("the three anatomy changes together", {"infant_anatomy": 1.0, "pose_spread": 2.5, "carpal_scale": 1.35}),
     "longer_training": ("18 epochs instead of 6: the phantom learned better", {"epochs": 18}),
+    "all_anatomy_longer": ("the three anatomy changes and 18 epochs",
+                           {"infant_anatomy": 1.0, "pose_spread": 2.5, "carpal_scale": 1.35, "epochs": 18}),
 }
 RECIPES_JSON = OUT / "recipes.json"
 

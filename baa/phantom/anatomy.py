@@ -33,7 +33,7 @@ class PhantomConfig:
     proportion_spread: float = 1.0  # scales each hand's scatter of width, bone width, soft tissue (issue 18's anatomy randomisation)
     pose_spread: float = 1.0  # scales the range of finger spread and of each finger's angle at its joints (pose_variation)
     carpal_scale: float = 1.0  # the carpals' size: above 1 they pack the wrist as on real films (scene._carpals)
-    infant_anatomy: float = 0.0  # 0: the calibrated phantom; 1: infants' hands as real films show them (scene._hand)
+    infant_anatomy: float = 0.0  # 0: the calibrated phantom; 1: infants' hands as real films show them (scene._infant)
 
 
 H_REF = 19.3  # hand length the tables are drawn at (adult male ~18.9 cm + fingertip pad)

@@ -81,7 +81,7 @@ def _hand(subj: dict, z, u, cfg: PhantomConfig) -> SimpleNamespace:
 def _infant(h: SimpleNamespace, a: float) -> None:
     """Infants' hands as the real films of ``../shared/real-xrays`` and the youngest RSNA films show
     them, at strength ``a``: plump soft tissue, short ossified shafts in long cartilage, short spread
-    fingers, broad hands."""
+    fingers, broad hands (and, in ``_soft_tissue``, a fuller thenar and thumb-index web at every age)."""
     young = torch.exp(-h.ag / 2)  # these features fade faster than the proportions above
     h.soft_f = h.soft_f * (1 + 0.5 * a * young)
     h.finger_flare = 0.12 + 0.4 * a * young  # conical fingers
@@ -245,7 +245,7 @@ def _soft_tissue(sk: _Skeleton, tips: list) -> list[dict]:
                       fd=0.15, wd=0.8, c0=1.0 * palm_w, c1=0.5 * palm_w, k=0.58))
     th1 = sk.bones["mc1"]["th"]
     ax_, ay_ = _point(h, 1.3, 1.0)
-    thenar = 1.5 + 0.4 * h.infant  # infants: the thumb joined to the palm by a plump thenar
+    thenar = 1.5 + 0.4 * h.infant  # infant_anatomy, at every age: the thumb joined to the palm by a fuller thenar and web
     soft.append(_prim(ref, ax_, ay_, th1, MC_LEN[0] * sg * 1.0, thenar * sg * soft_f, k=0.65))  # thenar eminence
     m1x = sk.bones["mc1"]["ax"] + torch.sin(th1) * MC_LEN[0] * sg * 0.7
     m1y = sk.bones["mc1"]["ay"] + torch.cos(th1) * MC_LEN[0] * sg * 0.7
