@@ -289,4 +289,3 @@ def occlusion_bands(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Te
         x[..., edges[b]:edges[b + 1], :] = fill
         out.append(fn(x) - base)
     return torch.stack(out, 1)
-

@@ -402,4 +402,3 @@ def recipes_text(res: dict, reference: str = "shipped") -> str:
         n = len(v["seeds"])
         lines.append(f"- **{name}** ({n} seed{'s' if n > 1 else ''}) against {reference} ({len(ref)}): " + "; ".join(parts) + ".")
     return "\n".join(lines) if lines else f"Only `{reference}` has been run."
-

@@ -22,8 +22,8 @@ import torch
 from baa.analysis.saliency import occlusion_bands
 from baa.book.viz import image_grid
 from baa.experiments import film_restore, film_router
-from baa.experiments.transfer_recipes import recipe_rows
 from baa.experiments.transfer import (ANATOMY, HEADS, PHANTOM_TEST, TTA, Recipe, mean_sd, network_inputs, phantom_inputs, real_inputs, scores)
+from baa.experiments.transfer_recipes import recipe_rows
 from baa.paper import KINDS
 from baa.train import predict
 from baa.weights import load_shipped
