@@ -55,11 +55,13 @@ def test_every_variant_is_a_recipe_and_a_phantom():
 def test_compare_scores_each_seed_and_resumes(tmp_path, monkeypatch):
     base = T.Recipe(n=8, size=32, width=0.125, epochs=1, batch_size=4, render_size=64)
     monkeypatch.setattr(R, "N_HELD_OUT", 8)
+    monkeypatch.setitem(R.VARIANTS, "input_40", ("a larger input: the real films prepared at its size", {"size": 40}))
     out = tmp_path / "recipes.json"
-    res = R.compare(("packed_carpals",), seeds=2, out=out, base=base)
+    res = R.compare(("packed_carpals", "input_40"), seeds=2, out=out, base=base)
     runs = res["variants"]["packed_carpals"]["seeds"]
     assert [e["seed"] for e in runs] == [0, 1] and all(e["phantom"]["mae"] > 0 for e in runs)
+    assert len(res["variants"]["input_40"]["seeds"]) == 2
     assert res["baseline"]["mean_loo"]["mae"] > 0
     monkeypatch.setattr(R, "train_bonet", lambda *a, **k: pytest.fail("a finished seed was trained again"))
-    again = R.compare(("packed_carpals",), seeds=2, out=out, base=base)
+    again = R.compare(("packed_carpals", "input_40"), seeds=2, out=out, base=base)
     assert again["variants"] == res["variants"]

@@ -37,6 +37,8 @@ VARIANTS = {
     "longer_training": ("18 epochs instead of 6: the phantom learned better", {"epochs": 18}),
     "all_anatomy_longer": ("the three anatomy changes and 18 epochs",
                            {"infant_anatomy": 1.0, "pose_spread": 2.5, "carpal_scale": 1.35, "epochs": 18}),
+    "input_128": ("128-px input (phantoms rendered at 256) instead of 64: epiphyses the network can resolve",
+                  {"size": 128, "render_size": 256}),
 }
 RECIPES_JSON = OUT / "recipes.json"
 
@@ -45,13 +47,13 @@ def compare(variants=tuple(VARIANTS), seeds: int = 3, out: Path = RECIPES_JSON, 
     """Train each variant on seeds ``base.seed ..`` and score it (``transfer.evaluate``, one repeat of
     the learning curve). Returns ``{"variants": {name: {"what", "recipe", "seeds": [scores]}}}``."""
     torch.set_num_threads(base.threads)
-    real = real_inputs(base.size)
-    if real is None:
+    reals = {base.size: real_inputs(base.size)}  # the real films prepared at each input size a variant uses
+    if reals[base.size] is None:
         raise FileNotFoundError(f"{shared_dir()}: no real films to evaluate on")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     res = json.loads(out.read_text()) if out.exists() else {"variants": {}}
-    res["baseline"] = mean_age_baseline(real["rsna"]["age"].numpy().astype(np.float64))
+    res["baseline"] = mean_age_baseline(reals[base.size]["rsna"]["age"].numpy().astype(np.float64))
     for name in variants:
         what, fields = VARIANTS[name]
         res["variants"].setdefault(name, {"what": what, "recipe": fields, "seeds": []})
@@ -59,9 +61,12 @@ def compare(variants=tuple(VARIANTS), seeds: int = 3, out: Path = RECIPES_JSON, 
             if s not in {e["seed"] for e in res["variants"][n]["seeds"]}]
     for name, s in tqdm(todo, desc="recipes x seeds"):
         rs = replace(base, **VARIANTS[name][1], seed=s)
+        if rs.size not in reals:
+            reals[rs.size] = real_inputs(rs.size)
         model = train_bonet(cached_phantoms(rs, out.parent), rs)
         held = cached_phantoms(replace(rs, n=N_HELD_OUT), out.parent, start=PHANTOM_TEST)
-        res["variants"][name]["seeds"].append(seed_scores(evaluate(model, real, rs, name, repeats=1, phantoms=held), s))
+        res["variants"][name]["seeds"].append(seed_scores(evaluate(model, reals[rs.size], rs, name, repeats=1,
+                                                                   phantoms=held), s))
         out.write_text(json.dumps(res, indent=1))
     return res
 
