@@ -64,7 +64,7 @@ clean:
 	rm -rf _build book/_build artifacts/smoke
 
 # Chapter 11's heavy results (issue 18; ../shared needed): the shipped recipe's variants and learning
-# curve over 3 seeds (~5 min), and which phantom closes the gap, 7 recipes x 3 seeds (~45 min on 2 cores).
+# curve over 3 seeds (~5 min), and which phantom closes the gap, 8 recipes x 3 seeds (~1 h on 2 cores).
 # Neither replaces the shipped model.
 transfer-results: env
 	$(PY) -m baa.experiments.transfer run --seeds 3 --no-ship

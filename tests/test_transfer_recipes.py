@@ -56,8 +56,12 @@ def test_compare_scores_each_seed_and_resumes(tmp_path, monkeypatch):
     base = T.Recipe(n=8, size=32, width=0.125, epochs=1, batch_size=4, render_size=64)
     monkeypatch.setattr(R, "N_HELD_OUT", 8)
     monkeypatch.setitem(R.VARIANTS, "input_40", ("a larger input: the real films prepared at its size", {"size": 40}))
+    sizes = []
+    real_inputs = R.real_inputs
+    monkeypatch.setattr(R, "real_inputs", lambda size: sizes.append(size) or real_inputs(size))
     out = tmp_path / "recipes.json"
     res = R.compare(("packed_carpals", "input_40"), seeds=2, out=out, base=base)
+    assert sizes == [32, 40]  # the real films prepared once at each input size a variant uses
     runs = res["variants"]["packed_carpals"]["seeds"]
     assert [e["seed"] for e in runs] == [0, 1] and all(e["phantom"]["mae"] > 0 for e in runs)
     assert len(res["variants"]["input_40"]["seeds"]) == 2
