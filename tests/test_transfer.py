@@ -127,7 +127,7 @@ def test_chapter_11_tables_and_figures_from_a_results_file():
     assert len(t) == 2 + len(T.HEADS) and t.iloc[0]["variant"].startswith("mean age")
     assert t.iloc[1]["mae"] == 4.0 and (t.iloc[2:]["mae"] == 2.0).all()
     assert len([a for a in D.figure_pred_vs_true(res).axes if a.axison]) == 1 + len(T.HEADS)
-    assert D.seed_table(res) is None
+    assert D.seed_table(res) is None and D.figure_seeds(res) is None
     v["adabn"] = {"zero_shot": s(3.0), "pred": (y + 2).tolist(), "toddler_max": 5.0}
     v["seeds"] = [{"seed": k, "zero_shot": s(4.0 + k), "adabn": s(3.0), "cv": {h: s(2.0) for h in T.HEADS}} for k in range(3)]
     t = D.results_table(res)
@@ -135,6 +135,10 @@ def test_chapter_11_tables_and_figures_from_a_results_file():
     assert len([a for a in D.figure_pred_vs_true(res).axes if a.axison]) == 2 + len(T.HEADS)
     st = D.seed_table(res)
     assert len(st) == 2 + len(T.HEADS) and st.iloc[0]["mae"] == "5.00 ± 1.00" and st.iloc[1]["mae"] == "3.00 ± 0.00"
+    ax = D.figure_seeds(res).axes[0]  # zero-shot row: three seeds, their mean, seed 0 ringed
+    assert [t.get_text() for t in ax.get_yticklabels()][:2] == ["zero-shot", "zero-shot + AdaBN"]
+    assert list(ax.lines[0].get_xdata()) == [4.0, 5.0, 6.0] and ax.lines[1].get_xdata()[0] == 5.0
+    assert ax.lines[2].get_xdata()[0] == 4.0 and ax.get_legend() is not None
     assert len(D.figure_curve(res).axes[0].lines) == len(T.HEADS) + 1
     plt.close("all")
 
@@ -169,3 +173,15 @@ def test_recipe_meta_records_only_the_anatomy_a_recipe_changes():
     assert "carpal_scale" not in m and m["proportion_spread"] == T.Recipe.proportion_spread
     assert T.recipe_meta(replace(T.Recipe(), carpal_scale=1.35))["carpal_scale"] == 1.35
     assert m == load_shipped()["meta"]["recipe"]
+
+
+def test_model_card_places_the_shipped_training_in_the_spread():
+    """The card's sentence on the spread over seeds says where the shipped (first) training ranks."""
+    from baa.experiments.transfer_card import _seeds_text
+
+    s = lambda m: {"mae": m, "r": 0.5, "bias": 0.0}  # noqa: E731
+    runs = [{"seed": k, "zero_shot": s(3.0), "adabn": s(2.5), "cv": {T.SHIPPED_HEAD: s(m)}}
+            for k, m in enumerate([2.3, 2.1, 2.6, 2.2])]
+    text = _seeds_text({"seeds": runs})
+    assert "trained on 4 seeds" in text and "ranks 3 of 4" in text and "seed-0 training" in text
+    assert "One training" in _seeds_text({"seeds": runs[:1]})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from pathlib import Path
 import numpy as np
 import pytest
@@ -61,9 +62,12 @@ def test_rebuild_is_deterministic(tmp_path):
 
     r = Recipe(n=8, size=32, width=0.125, epochs=1, batch_size=4, render_size=64)
     # same file name in two folders: torch.save writes the file's stem into the archive
-    a = rebuild(tmp_path / "a" / "bonet_real.pt", r, progress=False)
+    results = tmp_path / "results.json"
+    results.write_text("{}")
+    a = rebuild(tmp_path / "a" / "bonet_real.pt", r, progress=False, results=results)
     b = rebuild(tmp_path / "b" / "bonet_real.pt", r, progress=False)
     assert a["sha256"] == b["sha256"]
+    assert json.loads(results.read_text())["shipped"] == a  # the rebuild time the model card states
     m = load_shipped(tmp_path / "a" / "bonet_real.pt")
     assert m["size"] == 32
 

@@ -217,6 +217,30 @@ def seed_table(res: dict):
     return pd.DataFrame(rows) if rows else None
 
 
+def figure_seeds(res: dict, variant: str = "randomised"):
+    """Every training's MAE on rsna-dev (``transfer run --seeds N``), one row per reading (zero-shot,
+    AdaBN, each head by leave-one-out): dots, the mean (bar), the first seed (the shipped model's training,
+    ringed) and the mean-age baseline (leave-one-out, dashed). None with fewer than two seeds."""
+    runs = res["variants"].get(variant, {}).get("seeds") or []
+    if len(runs) < 2:
+        return None
+    readings = [("zero-shot", lambda e: e["zero_shot"]), ("zero-shot + AdaBN", lambda e: e["adabn"])]
+    readings += [(f"{h} (LOO)", lambda e, h=h: e["cv"][h]) for h in HEADS]
+    fig, ax = plt.subplots(figsize=(6.4, 0.5 * len(readings) + 1.4))
+    for i, (label, get) in enumerate(readings):
+        vals = np.array([get(e)["mae"] for e in runs])
+        ax.plot(vals, [i] * len(vals), "o", alpha=0.5, color="C0")
+        ax.plot([vals.mean()], [i], "|", ms=16, mew=2, color="k")
+        ax.plot([vals[0]], [i], "o", ms=11, mfc="none", mec="C3", label=f"seed {runs[0]['seed']} (shipped)" if i == 0 else None)
+    if "baseline" in res:
+        ax.axvline(res["baseline"]["mean_loo"]["mae"], ls="--", color="grey", lw=1, label="mean age (LOO)")
+    ax.set_yticks(range(len(readings)), [r[0] for r in readings], fontsize=8), ax.invert_yaxis()
+    ax.set_xlabel(f"MAE on rsna-dev (y), {len(runs)} trainings of {variant}"), ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def figure_pred_vs_true(res: dict):
     """Predicted against true age for every variant (zero-shot and each head, leave-one-out), the
     mean-age baseline and the identity line on the same axes."""

@@ -355,9 +355,12 @@ def fit_shipped(model: BoNetPlus, real: dict, r: Recipe, head: str = SHIPPED_HEA
     return ShippedPipeline(reg.eval()).eval()
 
 
-def rebuild(out: Path | None = None, r: Recipe = Recipe(), head: str = SHIPPED_HEAD, progress: bool = True) -> dict:
+def rebuild(out: Path | None = None, r: Recipe = Recipe(), head: str = SHIPPED_HEAD, progress: bool = True,
+            results: Path | None = None) -> dict:
     """From scratch: render the phantoms, train BoNet+, fit the head on all rsna-dev films, save.
-    Deterministic for the same machine and thread count. Returns ``{"path", "sha256", "seconds"}``."""
+    Deterministic for the same machine and thread count. Returns ``{"path", "bytes", "sha256", "seconds"}``,
+    also recorded as ``"shipped"`` in ``results`` where that file exists (``make weights``: the rebuild
+    time the model card states)."""
     t0 = time.time()
     torch.set_num_threads(r.threads)
     real = real_inputs(r.size)
@@ -365,7 +368,12 @@ def rebuild(out: Path | None = None, r: Recipe = Recipe(), head: str = SHIPPED_H
         raise FileNotFoundError(f"{shared_dir() / 'rsna-dev'}: the real labelled films are needed to rebuild")
     data = phantom_inputs(r.n, r.size, r.seed, **r.phantoms())
     model = train_bonet(data, r, progress)
-    return save_shipped(model, real, r, head, out, time.time() - t0)
+    info = save_shipped(model, real, r, head, out, time.time() - t0)
+    if results is not None and Path(results).exists():
+        res = json.loads(Path(results).read_text())
+        res["shipped"] = info
+        Path(results).write_text(json.dumps(res, indent=1))
+    return info
 
 
 def recipe_meta(r: Recipe) -> dict:
@@ -507,7 +515,7 @@ def main(argv=None) -> None:
     elif a.what == "ship":  # the shipped model from the BoNet+ `run` saved (no retraining)
         print(json.dumps(ship_saved(r), indent=1))
     else:
-        print(json.dumps(rebuild(Path(a.out) if a.out else None, r), indent=1))
+        print(json.dumps(rebuild(Path(a.out) if a.out else None, r, results=None if a.out else OUT / "results.json"), indent=1))
 
 
 if __name__ == "__main__":
