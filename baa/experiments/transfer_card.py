@@ -140,8 +140,9 @@ hands years too old.
 - The phantom's anatomy is not yet the real one (tubular bones as straight rods, the thumb on a thin web,
   carpals apart, little infant soft tissue): the zero-shot reader carries that gap. The anatomy variants of
   chapter 11 (plump infants, fanned fingers, packed carpals, together, trained longer) were measured over seeds
-  (`python -m baa.experiments.transfer_recipes`) and none read real films better, so the shipped recipe keeps
-  the phantom's defaults.
+  (`python -m baa.experiments.transfer_recipes`): the three together lowered the zero-shot bias but raised the
+  leave-one-out error with the shipped head, and none ordered the films better (r), so the shipped recipe
+  keeps the phantom's defaults.
 - {size} px input: fine epiphyseal detail (capping, fusion lines) is below its resolution; a 128-px input
   (`input_128` in chapter 11) learned the phantoms better and read the real films no better.
 - The preparation (`baa.data.prepare`) keeps a film photographed inside its cassette with the cassette in
