@@ -66,7 +66,7 @@ def _seeds_text(v: dict | None) -> str:
     """The card's sentence on the spread over trainings of the recipe (``run --seeds N``)."""
     runs = (v or {}).get("seeds") or []
     if len(runs) < 2:
-        return "One training of the recipe was measured; `python -m baa.experiments.transfer run --seeds 3` measures the spread."
+        return "One training of the recipe was measured; `python -m baa.experiments.transfer run --seeds 9` measures the spread."
     f = lambda get: mean_sd([get(e) for e in runs])
     loo = [e["cv"][SHIPPED_HEAD]["mae"] for e in runs]
     rank = 1 + sum(m < loo[0] for m in loo[1:])
