@@ -199,6 +199,11 @@ def results_table(res: dict):
     return pd.DataFrame(rows).round(2)
 
 
+# What one training's seed scores (``transfer.seed_scores``) hold, reading by reading: (label, getter).
+SEED_READINGS = [("zero-shot", lambda e: e["zero_shot"]), ("zero-shot + AdaBN", lambda e: e["adabn"])] + [
+    (h, lambda e, h=h: e["cv"][h]) for h in HEADS]
+
+
 def seed_table(res: dict):
     """The spread over trainings (``transfer run --seeds N``): for each variant and reading, the mean and
     standard deviation over seeds of MAE, r and bias on rsna-dev; None when no variant has several seeds."""
@@ -207,9 +212,7 @@ def seed_table(res: dict):
         runs = v.get("seeds") or []
         if len(runs) < 2:
             continue
-        readings = [("zero-shot", lambda e: e["zero_shot"]), ("zero-shot + AdaBN", lambda e: e["adabn"])]
-        readings += [(h, lambda e, h=h: e["cv"][h]) for h in HEADS]
-        for label, get in readings:
+        for label, get in SEED_READINGS:
             row = {"variant": name, "reading": label, "seeds": len(runs)}
             for k in ("mae", "r", "bias"):
                 row[k] = mean_sd([get(e)[k] for e in runs])
@@ -224,8 +227,7 @@ def figure_seeds(res: dict, variant: str = "randomised"):
     runs = res["variants"].get(variant, {}).get("seeds") or []
     if len(runs) < 2:
         return None
-    readings = [("zero-shot", lambda e: e["zero_shot"]), ("zero-shot + AdaBN", lambda e: e["adabn"])]
-    readings += [(f"{h} (LOO)", lambda e, h=h: e["cv"][h]) for h in HEADS]
+    readings = [(label if label.startswith("zero-shot") else f"{label} (LOO)", get) for label, get in SEED_READINGS]
     fig, ax = plt.subplots(figsize=(6.4, 0.5 * len(readings) + 1.4))
     for i, (label, get) in enumerate(readings):
         vals = np.array([get(e)["mae"] for e in runs])
