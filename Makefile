@@ -64,8 +64,9 @@ clean:
 	rm -rf _build book/_build artifacts/smoke
 
 # Chapter 11's heavy results (issue 18; ../shared needed): the shipped recipe's variants and learning
-# curve over 9 seeds (~10 min), and which phantom closes the gap: 7 variants x 3 seeds, the shipped recipe
-# x 9 seeds, the yardstick (~1 h on 2 cores). Neither replaces the shipped model.
+# curve over 9 seeds (~10 min), and which recipe closes the gap: 9 variants (anatomy, training, input size,
+# feature alignment) x 3 seeds, the shipped recipe x 9 seeds, the yardstick (~1.5 h on 2 cores). Neither
+# replaces the shipped model.
 transfer-results: env
 	$(PY) -m baa.experiments.transfer run --seeds 9 --no-ship
 	$(PY) -m baa.experiments.transfer_recipes

@@ -7,7 +7,7 @@ import torch
 from baa import degrade as D
 from baa.paper import QUALITIES
 from baa import metrics as M
-from baa.metrics import ccs, loss_mae, loss_mse, mae, mdae, summary
+from baa.metrics import ccs, loss_coral, loss_mae, loss_mse, mae, mdae, summary
 
 
 def test_poisson_variance_grows_with_mean_and_falls_with_photons():
@@ -97,3 +97,20 @@ def test_paired_bootstrap_ci():
     assert M.paired_bootstrap_ci(a, b)[1] == pytest.approx(-hi)
     with pytest.raises(ValueError):
         M.paired_bootstrap_ci(a, a[:5])
+
+
+def test_coral_zero_for_same_moments_grows_with_shift_and_ignores_scale():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(64, 8, generator=g)
+    assert loss_coral(a, a).item() == pytest.approx(0.0, abs=1e-7)
+    assert loss_coral(a, a[torch.randperm(64, generator=g)]).item() == pytest.approx(0.0, abs=1e-6)  # order is not a moment
+    shifted = [loss_coral(a, a + d).item() for d in (0.5, 1.0, 2.0)]
+    assert shifted[0] < shifted[1] < shifted[2]
+    stretched = loss_coral(a, a * 3).item()
+    assert stretched > 0.1  # a covariance differs, the means do not
+    # shrinking both domains' features together leaves it as it was: the network cannot win by scaling
+    b = a * 2 + 1
+    assert loss_coral(a * 1e-1, b * 1e-1).item() == pytest.approx(loss_coral(a, b).item(), rel=1e-2)
+    x = a.clone().requires_grad_()
+    loss_coral(x, b).backward()
+    assert x.grad.abs().sum() > 0

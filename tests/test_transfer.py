@@ -162,6 +162,19 @@ def test_adabn_leave_one_out_takes_no_film_s_statistics_from_itself():
     assert not np.isclose(a["pred"][0], b["pred"][0])
 
 
+def test_unlabelled_films_are_every_real_film_as_the_recipe_feeds_them():
+    real = {"rsna": {"image": torch.zeros(3, 1, 8, 8), "raw": torch.ones(3, 1, 8, 8)},
+            "toddlers": {"image": torch.zeros(2, 1, 8, 8), "raw": torch.ones(2, 1, 8, 8)}}
+    from dataclasses import replace
+
+    assert T.unlabelled(real, T.Recipe()).shape == (5, 1, 8, 8) and T.unlabelled(real, T.Recipe()).sum() == 0
+    assert T.unlabelled(real, replace(T.Recipe(), standardise=False)).sum() == 5 * 64
+    assert len(T.unlabelled({"rsna": real["rsna"]}, T.Recipe())) == 3
+    with pytest.raises(ValueError, match="unlabelled"):
+        T.train_bonet({"image": torch.zeros(4, 1, 8, 8), "raw": None, "age": torch.zeros(4), "male": torch.zeros(4)},
+                      replace(T.Recipe(), align=1.0))
+
+
 def test_recipe_meta_records_only_the_anatomy_a_recipe_changes():
     """The shipped file records the recipe without anatomy fields at the phantom's defaults, so the
     default recipe is the one the shipped model was built by, byte for byte."""
@@ -172,6 +185,7 @@ def test_recipe_meta_records_only_the_anatomy_a_recipe_changes():
     m = T.recipe_meta(T.Recipe())
     assert "carpal_scale" not in m and m["proportion_spread"] == T.Recipe.proportion_spread
     assert T.recipe_meta(replace(T.Recipe(), carpal_scale=1.35))["carpal_scale"] == 1.35
+    assert "align" not in m and T.recipe_meta(replace(T.Recipe(), align=0.3))["align"] == 0.3
     assert m == load_shipped()["meta"]["recipe"]
 
 
@@ -185,3 +199,22 @@ def test_model_card_places_the_shipped_training_in_the_spread():
     text = _seeds_text({"seeds": runs})
     assert "trained on 4 seeds" in text and "ranks 3 of 4" in text and "seed-0 training" in text
     assert "One training" in _seeds_text({"seeds": runs[:1]})
+
+
+def test_heldout_zero_shot_never_aligns_on_the_film_it_reads(monkeypatch):
+    """Each fold's network is aligned on the other RSNA films and the toddlers, and reads only its fold."""
+    n = 7
+    rsna = {"image": torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1).expand(n, 1, 4, 4).clone(),
+            "age": torch.arange(n, dtype=torch.float32) + 1.0}
+    real = {"rsna": rsna, "toddlers": {"image": torch.full((2, 1, 4, 4), -1.0)}}
+    pools = []
+    monkeypatch.setattr(T, "train_bonet", lambda data, r, unlabelled=None, **k: pools.append(unlabelled) or len(pools))
+    # the "network" k reads a film as its own index + 1 + 10 k (its true age + 10 k)
+    monkeypatch.setattr(T, "network_inputs", lambda model, x: (None, x[:, 0, 0, 0].numpy() + 1 + 10 * (model - 1)))
+    out = T.heldout_zero_shot({}, T.Recipe(align=1.0), real, folds=2)
+    assert len(pools) == 2
+    for k, pool in enumerate(pools):
+        seen = set(pool[:, 0, 0, 0].tolist())
+        assert -1.0 in seen and all((i % 2 == k) != (i in seen) for i in range(n))
+    assert out["pred"] == [float(i + 1 + 10 * (i % 2)) for i in range(n)]
+    assert out["zero_shot"]["mae"] == pytest.approx(10 * 3 / 7)

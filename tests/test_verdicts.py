@@ -161,4 +161,9 @@ def test_recipes_text_decides_each_difference_against_its_spread():
     assert "**better** (3 seeds)" in text and "unrun" not in text
     assert "zero-shot MAE -1.00y ± 0.08 (lower)" in text
     assert "ridge_residual MAE (leave-one-out) +0.10y ± 0.24 (within the spread)" in text
+    assert "did not align on" not in text  # no aligned variant
+    for e, m in zip(var, (3.0, 3.1, 3.2)):  # an aligned variant: on unseen films no better than the reference
+        e["zero_shot_heldout"] = {"mae": m, "r": 0.5, "bias": 0.0}
+    text = V.recipes_text(res)
+    assert "zero-shot MAE -1.00y ± 0.08 (lower); zero-shot MAE on films it did not align on +0.00y ± 0.08 (within the spread)" in text
     assert V.recipes_text({"variants": {"shipped": {"seeds": ref}}}) == "Only `shipped` has been run."

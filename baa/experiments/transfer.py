@@ -36,7 +36,7 @@ from baa.data.prepare import prepare_full
 from baa.models.bonet import BoNetPlus
 from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
 from baa.phantom.appearance import randomise
-from baa.train import TrainConfig, adapt_batchnorm, fit_regressor, predict
+from baa.train import TrainConfig, adapt_batchnorm, fit_regressor, fit_regressor_aligned, predict
 from baa.weights import CalibratedBoNet, ShippedPipeline, save_state, sha256, standardise_image
 from baa.weights import HERE as WEIGHTS_DIR
 from baa.weights.model import AGE_MAX, AGE_MIN
@@ -75,6 +75,7 @@ class Recipe:
     infant_anatomy: float = 0.0  # PhantomConfig.infant_anatomy
     pose_spread: float = 1.0  # PhantomConfig.pose_spread
     carpal_scale: float = 1.0  # PhantomConfig.carpal_scale
+    align: float = 0.0  # weight of the CORAL alignment with the unlabelled real films (0: none)
     threads: int = 2
 
     def phantoms(self) -> dict:
@@ -152,18 +153,33 @@ def real_inputs(size: int, workers: int = 2) -> dict | None:
     return out
 
 
+def unlabelled(real: dict, r: Recipe) -> torch.Tensor:
+    """Every real film, RSNA and toddler, at the network's input as ``r`` feeds it (standardised or not):
+    an aligned recipe's unlabelled target domain (``Recipe.align``; their labels are not used)."""
+    key = "image" if r.standardise else "raw"
+    return torch.cat([real["rsna"][key]] + ([real["toddlers"][key]] if "toddlers" in real else []))
+
+
 # -- training ------------------------------------------------------------------------------------
 
 
-def train_bonet(data: dict, r: Recipe, progress: bool = False) -> BoNetPlus:
+def train_bonet(data: dict, r: Recipe, progress: bool = False, unlabelled: torch.Tensor | None = None) -> BoNetPlus:
     """BoNet+ on ``data`` (standardised or raw per ``r.standardise``), L_MAE, Adam, cosine schedule,
-    the package's augmentation; deterministic for a seed and thread count."""
+    the package's augmentation; deterministic for a seed and thread count. With ``r.align`` > 0, its
+    features are also pulled towards those of ``unlabelled`` images (real films prepared the same way;
+    ``baa.train.fit_regressor_aligned``)."""
     torch.manual_seed(r.seed)
     model = BoNetPlus(width=r.width)
     x = data["image"] if r.standardise else data["raw"]
     cfg = TrainConfig(epochs=r.epochs, batch_size=r.batch_size, lr=r.lr, schedule="cosine", seed=r.seed,
                       device="cpu", progress=progress, bn_recalibration=16)
-    fit_regressor(model, {"image": x, "age": data["age"], "male": data["male"]}, cfg)
+    train = {"image": x, "age": data["age"], "male": data["male"]}
+    if r.align:
+        if unlabelled is None:
+            raise ValueError("a recipe with align > 0 needs the unlabelled real films")
+        fit_regressor_aligned(model, train, unlabelled, cfg, weight=r.align)
+    else:
+        fit_regressor(model, train, cfg)
     return model.eval()
 
 
@@ -301,6 +317,24 @@ def evaluate(model: BoNetPlus, real: dict, r: Recipe, name: str, repeats: int = 
     return out
 
 
+def heldout_zero_shot(data: dict, r: Recipe, real: dict, folds: int = 2) -> dict:
+    """Zero-shot on rsna-dev for an aligned recipe (``r.align`` > 0) with no film read by a network aligned
+    on its pixels: ``folds`` trainings on ``data``, each aligned on the real films outside one fold (the
+    other RSNA films and the toddlers) and reading that fold's films (film ``i`` is in fold ``i % folds``).
+    Returns ``{"zero_shot": scores, "pred": [...]}``. ``evaluate``'s zero-shot of one network aligned on
+    every film is the transductive reading; this is the one a new film would get."""
+    key = "image" if r.standardise else "raw"
+    rs = real["rsna"]
+    y = rs["age"].numpy().astype(np.float64)
+    fold = np.arange(len(y)) % folds
+    pred = np.zeros(len(y))
+    for k in range(folds):
+        out = torch.from_numpy(fold == k)
+        pool = torch.cat([rs[key][~out]] + ([real["toddlers"][key]] if "toddlers" in real else []))
+        pred[fold == k] = network_inputs(train_bonet(data, r, unlabelled=pool), rs[key][out])[1]
+    return {"zero_shot": scores(pred, y), "pred": pred.tolist()}
+
+
 def adabn_loo(model: BoNetPlus, real: dict, r: Recipe) -> dict:
     """Zero-shot with AdaBN (``baa.train.adapt_batchnorm``), leave-one-out: every real film, RSNA or
     toddler, is read by a copy of BoNet+ whose BatchNorm statistics come from all the *other* real films.
@@ -367,7 +401,7 @@ def rebuild(out: Path | None = None, r: Recipe = Recipe(), head: str = SHIPPED_H
     if real is None:
         raise FileNotFoundError(f"{shared_dir() / 'rsna-dev'}: the real labelled films are needed to rebuild")
     data = phantom_inputs(r.n, r.size, r.seed, **r.phantoms())
-    model = train_bonet(data, r, progress)
+    model = train_bonet(data, r, progress, unlabelled=unlabelled(real, r))
     info = save_shipped(model, real, r, head, out, time.time() - t0)
     if results is not None and Path(results).exists():
         res = json.loads(Path(results).read_text())
@@ -377,10 +411,12 @@ def rebuild(out: Path | None = None, r: Recipe = Recipe(), head: str = SHIPPED_H
 
 
 def recipe_meta(r: Recipe) -> dict:
-    """The recipe as the shipped file records it: an anatomy field at the phantom's default is left out
-    (readers take the default), so a recipe that does not use a new field rebuilds the same bytes."""
+    """The recipe as the shipped file records it: an anatomy field at the phantom's default, and ``align``
+    at 0, are left out (readers take the default), so a recipe that does not use a new field rebuilds the
+    same bytes."""
     default = PhantomConfig()
-    return {k: v for k, v in asdict(r).items() if not (k in ANATOMY and v == getattr(default, k))}
+    return {k: v for k, v in asdict(r).items()
+            if not (k in ANATOMY and v == getattr(default, k)) and not (k == "align" and v == Recipe.align)}
 
 
 def save_shipped(model, real, r: Recipe, head: str, out: Path | None, seconds: float) -> dict:
@@ -447,7 +483,7 @@ def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "resul
         t0 = time.time()
         data = cached_phantoms(rv, out.parent)
         t1 = time.time()
-        model = train_bonet(data, rv, progress=True)
+        model = train_bonet(data, rv, progress=True, unlabelled=unlabelled(real, rv))
         t2 = time.time()
         torch.save(model.state_dict(), out.parent / f"bonet_{v}.pt")
         held = lambda rs: cached_phantoms(replace(rs, n=N_HELD_OUT), out.parent, start=PHANTOM_TEST)
@@ -455,8 +491,8 @@ def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "resul
         ev["seconds"] = {"phantoms": round(t1 - t0, 1), "train": round(t2 - t1, 1)}
         if seeds > 1:
             ev["seeds"] = [seed_scores(ev, rv.seed)] + [
-                seed_scores(evaluate(train_bonet(cached_phantoms(rs, out.parent), rs), real, rs, v, repeats=1, phantoms=held(rs)),
-                             rs.seed)
+                seed_scores(evaluate(train_bonet(cached_phantoms(rs, out.parent), rs, unlabelled=unlabelled(real, rs)), real, rs, v,
+                                     repeats=1, phantoms=held(rs)), rs.seed)
                 for rs in (replace(rv, seed=rv.seed + k) for k in range(1, seeds))]
         res["variants"][v] = ev
         if save_model and v == "randomised":
@@ -483,6 +519,12 @@ def seed_scores(ev: dict, seed: int) -> dict:
             "toddler_max": ev.get("toddler_max"), "adabn_toddler_max": ev["adabn"].get("toddler_max")}
 
 
+def heldout_mae(entry: dict) -> float:
+    """A training's zero-shot MAE on films it never saw: ``heldout_zero_shot``'s for an aligned recipe,
+    the plain zero-shot for any other (its training saw no real film)."""
+    return entry.get("zero_shot_heldout", entry["zero_shot"])["mae"]
+
+
 def load_results(path: Path = OUT / "results.json") -> dict | None:
     return json.loads(Path(path).read_text()) if Path(path).exists() else None
 
@@ -501,12 +543,14 @@ def main(argv=None) -> None:
     ap.add_argument("--infant", type=float, default=Recipe.infant_anatomy, help="PhantomConfig.infant_anatomy")
     ap.add_argument("--pose", type=float, default=Recipe.pose_spread, help="PhantomConfig.pose_spread")
     ap.add_argument("--carpals", type=float, default=Recipe.carpal_scale, help="PhantomConfig.carpal_scale")
+    ap.add_argument("--align", type=float, default=Recipe.align, help="CORAL weight towards the unlabelled real films (0: none)")
     ap.add_argument("--seeds", type=int, default=1, help="run: train each variant on this many seeds (the spread)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--no-ship", action="store_true", help="run: leave baa/weights/bonet_real.pt as it is (trying a recipe)")
     a = ap.parse_args(argv)
     r = Recipe(n=a.n, epochs=a.epochs, size=a.size, width=a.width, seed=a.seed, render_size=a.render_size,
-               proportion_spread=a.spread, infant_anatomy=a.infant, pose_spread=a.pose, carpal_scale=a.carpals)
+               proportion_spread=a.spread, infant_anatomy=a.infant, pose_spread=a.pose, carpal_scale=a.carpals,
+               align=a.align)
     if a.what == "run":
         run(r, tuple(a.variants.split(",")), Path(a.out) if a.out else OUT / "results.json", save_model=not a.no_ship,
             seeds=a.seeds)

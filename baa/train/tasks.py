@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from baa import degrade as D
 from baa.data.augment import P_WARP, augment, blur_augment, flip_augment
-from baa.metrics import LOSSES, mae
+from baa.metrics import LOSSES, loss_coral, loss_mae, mae
 from baa.paper import KINDS
 from baa.train.device import bf16_supported
 from baa.train.trainer import TrainConfig, Trainer, predict
@@ -118,6 +118,52 @@ def fit_regressor(model: nn.Module, train: dict, config: TrainConfig, loss: str 
     t = Trainer(model, train, regressor_batches(augment, qualities, recipe), LOSSES[loss], config, val_fn=val_fn,
                 monitor="val_mae", extra={"task": "regressor", "loss": loss, "qualities": qualities, "recipe": recipe,
                                           **kw.pop("extra", {})}, **kw)
+    t.fit()
+    return t
+
+
+class AlignedRegressor(nn.Module):
+    """BoNet+ reading one batch of ``[labelled images; k unlabelled images]``: returns the ages of the
+    labelled ones and the CORAL distance (``metrics.loss_coral``) between the two parts' pooled features
+    (``forward_features``). Both parts go through the same BatchNorm batch."""
+
+    def __init__(self, model: nn.Module, k: int):
+        super().__init__()
+        self.model, self.k = model, k
+
+    def forward(self, x: torch.Tensor):
+        f = self.model.forward_features(x)
+        n = len(x) - self.k
+        return self.model.forward_head(f[:n]), loss_coral(f[:n], f[n:])
+
+
+def aligned_batches(unlabelled: torch.Tensor, k: int, augment: bool = True, recipe: str = "beyond") -> Callable:
+    """``regressor_batches`` with ``k`` of the ``unlabelled`` images (drawn with replacement, augmented
+    the same way) appended to every batch; the targets are the labelled images' ages."""
+
+    def batch_fn(batch: dict, g: torch.Generator):
+        x = _augment_regressor(batch["image"], g, augment, recipe)
+        idx = torch.randint(len(unlabelled), (k,), generator=g)
+        u = _augment_regressor(unlabelled[idx].to(x.device), g, augment, recipe)
+        return torch.cat([x, u]), batch["age"].float()
+
+    return batch_fn
+
+
+def fit_regressor_aligned(model: nn.Module, train: dict, unlabelled: torch.Tensor, config: TrainConfig,
+                          weight: float = 1.0, k: int = 16, **kw) -> Trainer:
+    """BoNet+ trained with L_MAE (eq. 5) on ``train`` plus ``weight`` x the CORAL distance between its
+    features of ``train``'s images and of ``k`` ``unlabelled`` images per batch (images of the domain it
+    will read, no label used): unsupervised domain adaptation (chapter 11). ``weight`` 0 is plain training
+    with ``k`` extra images in each BatchNorm batch."""
+
+    def loss(out, y):
+        age, align = out
+        return loss_mae(age.float(), y) + weight * align
+
+    t = Trainer(AlignedRegressor(model, k), train, aligned_batches(unlabelled, k), loss, config,
+                extra={"task": "regressor", "loss": "mae+coral", "align_weight": weight, "align_k": k,
+                       **kw.pop("extra", {})}, **kw)
     t.fit()
     return t
 
