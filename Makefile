@@ -65,8 +65,8 @@ clean:
 
 # Chapter 11's heavy results (issue 18; ../shared needed): the shipped recipe's variants and learning
 # curve over 9 seeds (~10 min), and which recipe closes the gap: 9 variants (anatomy, training, input size,
-# feature alignment) x 3 seeds, the shipped recipe x 9 seeds, the yardstick (~1.5 h on 2 cores). Neither
-# replaces the shipped model.
+# feature alignment, its held-out reading) x 3 seeds, the shipped recipe x 9 seeds, the yardstick (~2 h on
+# 2 cores; measured in parts, 1 h 43 min in all). Neither replaces the shipped model.
 transfer-results: env
 	$(PY) -m baa.experiments.transfer run --seeds 9 --no-ship
 	$(PY) -m baa.experiments.transfer_recipes
