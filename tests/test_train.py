@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from baa.models import BoNetPlus, QualityClassifier, ResUNet
-from baa.train import (TrainConfig, adapt_batchnorm, fit_classifier, fit_regressor, fit_regressor_aligned, fit_restorer, load_checkpoint, pick_device,
-                       predict)
+from baa.train import (TrainConfig, adapt_batchnorm, fit_classifier, fit_regressor, fit_regressor_aligned, fit_restorer,
+                       load_checkpoint, pick_device, predict)
 
 
 def _data(n=24, side=32):

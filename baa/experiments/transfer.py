@@ -153,11 +153,13 @@ def real_inputs(size: int, workers: int = 2) -> dict | None:
     return out
 
 
-def unlabelled(real: dict, r: Recipe) -> torch.Tensor:
+def unlabelled(real: dict, r: Recipe, leave_out: torch.Tensor | None = None) -> torch.Tensor:
     """Every real film, RSNA and toddler, at the network's input as ``r`` feeds it (standardised or not):
-    an aligned recipe's unlabelled target domain (``Recipe.align``; their labels are not used)."""
+    an aligned recipe's unlabelled target domain (``Recipe.align``; their labels are not used). ``leave_out``:
+    a mask of the RSNA films to leave out of it."""
     key = "image" if r.standardise else "raw"
-    return torch.cat([real["rsna"][key]] + ([real["toddlers"][key]] if "toddlers" in real else []))
+    rsna = real["rsna"][key] if leave_out is None else real["rsna"][key][~leave_out]
+    return torch.cat([rsna] + ([real["toddlers"][key]] if "toddlers" in real else []))
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -330,8 +332,7 @@ def heldout_zero_shot(data: dict, r: Recipe, real: dict, folds: int = 2) -> dict
     pred = np.zeros(len(y))
     for k in range(folds):
         out = torch.from_numpy(fold == k)
-        pool = torch.cat([rs[key][~out]] + ([real["toddlers"][key]] if "toddlers" in real else []))
-        pred[fold == k] = network_inputs(train_bonet(data, r, unlabelled=pool), rs[key][out])[1]
+        pred[fold == k] = network_inputs(train_bonet(data, r, unlabelled=unlabelled(real, r, out)), rs[key][out])[1]
     return {"zero_shot": scores(pred, y), "pred": pred.tolist()}
 
 
@@ -491,8 +492,8 @@ def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "resul
         ev["seconds"] = {"phantoms": round(t1 - t0, 1), "train": round(t2 - t1, 1)}
         if seeds > 1:
             ev["seeds"] = [seed_scores(ev, rv.seed)] + [
-                seed_scores(evaluate(train_bonet(cached_phantoms(rs, out.parent), rs, unlabelled=unlabelled(real, rs)), real, rs, v,
-                                     repeats=1, phantoms=held(rs)), rs.seed)
+                seed_scores(evaluate(train_bonet(cached_phantoms(rs, out.parent), rs, unlabelled=unlabelled(real, rs)),
+                                     real, rs, v, repeats=1, phantoms=held(rs)), rs.seed)
                 for rs in (replace(rv, seed=rv.seed + k) for k in range(1, seeds))]
         res["variants"][v] = ev
         if save_model and v == "randomised":
@@ -543,7 +544,8 @@ def main(argv=None) -> None:
     ap.add_argument("--infant", type=float, default=Recipe.infant_anatomy, help="PhantomConfig.infant_anatomy")
     ap.add_argument("--pose", type=float, default=Recipe.pose_spread, help="PhantomConfig.pose_spread")
     ap.add_argument("--carpals", type=float, default=Recipe.carpal_scale, help="PhantomConfig.carpal_scale")
-    ap.add_argument("--align", type=float, default=Recipe.align, help="CORAL weight towards the unlabelled real films (0: none)")
+    ap.add_argument("--align", type=float, default=Recipe.align,
+                    help="CORAL weight towards the unlabelled real films (0: none)")
     ap.add_argument("--seeds", type=int, default=1, help="run: train each variant on this many seeds (the spread)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--no-ship", action="store_true", help="run: leave baa/weights/bonet_real.pt as it is (trying a recipe)")

@@ -24,8 +24,8 @@ import torch
 from tqdm.auto import tqdm
 
 from baa.experiments.transfer import (N_HELD_OUT, OUT, PHANTOM_TEST, SHIPPED_HEAD, Recipe, cached_phantoms, evaluate,
-                                      heldout_mae, heldout_zero_shot, mean_age_baseline, mean_sd, real_inputs, seed_scores, shared_dir, train_bonet,
-                                      unlabelled)
+                                      heldout_mae, heldout_zero_shot, mean_age_baseline, mean_sd, real_inputs, seed_scores,
+                                      shared_dir, train_bonet, unlabelled)
 
 # name -> (what changes from the shipped recipe, Recipe fields); the anatomy fields are PhantomConfig's
 VARIANTS = {
@@ -90,7 +90,8 @@ def load_recipes(path: Path = RECIPES_JSON) -> dict | None:
 
 def recipe_rows(res: dict, head: str = SHIPPED_HEAD) -> list[dict]:
     """One row per variant: mean ± SD over its seeds of the held-out phantom MAE, the zero-shot MAE (and on
-    films an aligned variant did not align on, ``heldout_mae``), r and bias on rsna-dev, the AdaBN MAE, the ``head``'s leave-one-out MAE and r, the oldest toddler reading."""
+    films an aligned variant did not align on, ``heldout_mae``), r and bias on rsna-dev, the AdaBN MAE, the
+    ``head``'s leave-one-out MAE and r, the oldest toddler reading."""
     rows = []
     for name, v in res["variants"].items():
         runs = v["seeds"]

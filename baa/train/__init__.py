@@ -2,10 +2,10 @@
 Layer: train (above models)."""
 
 from baa.train.device import bf16_supported, pick_device
-from baa.train.tasks import (REGRESSOR_RECIPES, classifier_batches, fit_classifier, fit_regressor, fit_regressor_aligned, fit_restorer, regression_val,
-                             regressor_batches, restorer_batches)
+from baa.train.tasks import (REGRESSOR_RECIPES, classifier_batches, fit_classifier, fit_regressor, fit_regressor_aligned,
+                             fit_restorer, regression_val, regressor_batches, restorer_batches)
 from baa.train.trainer import TrainConfig, Trainer, adapt_batchnorm, load_checkpoint, predict, save_checkpoint
 
-__all__ = ["REGRESSOR_RECIPES", "TrainConfig", "Trainer", "adapt_batchnorm", "bf16_supported", "classifier_batches", "fit_classifier", "fit_regressor", "fit_regressor_aligned",
-           "fit_restorer", "load_checkpoint", "pick_device", "predict", "regression_val", "regressor_batches",
+__all__ = ["REGRESSOR_RECIPES", "TrainConfig", "Trainer", "adapt_batchnorm", "bf16_supported", "classifier_batches", "fit_classifier", "fit_regressor",
+           "fit_regressor_aligned", "fit_restorer", "load_checkpoint", "pick_device", "predict", "regression_val", "regressor_batches",
            "restorer_batches", "save_checkpoint"]
