@@ -13,7 +13,7 @@ from baa.models.bonet import BoNetPlus
 from baa.phantom import PhantomConfig, render
 from baa.phantom.appearance import Appearance, randomise
 from baa.train import adapt_batchnorm
-from baa.weights import standardise_image
+from baa.weights import bone_detail, standardise_image
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 RSNA = SHARED / "rsna-dev"
@@ -54,6 +54,36 @@ def test_standardise_ignores_monotone_intensity_changes(rendered):
     both = (g > 0) & inside
     assert both.sum() / ((g > 0) | inside).sum() > 0.9
     assert np.corrcoef(g[both], s[both])[0, 1] > 0.98
+
+
+def test_bone_detail_keeps_edges_drops_the_slow_shading(rendered):
+    """bone_detail: a smooth ramp across the hand (soft tissue thickening) leaves no trace, the hand's
+    outline adds no edge, a bone's edge does; the background stays 0."""
+    y, x = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    hand = ((x - 16).abs() < 10) & ((y - 16).abs() < 12)
+    bone = hand & ((x - 16).abs() < 2)
+    ramp = 0.3 + 0.02 * y
+    a = torch.where(hand, ramp + 0.3 * bone, torch.zeros(()))[None, None]
+    d = bone_detail(a, 1.5)
+    assert d.shape == a.shape and torch.all(d[0, 0][~hand] == 0) and 0 <= d.min() and d.max() <= 1
+    inner = hand & ((y - 16).abs() < 7)  # rows whose Gaussian window lies inside the hand
+    assert d[0, 0][bone & inner].mean() > 0.6 and d[0, 0][inner & ((x - 16).abs() > 5)].sub(0.5).abs().max() < 0.02
+    # only the ramp differs: the same detail
+    b = torch.where(hand, 0.5 + 0.3 * bone, torch.zeros(()))[None, None]
+    assert (bone_detail(b, 1.5) - d)[0, 0][inner].abs().max() < 0.03
+    # a batch is read image by image (each its own SD), whatever sits beside it
+    s = torch.from_numpy(standardise_image(rendered["image"][0, 0].numpy()))[None, None]
+    assert torch.allclose(bone_detail(torch.cat([s, torch.rand_like(s)]), 2)[:1], bone_detail(s, 2), atol=1e-6)
+
+
+def test_recipe_view_is_what_the_network_reads():
+    from dataclasses import replace
+
+    d = {"image": torch.rand(2, 1, 16, 16) * 0.8 + 0.2, "raw": torch.zeros(2, 1, 16, 16)}
+    assert T.Recipe().view(d) is d["image"] and replace(T.Recipe(), standardise=False).view(d) is d["raw"]
+    assert torch.equal(replace(T.Recipe(), detail=2.0).view(d), bone_detail(d["image"], 2.0))
+    with pytest.raises(ValueError, match="bone_detail"):
+        T.save_shipped(None, None, replace(T.Recipe(), detail=2.0), T.SHIPPED_HEAD, None, 0.0)
 
 
 def test_ridge_fits_a_linear_signal():
@@ -186,6 +216,7 @@ def test_recipe_meta_records_only_the_anatomy_a_recipe_changes():
     assert "carpal_scale" not in m and m["proportion_spread"] == T.Recipe.proportion_spread
     assert T.recipe_meta(replace(T.Recipe(), carpal_scale=1.35))["carpal_scale"] == 1.35
     assert "align" not in m and T.recipe_meta(replace(T.Recipe(), align=0.3))["align"] == 0.3
+    assert "detail" not in m and T.recipe_meta(replace(T.Recipe(), detail=1.5))["detail"] == 1.5
     assert m == load_shipped()["meta"]["recipe"]
 
 
@@ -218,3 +249,4 @@ def test_heldout_zero_shot_never_aligns_on_the_film_it_reads(monkeypatch):
         assert -1.0 in seen and all((i % 2 == k) != (i in seen) for i in range(n))
     assert out["pred"] == [float(i + 1 + 10 * (i % 2)) for i in range(n)]
     assert out["zero_shot"]["mae"] == pytest.approx(10 * 3 / 7)
+

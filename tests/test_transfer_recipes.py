@@ -1,14 +1,16 @@
-"""Which phantom closes the gap (``baa.experiments.transfer_recipes``): the table chapter 11 renders,
+"""Which phantom closes the gap (``baa.experiments.transfer_recipes``): the tables chapter 11 renders,
 the comparison's resumption, the variants' names. Tests that train on real films skip when ../shared
 is absent."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
+import torch
 
 from baa.book import domains as D
 from baa.experiments import transfer as T
@@ -43,6 +45,24 @@ def test_recipe_rows_are_mean_and_sd_over_seeds():
     plt.close("all")
 
 
+def test_joint_rows_and_figure():
+    s = lambda m: {"mae": m, "r": 0.4, "bias": 1.0}  # noqa: E731
+    res = {"variants": {"shipped": {"what": "w", "recipe": {}, "seeds": [_scores(0), _scores(2)]}},
+           "joint": {"joint_x8": {"what": "j", "repeat": 8, "folds": 4,
+                                    "seeds": [{"seed": 0, "cv": s(2.0), "toddler_max": 9.0},
+                                              {"seed": 1, "cv": s(3.0), "toddler_max": 11.0}]},
+                     "joint_x32": {"what": "h", "repeat": 32, "folds": 4, "seeds": []}}}
+    rows = R.joint_rows(res)
+    assert rows == [{"variant": "joint_x8", "what": "j", "seeds": 2, "4-fold MAE": "2.50 ± 0.71", "r": "0.40 ± 0.00",
+                     "bias": "1.00 ± 0.00", "oldest toddler": "10.00 ± 1.41"}]
+    assert len(D.joint_table(res)) == 1 and R.joint_rows({"variants": {}}) == []
+    fig = D.figure_joint(res, baseline=2.9)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["shipped + ridge_residual (LOO)", "joint_x8 (4-fold)"]
+    plt.close("all")
+    assert {"joint_x8", "real_only"} <= set(R.JOINT) and all(k > 0 for _, k, _ in R.JOINT.values())
+    assert not R.JOINT["real_only"][2] and R.JOINT["joint_x8"][2]
+
+
 def test_every_variant_is_a_recipe_and_a_phantom():
     """Each variant's fields are the Recipe's, its anatomy fields PhantomConfig's; ``shipped`` changes nothing."""
     assert R.VARIANTS["shipped"][1] == {}
@@ -52,6 +72,8 @@ def test_every_variant_is_a_recipe_and_a_phantom():
         assert what
     with pytest.raises(SystemExit):
         R.main(["--variants", "no_such_variant"])
+    with pytest.raises(SystemExit, match="no_such_joint"):
+        R.main(["--variants", "", "--joint", "no_such_joint"])
 
 
 @pytest.mark.slow
@@ -87,3 +109,51 @@ def test_compare_scores_each_seed_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(R, "heldout_zero_shot", lambda *a, **k: pytest.fail("a finished held-out reading was redone"))
     again = R.compare(("packed_carpals", "input_40"), seeds=2, out=out, base=base)
     assert again["variants"] == res["variants"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not RSNA.is_dir(), reason="../shared/rsna-dev absent")
+def test_compare_joint_trains_each_fold_on_real_films_and_resumes(tmp_path, monkeypatch):
+    base = T.Recipe(n=8, size=32, width=0.125, epochs=1, batch_size=4, render_size=64)
+    n_rsna = len((RSNA / "boneage-training-dataset.csv").read_text().split()) - 1
+    sizes, train_bonet = [], R.train_bonet
+    monkeypatch.setattr(R, "train_bonet", lambda data, r, **k: sizes.append(len(data["age"])) or train_bonet(data, r, **k))
+    out = tmp_path / "recipes.json"
+    res = R.compare_joint(("joint_x8",), seeds=1, out=out, base=base)
+    held = [len(range(k, n_rsna, R.JOINT_FOLDS)) for k in range(R.JOINT_FOLDS)]
+    assert sizes == [8 + R.JOINT["joint_x8"][1] * (n_rsna - h) for h in held]
+    (run,) = res["joint"]["joint_x8"]["seeds"]
+    assert run["seed"] == 0 and run["cv"]["mae"] > 0 and run["toddler_max"] is not None
+    monkeypatch.setattr(R, "joint_cv", lambda *a, **k: pytest.fail("a finished seed was trained again"))
+    assert R.compare_joint(("joint_x8",), seeds=1, out=out, base=base)["joint"] == res["joint"]
+    monkeypatch.setattr(R, "joint_cv", lambda data, *a, **k: sizes.append(len(data["age"])) or {"cv": {"mae": 1.0}})
+    R.compare_joint(("real_only",), seeds=1, out=out, base=base)
+    assert sizes[-1] == 0  # the real films alone: no phantom
+    res = R.load_recipes(out)
+    res["joint"] = dict(reversed(res["joint"].items()))
+    out.write_text(json.dumps(res))
+    R.compare_joint(("real_only",), seeds=1, out=out, base=base)  # nothing left to train; the rows in JOINT's order
+    assert list(R.load_recipes(out)["joint"]) == [n for n in R.JOINT if n in ("joint_x8", "real_only")]
+
+
+def test_joint_training_never_reads_a_film_it_trained_on(monkeypatch):
+    """Each fold's network trains on the phantoms and the other folds' films (repeated), with their ages,
+    and reads only its own fold; the toddlers' readings are the folds' mean."""
+    n, m = 9, 5
+    film = lambda k: torch.arange(k, dtype=torch.float32).view(k, 1, 1, 1).expand(k, 1, 4, 4).clone()  # noqa: E731
+    rsna = {"image": film(n), "raw": film(n), "age": torch.arange(n, dtype=torch.float32) + 1.0, "male": torch.ones(n)}
+    phantoms = {"image": -film(m) - 10, "raw": -film(m) - 10, "age": torch.full((m,), 50.0), "male": torch.zeros(m)}
+    real = {"rsna": rsna, "toddlers": {"image": torch.full((2, 1, 4, 4), -1.0), "raw": torch.full((2, 1, 4, 4), -1.0),
+                                       "names": ["a.png", "b.png"]}}
+    trained = []
+    monkeypatch.setattr(R, "train_bonet", lambda data, r, **k: trained.append(data) or len(trained))
+    monkeypatch.setattr(R, "network_inputs", lambda model, x: (None, x[:, 0, 0, 0].numpy() + 1 + 10 * (model - 1)))
+    out = R.joint_cv(phantoms, T.Recipe(), real, folds=3, repeat=2)
+    assert len(trained) == 3
+    for k, data in enumerate(trained):
+        films = data["image"][m:, 0, 0, 0]
+        assert torch.equal(data["image"][:m], phantoms["image"]) and len(films) == 2 * (n - n // 3)
+        assert set(films.tolist()) == {float(i) for i in range(n) if i % 3 != k}
+        assert torch.equal(data["age"][m:], films + 1) and data["male"][m:].eq(1).all()
+    assert out["pred"] == [float(i + 1 + 10 * (i % 3)) for i in range(n)]
+    assert out["cv"]["mae"] == pytest.approx(10.0) and out["toddlers"] == {"a.png": 10.0, "b.png": 10.0}

@@ -408,3 +408,39 @@ def recipes_text(res: dict, reference: str = "shipped") -> str:
         n = len(v["seeds"])
         lines.append(f"- **{name}** ({n} seed{'s' if n > 1 else ''}) against {reference} ({len(ref)}): " + "; ".join(parts) + ".")
     return "\n".join(lines) if lines else f"Only `{reference}` has been run."
+
+
+def _verdict(d: float, se: float) -> str:
+    return "no spread measured" if se == 0 else ("higher" if d > 0 else "lower") if abs(d) > 2 * se else "within the spread"
+
+
+def joint_text(res: dict, reference: str = "shipped", head: str = "ridge_residual", alone: str = "real_only") -> str:
+    """Chapter 11's reading of the real labels inside the training (``transfer_recipes.JOINT``): each
+    setting's cross-validated MAE and r against the ``reference`` recipe's ``head`` under leave-one-out,
+    and a setting with phantoms against ``alone`` (the real films without them: what the phantom adds);
+    each the difference of the means over seeds and whether it exceeds twice its standard error. The
+    mean-age baseline (leave-one-out) is named beside each MAE."""
+    ref = res.get("variants", {}).get(reference, {}).get("seeds") or []
+    joint = res.get("joint", {})
+    solo = (joint.get(alone) or {}).get("seeds") or []
+    base = res.get("baseline", {}).get("mean_loo", {}).get("mae")
+    measures = (("MAE", lambda s: s["mae"], "y"), ("r", lambda s: s["r"], ""))
+    lines = []
+    for name, v in joint.items():
+        runs = v["seeds"]
+        if not runs:
+            continue
+        parts = []
+        for other, label, get_other in ((ref, f"{reference}'s {head} (leave-one-out, {len(ref)} seeds)",
+                                         lambda e: e["cv"][head]),
+                                        (solo if name != alone else [], f"{alone} ({len(solo)} seeds)", lambda e: e["cv"])):
+            if other:
+                diffs = [(m, *_difference([get(get_other(e)) for e in other], [get(e["cv"]) for e in runs]), unit)
+                         for m, get, unit in measures]
+                parts.append(f"against {label}: " + ", ".join(f"{m} {d:+.2f}{unit} ± {se:.2f} ({_verdict(d, se)})"
+                                                            for m, d, se, unit in diffs))
+        mae = np.mean([e["cv"]["mae"] for e in runs])
+        vs_base = f" (the mean-age baseline: {base:.2f} y)" if base is not None else ""
+        lines.append(f"- **{name}** ({len(runs)} seed{'s' if len(runs) > 1 else ''}, {v['folds']}-fold): MAE "
+                     f"{mae:.2f} y{vs_base}" + ("; " + "; ".join(parts) if parts else "") + ".")
+    return "\n".join(lines) if lines else "No joint training has been run."

@@ -3,7 +3,7 @@ side by side at the network's input, their intensity histograms, a 2-D projectio
 features of both domains, where in the image the network reads its age (``occlusion``), the shipped
 model's readings of the real films, the results of ``python -m baa.experiments.transfer run`` (predicted
 against true age, the learning curve) and of ``python -m baa.experiments.transfer_recipes`` (which
-phantom closes the gap, ``recipe_table``); and
+phantom closes the gap, ``recipe_table``; the real labels inside the training, ``joint_table``); and
 chapter 9's real film through ``baa restore``'s film-scale restorer (``film_restoration``) and the hand
 classifier's probabilities (``figure_hand_probabilities``).
 
@@ -23,7 +23,7 @@ from baa.analysis.saliency import occlusion_bands
 from baa.book.viz import image_grid
 from baa.experiments import film_restore, film_router
 from baa.experiments.transfer import (ANATOMY, HEADS, PHANTOM_TEST, TTA, Recipe, mean_sd, network_inputs, phantom_inputs, real_inputs, scores)
-from baa.experiments.transfer_recipes import recipe_rows
+from baa.experiments.transfer_recipes import joint_rows, recipe_rows
 from baa.paper import KINDS
 from baa.train import predict
 from baa.weights import load_shipped
@@ -165,6 +165,33 @@ def figure_recipes(res: dict, baseline: float | None = None):
             ax.legend(fontsize=7)
         ax.set_title(title, fontsize=8), ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(range(len(names)), names, fontsize=8), axes[0].invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def joint_table(res: dict):
+    """``transfer_recipes``' joint trainings (the real labels among the phantoms), one row each (``joint_rows``)."""
+    return pd.DataFrame(joint_rows(res))
+
+
+def figure_joint(res: dict, reference: str = "shipped", head: str = "ridge_residual", baseline: float | None = None):
+    """Real labels used two ways, every seed's MAE and r on rsna-dev: ``reference``'s ``head`` fitted on the
+    phantom-trained features (leave-one-out), and each joint training (the real films among the phantoms,
+    k-fold); ``baseline``, the mean-age MAE, dashed."""
+    rows = [(f"{reference} + {head} (LOO)", [e["cv"][head] for e in res["variants"].get(reference, {}).get("seeds", [])])]
+    rows += [(f"{n} ({v['folds']}-fold)", [e["cv"] for e in v["seeds"]]) for n, v in res.get("joint", {}).items()]
+    rows = [(n, runs) for n, runs in rows if runs]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 0.5 * len(rows) + 1.6), sharey=True)
+    for ax, (key, title) in zip(axes, (("mae", "rsna-dev, MAE (y)"), ("r", "rsna-dev, r"))):
+        for i, (_, runs) in enumerate(rows):
+            vals = [s[key] for s in runs]
+            ax.plot(vals, [i] * len(vals), "o", alpha=0.6, color="C0")
+            ax.plot([np.mean(vals)], [i], "|", ms=14, mew=2, color="k")
+        if baseline is not None and key == "mae":
+            ax.axvline(baseline, ls="--", color="r", lw=1, label="mean age (LOO)")
+            ax.legend(fontsize=7)
+        ax.set_title(title, fontsize=8), ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(rows)), [n for n, _ in rows], fontsize=8), axes[0].invert_yaxis()
     fig.tight_layout()
     return fig
 

@@ -37,7 +37,7 @@ from baa.models.bonet import BoNetPlus
 from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
 from baa.phantom.appearance import randomise
 from baa.train import TrainConfig, adapt_batchnorm, fit_regressor, fit_regressor_aligned, predict
-from baa.weights import CalibratedBoNet, ShippedPipeline, save_state, sha256, standardise_image
+from baa.weights import CalibratedBoNet, ShippedPipeline, bone_detail, save_state, sha256, standardise_image
 from baa.weights import HERE as WEIGHTS_DIR
 from baa.weights.model import AGE_MAX, AGE_MIN
 
@@ -76,12 +76,19 @@ class Recipe:
     pose_spread: float = 1.0  # PhantomConfig.pose_spread
     carpal_scale: float = 1.0  # PhantomConfig.carpal_scale
     align: float = 0.0  # weight of the CORAL alignment with the unlabelled real films (0: none)
+    detail: float = 0.0  # sigma (px at the input) of baa.weights.bone_detail applied to every image (0: none)
     threads: int = 2
 
     def phantoms(self) -> dict:
         """``phantom_inputs``'s arguments for this recipe's phantoms (beyond n, size and seed)."""
         return dict(appearance=self.appearance, render_size=self.render_size,
                     **{f: getattr(self, f) for f in ANATOMY})
+
+    def view(self, d: dict) -> torch.Tensor:
+        """What the network reads of a set of images ``d`` (``phantom_inputs``, ``real_inputs``' parts): the
+        standardised or the raw images, reduced to their detail where ``detail`` > 0."""
+        x = d["image"] if self.standardise else d["raw"]
+        return bone_detail(x, self.detail) if self.detail else x
 
 
 # -- preparation ---------------------------------------------------------------------------------
@@ -157,9 +164,8 @@ def unlabelled(real: dict, r: Recipe, leave_out: torch.Tensor | None = None) -> 
     """Every real film, RSNA and toddler, at the network's input as ``r`` feeds it (standardised or not):
     an aligned recipe's unlabelled target domain (``Recipe.align``; their labels are not used). ``leave_out``:
     a mask of the RSNA films to leave out of it."""
-    key = "image" if r.standardise else "raw"
-    rsna = real["rsna"][key] if leave_out is None else real["rsna"][key][~leave_out]
-    return torch.cat([rsna] + ([real["toddlers"][key]] if "toddlers" in real else []))
+    rsna = r.view(real["rsna"]) if leave_out is None else r.view(real["rsna"])[~leave_out]
+    return torch.cat([rsna] + ([r.view(real["toddlers"])] if "toddlers" in real else []))
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -172,7 +178,7 @@ def train_bonet(data: dict, r: Recipe, progress: bool = False, unlabelled: torch
     ``baa.train.fit_regressor_aligned``)."""
     torch.manual_seed(r.seed)
     model = BoNetPlus(width=r.width)
-    x = data["image"] if r.standardise else data["raw"]
+    x = r.view(data)
     cfg = TrainConfig(epochs=r.epochs, batch_size=r.batch_size, lr=r.lr, schedule="cosine", seed=r.seed,
                       device="cpu", progress=progress, bn_recalibration=16)
     train = {"image": x, "age": data["age"], "male": data["male"]}
@@ -296,8 +302,7 @@ def evaluate(model: BoNetPlus, real: dict, r: Recipe, name: str, repeats: int = 
     ``phantoms`` (held-out ones, ``phantom_inputs``) its score on its own domain: how well it learned
     the phantom, beside how well that transfers."""
     rs = real["rsna"]
-    x = rs["image"] if r.standardise else rs["raw"]
-    F, p = network_inputs(model, x)
+    F, p = network_inputs(model, r.view(rs))
     y = rs["age"].numpy().astype(np.float64)
     out = {"name": name, "recipe": asdict(r), "ids": rs["ids"], "true": y.tolist(), "zero_shot_pred": p.tolist(),
            "zero_shot": scores(p, y), "cv": {}, "cv_pred": {}, "curve": {}}
@@ -309,12 +314,12 @@ def evaluate(model: BoNetPlus, real: dict, r: Recipe, name: str, repeats: int = 
                               for k in CURVE}
     if "toddlers" in real:
         t = real["toddlers"]
-        _, pt = network_inputs(model, t["image"] if r.standardise else t["raw"])
+        _, pt = network_inputs(model, r.view(t))
         out["toddlers"] = dict(zip(t["names"], [round(float(v), 2) for v in pt]))
         out["toddler_max"] = float(pt.max())
     out["adabn"] = adabn_loo(model, real, r)
     if phantoms is not None:
-        out["phantom"] = scores(network_inputs(model, phantoms["image"] if r.standardise else phantoms["raw"])[1],
+        out["phantom"] = scores(network_inputs(model, r.view(phantoms))[1],
                                 phantoms["age"].numpy().astype(np.float64))
     return out
 
@@ -325,14 +330,13 @@ def heldout_zero_shot(data: dict, r: Recipe, real: dict, folds: int = 2) -> dict
     other RSNA films and the toddlers) and reading that fold's films (film ``i`` is in fold ``i % folds``).
     Returns ``{"zero_shot": scores, "pred": [...]}``. ``evaluate``'s zero-shot of one network aligned on
     every film is the transductive reading; this is the one a new film would get."""
-    key = "image" if r.standardise else "raw"
     rs = real["rsna"]
     y = rs["age"].numpy().astype(np.float64)
     fold = np.arange(len(y)) % folds
     pred = np.zeros(len(y))
     for k in range(folds):
         out = torch.from_numpy(fold == k)
-        pred[fold == k] = network_inputs(train_bonet(data, r, unlabelled=unlabelled(real, r, out)), rs[key][out])[1]
+        pred[fold == k] = network_inputs(train_bonet(data, r, unlabelled=unlabelled(real, r, out)), r.view(rs)[out])[1]
     return {"zero_shot": scores(pred, y), "pred": pred.tolist()}
 
 
@@ -340,14 +344,12 @@ def adabn_loo(model: BoNetPlus, real: dict, r: Recipe) -> dict:
     """Zero-shot with AdaBN (``baa.train.adapt_batchnorm``), leave-one-out: every real film, RSNA or
     toddler, is read by a copy of BoNet+ whose BatchNorm statistics come from all the *other* real films.
     No label is used, and no film's own pixels set the statistics that read it."""
-    key = "image" if r.standardise else "raw"
-    parts = [real["rsna"][key]] + ([real["toddlers"][key]] if "toddlers" in real else [])
-    pool = torch.cat(parts)
+    pool = unlabelled(real, r)
     pred = np.zeros(len(pool))
     for i in tqdm(range(len(pool)), desc="AdaBN, leave-one-out", leave=False):
         others = torch.cat([pool[:i], pool[i + 1:]])
         pred[i] = network_inputs(adapt_batchnorm(model, others), pool[i:i + 1])[1][0]
-    n = len(parts[0])
+    n = len(real["rsna"]["age"])
     out = {"pred": pred[:n].tolist(), "zero_shot": scores(pred[:n], real["rsna"]["age"].numpy())}
     if "toddlers" in real:
         out["toddlers"] = dict(zip(real["toddlers"]["names"], [round(float(v), 2) for v in pred[n:]]))
@@ -411,16 +413,21 @@ def rebuild(out: Path | None = None, r: Recipe = Recipe(), head: str = SHIPPED_H
     return info
 
 
+LATER = ("align", "detail")  # Recipe fields the shipped model's recipe predates
+
+
 def recipe_meta(r: Recipe) -> dict:
-    """The recipe as the shipped file records it: an anatomy field at the phantom's default, and ``align``
-    at 0, are left out (readers take the default), so a recipe that does not use a new field rebuilds the
-    same bytes."""
+    """The recipe as the shipped file records it: an anatomy field at the phantom's default, and a field
+    newer than the shipped model (``LATER``) at its default, are left out (readers take the default), so a
+    recipe that does not use a new field rebuilds the same bytes."""
     default = PhantomConfig()
     return {k: v for k, v in asdict(r).items()
-            if not (k in ANATOMY and v == getattr(default, k)) and not (k == "align" and v == Recipe.align)}
+            if not (k in ANATOMY and v == getattr(default, k)) and not (k in LATER and v == getattr(Recipe, k))}
 
 
 def save_shipped(model, real, r: Recipe, head: str, out: Path | None, seconds: float) -> dict:
+    if r.detail:
+        raise ValueError("the shipped pipeline (baa.weights.ShippedPipeline) does not apply bone_detail")
     pipe = fit_shipped(model, real, r, head)
     out = Path(out or WEIGHTS_DIR / "bonet_real.pt")
     out.parent.mkdir(parents=True, exist_ok=True)

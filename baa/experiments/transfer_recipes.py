@@ -1,10 +1,13 @@
 """Which phantom closes the gap to real films (issue 18, chapter 11): the shipped recipe against
 variants of the phantom's anatomy and of the training, each trained on several seeds and scored on
 held-out phantoms, on the real films zero-shot (as trained and with AdaBN) and with the shipped head
-under leave-one-out, so that every difference is read against the spread between trainings.
+under leave-one-out, so that every difference is read against the spread between trainings; and the
+real labels inside BoNet+'s own training (``JOINT``: the labelled films among the phantoms, or alone,
+k-fold).
 
     python -m baa.experiments.transfer_recipes            # every variant, 3 seeds -> artifacts/transfer/recipes.json
-    python -m baa.experiments.transfer_recipes --variants shipped,packed_carpals --seeds 2
+    python -m baa.experiments.transfer_recipes --variants shipped,packed_carpals --joint '' --seeds 2
+    python -m baa.experiments.transfer_recipes --variants '' --joint joint_x8   # real labels in training only
 
 The file is written after every training and a rerun skips what it holds, so an interrupted run
 continues where it stopped. No variant replaces the shipped model.
@@ -24,8 +27,8 @@ import torch
 from tqdm.auto import tqdm
 
 from baa.experiments.transfer import (N_HELD_OUT, OUT, PHANTOM_TEST, SHIPPED_HEAD, Recipe, cached_phantoms, evaluate,
-                                      heldout_mae, heldout_zero_shot, mean_age_baseline, mean_sd, real_inputs, seed_scores,
-                                      shared_dir, train_bonet, unlabelled)
+                                      heldout_mae, heldout_zero_shot, mean_age_baseline, mean_sd, network_inputs,
+                                      real_inputs, scores, seed_scores, shared_dir, train_bonet, unlabelled)
 
 # name -> (what changes from the shipped recipe, Recipe fields); the anatomy fields are PhantomConfig's
 VARIANTS = {
@@ -43,21 +46,40 @@ VARIANTS = {
     "coral_align": ("features pulled towards the 38 unlabelled real films' (CORAL, weight 1; transductive: the "
                     "scored films' pixels are used, never their labels)", {"align": 1.0}),
     "coral_align_light": ("the same alignment at weight 0.3", {"align": 0.3}),
+    "bone_detail": ("every image, phantom and film, reduced to its detail inside the hand (baa.weights.bone_detail, "
+                    "sigma 1.5 px): soft tissue and the hand's shading no longer reach the network", {"detail": 1.5}),
+    "bone_detail_wide": ("the same reduction at sigma 3 px: whole bones kept, the soft tissue's slope removed",
+                         {"detail": 3.0}),
 }
+# name -> (what, how many times each labelled real film is repeated, whether the recipe's 1600 phantoms join them)
+JOINT = {"joint_x8": ("the shipped recipe's phantoms with the real films of the other folds among them, each "
+                      "repeated x8 (~10 % of an epoch)", 8, True),
+         "joint_x32": ("the same, the real films repeated x32 (~30 % of an epoch)", 32, True),
+         "joint_x128": ("the same, the real films repeated x128 (~60 % of an epoch)", 128, True),
+         "real_only": ("no phantom: the other folds' real films alone, repeated x76 (as many steps as the "
+                       "phantoms give)", 76, False)}
+JOINT_FOLDS = 4
 RECIPES_JSON = OUT / "recipes.json"
+
+
+def _start(out: Path, base: Recipe) -> tuple[dict, dict, Path]:
+    """``(results so far, the real films at base.size, out)``: the file read (or begun), its baseline set."""
+    torch.set_num_threads(base.threads)
+    real = real_inputs(base.size)
+    if real is None:
+        raise FileNotFoundError(f"{shared_dir()}: no real films to evaluate on")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    res = json.loads(out.read_text()) if out.exists() else {"variants": {}}
+    res["baseline"] = mean_age_baseline(real["rsna"]["age"].numpy().astype(np.float64))
+    return res, real, out
 
 
 def compare(variants=tuple(VARIANTS), seeds: int = 3, out: Path = RECIPES_JSON, base: Recipe = Recipe()) -> dict:
     """Train each variant on seeds ``base.seed ..`` and score it (``transfer.evaluate``, one repeat of
     the learning curve). Returns ``{"variants": {name: {"what", "recipe", "seeds": [scores]}}}``."""
-    torch.set_num_threads(base.threads)
-    reals = {base.size: real_inputs(base.size)}  # the real films prepared at each input size a variant uses
-    if reals[base.size] is None:
-        raise FileNotFoundError(f"{shared_dir()}: no real films to evaluate on")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    res = json.loads(out.read_text()) if out.exists() else {"variants": {}}
-    res["baseline"] = mean_age_baseline(reals[base.size]["rsna"]["age"].numpy().astype(np.float64))
+    res, real, out = _start(out, base)
+    reals = {base.size: real}  # the real films prepared at each input size a variant uses
     for name in variants:
         what, fields = VARIANTS[name]
         res["variants"].setdefault(name, {"what": what, "recipe": fields, "seeds": []})
@@ -82,6 +104,72 @@ def compare(variants=tuple(VARIANTS), seeds: int = 3, out: Path = RECIPES_JSON, 
         e["zero_shot_heldout"] = heldout_zero_shot(cached_phantoms(rs, out.parent), rs, reals[rs.size])["zero_shot"]
         out.write_text(json.dumps(res, indent=1))
     return res
+
+
+def joint_cv(data: dict, r: Recipe, real: dict, folds: int = 4, repeat: int = 8, progress: bool = False) -> dict:
+    """The real labels inside the network's training, cross-validated: ``folds`` trainings of BoNet+ on the
+    phantoms ``data`` plus the rsna-dev films outside one fold (each repeated ``repeat`` times beside the
+    phantoms), each reading its own fold's films (film ``i`` is in fold ``i % folds``) and the toddlers. No
+    film is scored by a network that trained on it. Returns ``{"cv": scores, "pred", "toddlers" (mean over
+    the folds' networks), "toddler_max"}``."""
+    rs = real["rsna"]
+    y = rs["age"].numpy().astype(np.float64)
+    fold = np.arange(len(y)) % folds
+    pred, tod = np.zeros(len(y)), []
+    for k in tqdm(range(folds), desc=f"joint training, {folds} folds", leave=False, disable=not progress):
+        held = torch.from_numpy(fold == k)
+        train = {key: torch.cat([data[key], rs[key][~held].repeat(repeat, 1, 1, 1)]) for key in ("image", "raw")}
+        for key in ("age", "male"):
+            train[key] = torch.cat([data[key].float(), rs[key][~held].float().repeat(repeat)])
+        model = train_bonet(train, r)
+        pred[fold == k] = network_inputs(model, r.view(rs)[held])[1]
+        if "toddlers" in real:
+            tod.append(network_inputs(model, r.view(real["toddlers"]))[1])
+    out = {"cv": scores(pred, y), "pred": pred.tolist()}
+    if tod:
+        t = np.mean(tod, 0)
+        out["toddlers"] = dict(zip(real["toddlers"]["names"], [round(float(v), 2) for v in t]))
+        out["toddler_max"] = float(t.max())
+    return out
+
+
+def compare_joint(names=tuple(JOINT), seeds: int = 3, out: Path = RECIPES_JSON, base: Recipe = Recipe()) -> dict:
+    """Each ``JOINT`` setting on seeds ``base.seed ..``: ``transfer.joint_cv`` (``JOINT_FOLDS`` trainings a
+    seed) on the shipped recipe's phantoms (or on none: the real films alone). Written to ``out`` under
+    ``"joint"`` after every seed; a rerun skips what the file holds."""
+    res, real, out = _start(out, base)
+    for name in names:
+        res.setdefault("joint", {}).setdefault(name, {"what": JOINT[name][0], "repeat": JOINT[name][1],
+                                                      "phantoms": JOINT[name][2], "folds": JOINT_FOLDS, "seeds": []})
+    order = [*JOINT, *(n for n in res["joint"] if n not in JOINT)]  # the table's rows in JOINT's order
+    res["joint"] = {n: res["joint"][n] for n in order if n in res["joint"]}
+    out.write_text(json.dumps(res, indent=1))
+    todo = [(n, s) for n in names for s in range(base.seed, base.seed + seeds)
+            if s not in {e["seed"] for e in res["joint"][n]["seeds"]}]
+    for name, s in tqdm(todo, desc="joint training x seeds"):
+        rs = replace(base, seed=s)
+        _, repeat, with_phantoms = JOINT[name]
+        data = cached_phantoms(rs, out.parent)
+        if not with_phantoms:
+            data = {k: v[:0] for k, v in data.items()}
+        j = joint_cv(data, rs, real, JOINT_FOLDS, repeat, progress=True)
+        res["joint"][name]["seeds"].append({"seed": s, "cv": j["cv"], "toddler_max": j.get("toddler_max")})
+        out.write_text(json.dumps(res, indent=1))
+    return res
+
+
+def joint_rows(res: dict) -> list[dict]:
+    """One row per ``JOINT`` setting: mean ± SD over seeds of its cross-validated MAE, r and bias on
+    rsna-dev and the oldest toddler reading."""
+    rows = []
+    for name, v in res.get("joint", {}).items():
+        runs = v["seeds"]
+        if runs:
+            f = lambda get: mean_sd([get(e) for e in runs])
+            rows.append({"variant": name, "what": v["what"], "seeds": len(runs), f"{v['folds']}-fold MAE":
+                         f(lambda e: e["cv"]["mae"]), "r": f(lambda e: e["cv"]["r"]), "bias": f(lambda e: e["cv"]["bias"]),
+                         "oldest toddler": f(lambda e: e["toddler_max"])})
+    return rows
 
 
 def load_recipes(path: Path = RECIPES_JSON) -> dict | None:
@@ -111,15 +199,21 @@ def recipe_rows(res: dict, head: str = SHIPPED_HEAD) -> list[dict]:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m baa.experiments.transfer_recipes")
     ap.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    ap.add_argument("--joint", default=",".join(JOINT), help=f"comma-separated, of: {', '.join(JOINT)} ('' for none)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--out", default=str(RECIPES_JSON))
     a = ap.parse_args(argv)
     names = [v for v in a.variants.split(",") if v]
-    unknown = [v for v in names if v not in VARIANTS]
+    joint = [v for v in a.joint.split(",") if v]
+    unknown = [v for v in names if v not in VARIANTS] + [v for v in joint if v not in JOINT]
     if unknown:
-        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-    compare(tuple(names), a.seeds, Path(a.out))
-    for row in recipe_rows(load_recipes(Path(a.out))):
+        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join([*VARIANTS, *JOINT])}")
+    if names:
+        compare(tuple(names), a.seeds, Path(a.out))
+    if joint:
+        compare_joint(tuple(joint), a.seeds, Path(a.out))
+    res = load_recipes(Path(a.out))
+    for row in recipe_rows(res) + joint_rows(res):
         print(row)
 
 
