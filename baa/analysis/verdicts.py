@@ -384,6 +384,11 @@ def _difference(a: list, b: list) -> tuple[float, float]:
     return float(b.mean() - a.mean()), float(np.sqrt(var(a) + var(b)))
 
 
+def _verdict(d: float, se: float) -> str:
+    """A difference ``d`` read against twice its standard error ``se``."""
+    return "no spread measured" if se == 0 else ("higher" if d > 0 else "lower") if abs(d) > 2 * se else "within the spread"
+
+
 def recipes_text(res: dict, reference: str = "shipped") -> str:
     """Chapter 11's reading of ``transfer_recipes``: each variant against ``reference`` on each measure,
     the difference of the means over seeds and whether it exceeds twice its standard error; otherwise
@@ -402,16 +407,10 @@ def recipes_text(res: dict, reference: str = "shipped") -> str:
             d, se = _difference([get(e) for e in ref], [get(e) for e in v["seeds"]])
             if np.isnan(d):
                 continue
-            word = ("no spread measured" if se == 0 else ("higher" if d > 0 else "lower") if abs(d) > 2 * se
-                    else "within the spread")
-            parts.append(f"{label} {d:+.2f}{unit} ± {se:.2f} ({word})")
+            parts.append(f"{label} {d:+.2f}{unit} ± {se:.2f} ({_verdict(d, se)})")
         n = len(v["seeds"])
         lines.append(f"- **{name}** ({n} seed{'s' if n > 1 else ''}) against {reference} ({len(ref)}): " + "; ".join(parts) + ".")
     return "\n".join(lines) if lines else f"Only `{reference}` has been run."
-
-
-def _verdict(d: float, se: float) -> str:
-    return "no spread measured" if se == 0 else ("higher" if d > 0 else "lower") if abs(d) > 2 * se else "within the spread"
 
 
 def joint_text(res: dict, reference: str = "shipped", head: str = "ridge_residual", alone: str = "real_only") -> str:

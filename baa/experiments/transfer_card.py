@@ -148,10 +148,10 @@ hands years too old.
   the mean-age baseline on films it did not align on, and lowered r and raised the leave-one-out error with
   the head; it is not shipped. Showing the network only the bones' detail (`bone_detail`) did the same.
 - The real labels inside BoNet+'s own training instead of in a head on its features (`joint_x8`, `joint_x32`,
-  `joint_x128` in chapter 11, four folds) ordered unseen films a little better at low weight, but no
-  cross-validated MAE left the spread of this model's; BoNet+ trained on the real films alone (`real_only`)
-  read them as well as this model does. With 21 to 27 labelled films the phantom adds little to a reader
-  that has labels.
+  `joint_x128` in chapter 11, four folds): no cross-validated MAE left the spread of this model's; r rose for
+  `joint_x8` (three trainings), and the rise `joint_x32` showed on three trainings was gone on nine. BoNet+
+  trained on the real films alone (`real_only`) read them as well as this model does. With 21 to 27 labelled
+  films the phantom adds little to a reader that has labels.
 - {size} px input: fine epiphyseal detail (capping, fusion lines) is below its resolution; a 128-px input
   (`input_128` in chapter 11) learned the phantoms better and read the real films no better.
 - The preparation (`baa.data.prepare`) keeps a film photographed inside its cassette with the cassette in

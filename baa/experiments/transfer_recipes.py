@@ -134,7 +134,7 @@ def joint_cv(data: dict, r: Recipe, real: dict, folds: int = 4, repeat: int = 8,
 
 
 def compare_joint(names=tuple(JOINT), seeds: int = 3, out: Path = RECIPES_JSON, base: Recipe = Recipe()) -> dict:
-    """Each ``JOINT`` setting on seeds ``base.seed ..``: ``transfer.joint_cv`` (``JOINT_FOLDS`` trainings a
+    """Each ``JOINT`` setting on seeds ``base.seed ..``: ``joint_cv`` (``JOINT_FOLDS`` trainings a
     seed) on the shipped recipe's phantoms (or on none: the real films alone). Written to ``out`` under
     ``"joint"`` after every seed; a rerun skips what the file holds."""
     res, real, out = _start(out, base)
