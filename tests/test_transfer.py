@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from baa.data.prepare import bone_detail
 from baa.experiments import transfer as T
 from baa.models.bonet import BoNetPlus
 from baa.phantom import PhantomConfig, render
 from baa.phantom.appearance import Appearance, randomise
 from baa.train import adapt_batchnorm
-from baa.weights import bone_detail, standardise_image
+from baa.weights import standardise_image
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 RSNA = SHARED / "rsna-dev"

@@ -1,5 +1,6 @@
 """One preparation path for every film: cut uniform borders, find the hand, orient it fingers up
-with the thumb to the right, crop with a margin, resize and pad to the network's input.
+with the thumb to the right, crop with a margin, resize and pad to the network's input; and
+``bone_detail``, an optional last step that chapter 11 measures (a standardised image reduced to its detail).
 
 Layer: data (training, evaluation and `baa assess` prepare every film the same way).
 """
@@ -250,3 +251,27 @@ def prepare(path, size: int) -> torch.Tensor:
     """The (1,1,size,size) network input for the file at ``path`` (read, border crop,
     orientation, hand crop, resize_pad)."""
     return prepare_full(path, size).tensor
+
+
+def _gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``x`` (B,1,S,S) blurred by a Gaussian of ``sigma`` px (separable, zero outside the frame)."""
+    r = max(1, int(round(3 * sigma)))
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype) / sigma) ** 2)
+    k = (k / k.sum()).to(x.device)
+    x = F.conv2d(x, k.view(1, 1, 1, -1), padding=(0, r))
+    return F.conv2d(x, k.view(1, 1, -1, 1), padding=(r, 0))
+
+
+def bone_detail(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Standardised images (B,1,S,S; background 0, hand in [FLOOR, 1]) reduced to their detail inside the
+    hand: each pixel less the Gaussian mean (``sigma`` px) of the hand pixels around it (a normalised
+    convolution, so the hand's outline adds no edge), divided by the image's detail SD in the hand and
+    centred at 0.5; the background stays 0. What varies slowly across the hand, the soft tissue's
+    thickness and the standardisation's share of bone, no longer reaches the network; the bones' edges,
+    epiphyses and gaps do."""
+    m = (x > 0).to(x.dtype)
+    local = _gaussian(x * m, sigma) / _gaussian(m, sigma).clamp_min(1e-6)
+    d = (x - local) * m
+    n = m.sum((1, 2, 3), keepdim=True).clamp_min(1)
+    sd = ((d ** 2).sum((1, 2, 3), keepdim=True) / n).sqrt().clamp_min(1e-6)
+    return (0.5 + d / (4 * sd)).clamp(0, 1) * m

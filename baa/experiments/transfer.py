@@ -32,12 +32,12 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from baa.data.prepare import prepare_full
+from baa.data.prepare import bone_detail, prepare_full
 from baa.models.bonet import BoNetPlus
 from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
 from baa.phantom.appearance import randomise
 from baa.train import TrainConfig, adapt_batchnorm, fit_regressor, fit_regressor_aligned, predict
-from baa.weights import CalibratedBoNet, ShippedPipeline, bone_detail, save_state, sha256, standardise_image
+from baa.weights import CalibratedBoNet, ShippedPipeline, save_state, sha256, standardise_image
 from baa.weights import HERE as WEIGHTS_DIR
 from baa.weights.model import AGE_MAX, AGE_MIN
 
@@ -76,7 +76,7 @@ class Recipe:
     pose_spread: float = 1.0  # PhantomConfig.pose_spread
     carpal_scale: float = 1.0  # PhantomConfig.carpal_scale
     align: float = 0.0  # weight of the CORAL alignment with the unlabelled real films (0: none)
-    detail: float = 0.0  # sigma (px at the input) of baa.weights.bone_detail applied to every image (0: none)
+    detail: float = 0.0  # sigma (px at the input) of baa.data.prepare.bone_detail applied to every image (0: none)
     threads: int = 2
 
     def phantoms(self) -> dict:

@@ -46,7 +46,7 @@ VARIANTS = {
     "coral_align": ("features pulled towards the 38 unlabelled real films' (CORAL, weight 1; transductive: the "
                     "scored films' pixels are used, never their labels)", {"align": 1.0}),
     "coral_align_light": ("the same alignment at weight 0.3", {"align": 0.3}),
-    "bone_detail": ("every image, phantom and film, reduced to its detail inside the hand (baa.weights.bone_detail, "
+    "bone_detail": ("every image, phantom and film, reduced to its detail inside the hand (baa.data.prepare.bone_detail, "
                     "sigma 1.5 px): soft tissue and the hand's shading no longer reach the network", {"detail": 1.5}),
     "bone_detail_wide": ("the same reduction at sigma 3 px: whole bones kept, the soft tissue's slope removed",
                          {"detail": 3.0}),

@@ -26,8 +26,7 @@ import torch
 
 from baa.models.handnet import HandClassifier
 from baa.models.resunet import ResUNet
-from baa.weights.model import (CalibratedBoNet, ShippedPipeline, bone_detail, build, save_state, standardise,
-                               standardise_image)
+from baa.weights.model import CalibratedBoNet, ShippedPipeline, build, save_state, standardise, standardise_image
 
 HERE = Path(__file__).resolve().parent
 FILM_RESTORER = "resunet_film.pt"  # the ResUNet `baa restore` runs at the film's scale (issue 17)
@@ -121,5 +120,5 @@ def load_hand_classifier(path=None) -> dict:
             "meta": state.get("meta", {})}
 
 
-__all__ = ["FILM_LOWRES", "FILM_ROUTER", "load_film_router", "HAND_CLASSIFIER", "load_hand_classifier", "CalibratedBoNet", "FILES", "FILM_RESTORER", "HERE", "ShippedPipeline", "bone_detail", "build", "card_hashes", "load_film_restorer", "load_shipped", "save_state",
+__all__ = ["FILM_LOWRES", "FILM_ROUTER", "load_film_router", "HAND_CLASSIFIER", "load_hand_classifier", "CalibratedBoNet", "FILES", "FILM_RESTORER", "HERE", "ShippedPipeline", "build", "card_hashes", "load_film_restorer", "load_shipped", "save_state",
            "sha256", "standardise", "standardise_image", "write_card_section"]

@@ -42,30 +42,6 @@ def standardise(x: torch.Tensor) -> torch.Tensor:
     return torch.stack(out).to(x.device, x.dtype)
 
 
-def _gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """``x`` (B,1,S,S) blurred by a Gaussian of ``sigma`` px (separable, zero outside the frame)."""
-    r = max(1, int(round(3 * sigma)))
-    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype) / sigma) ** 2)
-    k = (k / k.sum()).to(x.device)
-    x = nn.functional.conv2d(x, k.view(1, 1, 1, -1), padding=(0, r))
-    return nn.functional.conv2d(x, k.view(1, 1, -1, 1), padding=(r, 0))
-
-
-def bone_detail(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Standardised images (B,1,S,S; background 0, hand in [FLOOR, 1]) reduced to their detail inside the
-    hand: each pixel less the Gaussian mean (``sigma`` px) of the hand pixels around it (a normalised
-    convolution, so the hand's outline adds no edge), divided by the image's detail SD in the hand and
-    centred at 0.5; the background stays 0. What varies slowly across the hand, the soft tissue's
-    thickness and the standardisation's share of bone, no longer reaches the network; the bones' edges,
-    epiphyses and gaps do."""
-    m = (x > 0).to(x.dtype)
-    local = _gaussian(x * m, sigma) / _gaussian(m, sigma).clamp_min(1e-6)
-    d = (x - local) * m
-    n = m.sum((1, 2, 3), keepdim=True).clamp_min(1)
-    sd = ((d ** 2).sum((1, 2, 3), keepdim=True) / n).sqrt().clamp_min(1e-6)
-    return (0.5 + d / (4 * sd)).clamp(0, 1) * m
-
-
 class CalibratedBoNet(nn.Module):
     """BoNet+ whose age is ``w . [features, age] + b`` (a ridge head fitted on real films; with
     ``w`` zero on the features and 1 on the age, BoNet+ as trained). ``feature_mean`` / ``feature_scale``
