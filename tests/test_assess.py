@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from baa.assess.assess import _add_residual, assess_files, load_models, write_encodings
 from baa.data.prepare import orientation, prepare, prepare_full
+from baa.io import normalize, read_image
 from baa.io.dicom import write_dicom
 
 
@@ -173,6 +174,22 @@ def test_border_crop_rotation_and_mirror(phantom, tmp_path):
     up = prepare(REAL / "raw-2.png", SIZE)
     for f in ("side.png", "down.png"):  # back to (nearly) the same network input
         assert float((prepare(tmp_path / f, SIZE) - up).abs().mean()) < 0.05, f
+
+
+def test_a_companion_map_moves_with_the_image(phantom, tmp_path):
+    """A map given beside a film (a phantom's bone mask) goes through the same cut, turn and crop: the
+    image itself as its own companion comes out as the network input; a map of another shape is refused."""
+    img = np.pad(phantom, ((0, 0), (0, 40)), constant_values=1.0)  # a bright band to cut
+    for name, a in (("border.png", img), ("side.png", np.rot90(img))):  # and a hand on its side to turn
+        a = (np.ascontiguousarray(a) * 255).round().astype(np.uint8)
+        Image.fromarray(a).save(tmp_path / name)
+        read = normalize(read_image(tmp_path / name, fix_polarity=True), (0.5, 99.5))  # the image as prepare_full reads it
+        p = prepare_full(tmp_path / name, SIZE, companion=read)
+        assert p.companion.shape == p.tensor.shape
+        assert np.corrcoef(p.companion.flatten(), p.tensor.flatten())[0, 1] > 0.99, name
+    assert prepare_full(tmp_path / "side.png", SIZE).companion is None
+    with pytest.raises(ValueError, match="companion"):
+        prepare_full(tmp_path / "side.png", SIZE, companion=np.zeros((3, 3)))
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="shared/real-xrays absent")

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from baa.models import (BONET_ROWS, BoNetPlus, CQPipeline, DQPipeline, PlainPipeline, QualityClassifier, ResUNet,
+from baa.models import (BONET_ROWS, BoNetPlus, BoneSegmenter, CQPipeline, DQPipeline, PlainPipeline, QualityClassifier, ResUNet,
                         build_model, count_layers, count_parameters)
 
 # Table 1: (row, channels, side) for a 256 x 256 input.
@@ -73,6 +73,17 @@ def test_resunet_is_residual_and_keeps_shape():
     with torch.no_grad():
         u.residual.bias.fill_(0.1)
     assert torch.allclose(u(x) - x, torch.full_like(x, 0.1))
+
+
+def test_bone_segmenter_gives_one_logit_per_map():
+    """The ResUNet's body with a 3-map head (bones, carpals, epiphyses): logits at the input's size, rebuilt
+    from its spec."""
+    s = BoneSegmenter(depth=2).eval()
+    out = s(torch.rand(2, 1, 36, 40))
+    assert out.shape == (2, 3, 36, 40) and s.MAP_NAMES == ("bones", "carpals", "epiphyses")
+    s2 = build_model(s.spec)
+    s2.load_state_dict(s.state_dict())
+    assert isinstance(s2, BoneSegmenter) and torch.equal(s2.eval()(torch.ones(1, 1, 16, 16)), s(torch.ones(1, 1, 16, 16)))
 
 
 def test_quality_classifier_four_way():

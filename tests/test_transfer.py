@@ -42,6 +42,22 @@ def test_randomise_strength_zero_keeps_the_image(rendered):
     assert torch.allclose(out, x.clamp(0, 1), atol=2e-2)
 
 
+def test_randomise_moves_companions_with_the_image(rendered):
+    """Masks given as companions follow their image's rotation, zoom and shift and draw nothing: the
+    images are the same bytes with or without them."""
+    x, hand = rendered["image"], rendered["masks"]["hand"]
+    a = randomise(x, range(4), seed=3, hand=hand)
+    b, c = randomise(x, range(4), seed=3, hand=hand, companions=hand.float())
+    assert torch.equal(a, b) and c.shape == hand.shape and 0 <= c.min() and c.max() <= 1
+    plain = Appearance(gamma=(1, 1), contrast=(1, 1), brightness=(0, 0), p_background=0, gradient=0, scatter=(0, 0),
+                       blur=(0, 0), noise=(0, 0), p_collimation=0, p_marker=0, p_ruler=0)  # geometry alone
+    fill = torch.stack([torch.quantile(v.flatten(), 0.05) for v in x]).view(-1, 1, 1, 1)  # what randomise pads with
+    img, moved = randomise(x, range(4), seed=3, appearance=plain, companions=x - fill)
+    for i in range(4):
+        assert np.corrcoef(img[i].flatten(), moved[i].flatten())[0, 1] > 0.99
+        assert not torch.allclose(moved[i], x[i] - fill[i], atol=0.05)  # it did move
+
+
 def test_standardise_ignores_monotone_intensity_changes(rendered):
     a = rendered["image"][0, 0].numpy()
     s = standardise_image(a)
@@ -85,6 +101,14 @@ def test_recipe_view_is_what_the_network_reads():
     assert torch.equal(replace(T.Recipe(), detail=2.0).view(d), bone_detail(d["image"], 2.0))
     with pytest.raises(ValueError, match="bone_detail"):
         T.save_shipped(None, None, replace(T.Recipe(), detail=2.0), T.SHIPPED_HEAD, None, 0.0)
+    maps = replace(T.Recipe(), maps="bones")
+    with pytest.raises(KeyError, match="with_maps"):
+        maps.view(d)
+    m = torch.rand(2, 1, 16, 16)
+    assert maps.view({**d, "maps": m}) is m
+    with pytest.raises(ValueError, match="bone maps"):
+        T.save_shipped(None, None, maps, T.SHIPPED_HEAD, None, 0.0)
+    assert maps.phantoms()["masks"] and not T.Recipe().phantoms()["masks"]
 
 
 def test_ridge_fits_a_linear_signal():
@@ -120,6 +144,13 @@ def test_phantom_inputs_deterministic():
     b = T.phantom_inputs(3, 32, seed=0, render_size=64, workers=1)
     assert a["image"].shape == (3, 1, 32, 32)
     assert torch.equal(a["image"], b["image"]) and torch.equal(a["age"], b["age"])
+    m = T.phantom_inputs(3, 32, seed=0, render_size=64, workers=1, masks=True)
+    assert torch.equal(m["image"], a["image"]) and m["masks"].shape == (3, 3, 32, 32)  # the masks change no image
+    bones, carpals = m["masks"][:, 0] > 0.5, m["masks"][:, 1] > 0.5
+    assert 0.02 < bones.float().mean() < 0.5 and not (carpals & ~bones).any()  # the carpals are bones
+    # where the masks say bone, the image is brighter than elsewhere in the hand
+    hand = a["image"][:, 0] > 0
+    assert a["image"][:, 0][bones & hand].mean() > a["image"][:, 0][~bones & hand].mean() + 0.05
 
 
 @pytest.mark.slow
@@ -218,6 +249,7 @@ def test_recipe_meta_records_only_the_anatomy_a_recipe_changes():
     assert T.recipe_meta(replace(T.Recipe(), carpal_scale=1.35))["carpal_scale"] == 1.35
     assert "align" not in m and T.recipe_meta(replace(T.Recipe(), align=0.3))["align"] == 0.3
     assert "detail" not in m and T.recipe_meta(replace(T.Recipe(), detail=1.5))["detail"] == 1.5
+    assert "maps" not in m and T.recipe_meta(replace(T.Recipe(), maps="bones"))["maps"] == "bones"
     assert m == load_shipped()["meta"]["recipe"]
 
 

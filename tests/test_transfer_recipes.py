@@ -38,7 +38,16 @@ def test_recipe_rows_are_mean_and_sd_over_seeds():
     res["variants"]["shipped"]["seeds"][0]["zero_shot_heldout"] = {"mae": 5.0, "r": 0.1, "bias": 4.0}
     assert R.recipe_rows(res)[0]["zero-shot MAE, unseen films"] == "5.00 ± 0.00"
     del res["variants"]["shipped"]["seeds"][0]["zero_shot_heldout"]
-    assert len(D.recipe_table(res)) == 1
+    assert len(D.recipe_table(res)) == 1 and r["toddlers under 4 y"] == "–" and D.toddler_table(res) is None
+    assert r["segmenters with a map unlearned"] == "–"
+    for e, carpals in zip(res["variants"]["shipped"]["seeds"], (0.8, 0.0)):
+        e["segmenter_dice"] = {"bones": 0.9, "carpals": carpals}
+    assert R.recipe_rows(res)[0]["segmenters with a map unlearned"] == "1 of 2"
+    for k, e in enumerate(res["variants"]["shipped"]["seeds"]):  # the toddlers' readings, where recorded
+        e["toddlers"] = {"raw-1.png": 2.0 + 3 * k, "raw-2.png": 9.0}
+    assert R.recipe_rows(res)[0]["toddlers under 4 y"] == "0.50 ± 0.71"
+    t = D.toddler_table(res)
+    assert t.loc["raw-1.png", "shipped"] == 3.5 and t.loc["under 4 y", "shipped"] == 1
     assert T.mean_sd([4.79]) == "4.79 (one training)"
     fig = D.figure_recipes(res, baseline=2.9)
     assert len(fig.axes) == 4 and fig.axes[0].get_yticklabels()[0].get_text() == "shipped"
@@ -157,3 +166,29 @@ def test_joint_training_never_reads_a_film_it_trained_on(monkeypatch):
         assert torch.equal(data["age"][m:], films + 1) and data["male"][m:].eq(1).all()
     assert out["pred"] == [float(i + 1 + 10 * (i % 3)) for i in range(n)]
     assert out["cv"]["mae"] == pytest.approx(10.0) and out["toddlers"] == {"a.png": 10.0, "b.png": 10.0}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not RSNA.is_dir(), reason="../shared/rsna-dev absent")
+def test_compare_trains_a_segmenter_and_bonet_reads_its_maps(tmp_path, monkeypatch):
+    """A bone-maps variant: each seed's segmenter learns the phantoms' masks, BoNet+ trains on and reads its
+    maps (three channels for ``bone_maps_all``), and the first seed's maps are saved for the chapter."""
+    base = T.Recipe(n=8, size=32, width=0.125, epochs=1, batch_size=4, render_size=64)
+    monkeypatch.setattr(R, "N_HELD_OUT", 8)
+    read, train_bonet = [], R.train_bonet
+    monkeypatch.setattr(R, "train_bonet",
+                        lambda data, r, **kw: read.append(tuple(r.view(data).shape)) or train_bonet(data, r, **kw))
+    res = R.compare(("bone_maps_all",), seeds=2, out=tmp_path / "recipes.json", base=base)
+    assert read == [(8, 3, 32, 32)] * 2
+    runs = res["variants"]["bone_maps_all"]["seeds"]
+    assert all(set(e["segmenter_dice"]) == {"bones", "carpals", "epiphyses"} and e["zero_shot"]["mae"] > 0 for e in runs)
+    n_tod = len(list((RSNA.parent / "real-xrays").glob("raw-*.png")))
+    assert all(len(e["toddlers"]) == n_tod for e in runs)
+    ex = D.load_bone_maps("bone_maps_all", tmp_path)
+    n_rsna = len((RSNA / "boneage-training-dataset.csv").read_text().split()) - 1
+    assert ex["rsna"]["maps"].shape == (n_rsna, 3, 32, 32) and ex["recipe"] == "bones,carpals,epiphyses"
+    assert D.load_bone_maps("bone_maps", tmp_path) is None
+    D.figure_bone_maps(ex)
+    t = D.toddler_table(res)
+    assert list(t.columns) == ["bone_maps_all"] and t.loc["under 4 y", "bone_maps_all"] <= n_tod
+    plt.close("all")

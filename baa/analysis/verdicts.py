@@ -374,7 +374,8 @@ RECIPE_MEASURES = (("held-out phantom MAE", lambda e: (e.get("phantom") or {}).g
                    # an aligned variant on films it was not aligned on, against the reference's plain zero-shot
                    ("zero-shot MAE on films it did not align on", heldout_mae, "y", "zero_shot_heldout"),
                    ("zero-shot r", lambda e: e["zero_shot"]["r"], "", None),
-                   ("ridge_residual MAE (leave-one-out)", lambda e: e["cv"]["ridge_residual"]["mae"], "y", None))
+                   ("ridge_residual MAE (leave-one-out)", lambda e: e["cv"]["ridge_residual"]["mae"], "y", None),
+                   ("oldest toddler", lambda e: e.get("toddler_max") or np.nan, "y", None))
 
 
 def _difference(a: list, b: list) -> tuple[float, float]:

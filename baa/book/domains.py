@@ -3,7 +3,8 @@ side by side at the network's input, their intensity histograms, a 2-D projectio
 features of both domains, where in the image the network reads its age (``occlusion``), the shipped
 model's readings of the real films, the results of ``python -m baa.experiments.transfer run`` (predicted
 against true age, the learning curve) and of ``python -m baa.experiments.transfer_recipes`` (which
-phantom closes the gap, ``recipe_table``; the real labels inside the training, ``joint_table``); and
+phantom closes the gap, ``recipe_table``; the bone maps, ``figure_bone_maps``, and the toddlers' readings,
+``toddler_table``; the real labels inside the training, ``joint_table``); and
 chapter 9's real film through ``baa restore``'s film-scale restorer (``film_restoration``) and the hand
 classifier's probabilities (``figure_hand_probabilities``).
 
@@ -23,7 +24,7 @@ from baa.analysis.saliency import occlusion_bands
 from baa.book.viz import image_grid
 from baa.experiments import film_restore, film_router
 from baa.experiments.transfer import (ANATOMY, HEADS, PHANTOM_TEST, TTA, Recipe, mean_sd, network_inputs, phantom_inputs, real_inputs, scores)
-from baa.experiments.transfer_recipes import joint_rows, recipe_rows
+from baa.experiments.transfer_recipes import RECIPES_JSON, joint_rows, recipe_rows
 from baa.paper import KINDS
 from baa.train import predict
 from baa.weights import load_shipped
@@ -167,6 +168,54 @@ def figure_recipes(res: dict, baseline: float | None = None):
     axes[0].set_yticks(range(len(names)), names, fontsize=8), axes[0].invert_yaxis()
     fig.tight_layout()
     return fig
+
+
+def load_bone_maps(variant: str = "bone_maps", folder: Path | None = None) -> dict | None:
+    """The maps of one seed's segmenter that ``transfer_recipes.compare`` saved for ``variant``; None if absent."""
+    f = Path(folder or RECIPES_JSON.parent) / f"bone_maps_{variant}.pt"
+    return torch.load(f) if f.exists() else None
+
+
+def _rgb(m: torch.Tensor) -> np.ndarray:
+    return m.permute(1, 2, 0).clamp(0, 1).numpy()  # bones red, carpals green, epiphyses blue
+
+
+def figure_bone_maps(ex: dict, n: int = 7):
+    """A phantom-trained segmenter's maps (red: bones, green: carpals, blue: epiphyses): held-out phantoms
+    with their true masks, then rsna-dev films (youngest to oldest) and toddler films, each above its maps."""
+    rows = [("phantom", ex["phantoms"]["image"], ex["phantoms"].get("age")), ("true masks", ex["phantoms"]["masks"], None),
+            ("segmenter's maps", ex["phantoms"]["maps"], None)]
+    if "rsna" in ex:
+        age = np.asarray(ex["rsna"]["age"])
+        pick = np.argsort(age)[np.linspace(0, len(age) - 1, n).round().astype(int)]
+        rows += [("RSNA film", ex["rsna"]["image"][pick], age[pick]), ("its maps", ex["rsna"]["maps"][pick], None)]
+    if "toddlers" in ex:
+        rows += [("toddler film", ex["toddlers"]["image"][:n], None), ("its maps", ex["toddlers"]["maps"][:n], None)]
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.4 * n, 1.5 * len(rows)), squeeze=False)
+    for (name, x, ages), ax in zip(rows, axes):
+        for j, a in enumerate(ax):
+            if j < len(x):
+                a.imshow(x[j, 0] if x.shape[1] == 1 else _rgb(x[j]), cmap="gray", vmin=0, vmax=1)
+                if ages is not None:
+                    a.set_title(f"{float(ages[j]):.1f} y", fontsize=7)
+            else:
+                a.axis("off")
+            a.set_xticks([]), a.set_yticks([])
+        ax[0].set_ylabel(name, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def toddler_table(res: dict):
+    """Each toddler film's reading, mean over the seeds of each variant that recorded them (``seed_scores``'
+    ``toddlers``); the last row counts the films read under 4 years (the issue's target: all ten)."""
+    cols = {n: pd.DataFrame([e["toddlers"] for e in v["seeds"]]).mean() for n, v in res["variants"].items()
+            if v["seeds"] and all(e.get("toddlers") for e in v["seeds"])}
+    if not cols:
+        return None
+    t = pd.DataFrame(cols).round(1)
+    t.loc["under 4 y"] = (t < 4).sum()
+    return t
 
 
 def joint_table(res: dict):

@@ -28,11 +28,13 @@ MARGIN = 0.04  # hand crop margin, fraction of the hand's larger side (the phant
 
 class Prepared:
     """``tensor`` (1,1,S,S) network input; ``image`` the prepared crop at the file's resolution
-    (H',W') float32 in [0,1]; ``info`` what each step did."""
+    (H',W') float32 in [0,1]; ``info`` what each step did; ``companion`` (1,1,S,S) a map the caller gave
+    (e.g. a phantom's bone mask), moved exactly as the image was, or None."""
 
     tensor: torch.Tensor
     image: np.ndarray
     info: dict = field(default_factory=dict)
+    companion: torch.Tensor | None = None
 
 
 def _shrink(img: np.ndarray, side: int = ANALYSIS_SIDE) -> tuple[np.ndarray, float]:
@@ -193,12 +195,19 @@ def orientation(a: np.ndarray) -> dict:
     return {"rotate": deg, "mirror": score < -MIN_THUMB_SCORE, "thumb_score": score, "skipped": False}
 
 
-def prepare_full(path, size: int, orient: bool = True) -> Prepared:
-    """Read ``path`` and bring it to the network input (module docstring, steps 1-5)."""
+def prepare_full(path, size: int, orient: bool = True, companion: np.ndarray | None = None) -> Prepared:
+    """Read ``path`` and bring it to the network input (module docstring, steps 1-5). ``companion``: a
+    (H,W) map of the file's size that every geometric step moves with the image (cut, painted 0 where a
+    border band is, rotated, mirrored, cropped, resized), as a phantom's masks follow its image."""
     # read_image scales 8-bit data min-max and deeper data between percentiles; one more
     # percentile stretch makes both the same (it is affine-invariant), whatever the encoding
     img = normalize(read_image(path, fix_polarity=True), (0.5, 99.5))
     info: dict = {"original_shape": list(img.shape)}
+    comp = None
+    if companion is not None:
+        comp = np.asarray(companion, dtype=np.float32)
+        if comp.shape != img.shape:
+            raise ValueError(f"{path}: companion {comp.shape} is not the image's shape {img.shape}")
     a, s = _shrink(img)
     # 2. bright borders: cut whole lines, paint what is left of a slanted band with the background
     band, cut = find_borders(a)
@@ -210,11 +219,15 @@ def prepare_full(path, size: int, orient: bool = True) -> Prepared:
                                   mode="nearest")[0, 0].numpy() > 0.5
         img = img.copy()
         img[full_band] = bg
+        if comp is not None:
+            comp = np.where(full_band, 0.0, comp).astype(np.float32)
         a = a.copy()
         a[band] = bg
     H, W = img.shape
     c = info["border_cut"]
     img = img[c["top"]:H - c["bottom"], c["left"]:W - c["right"]]
+    if comp is not None:
+        comp = comp[c["top"]:H - c["bottom"], c["left"]:W - c["right"]]
     a = a[cut["top"]:a.shape[0] - cut["bottom"], cut["left"]:a.shape[1] - cut["right"]]
     # 3. orientation
     fill = float(np.percentile(a, 1))
@@ -225,8 +238,11 @@ def prepare_full(path, size: int, orient: bool = True) -> Prepared:
                     hand="right" if o["mirror"] else "left" if o["thumb_score"] > MIN_THUMB_SCORE else "undecided (assumed left)", thumb_score=round(o["thumb_score"], 3))
         img = _rotate(img, o["rotate"], fill)
         a = _rotate(a, o["rotate"], fill)
+        if comp is not None:
+            comp = _rotate(comp, o["rotate"], 0.0)
         if o["mirror"]:
             img, a = img[:, ::-1], a[:, ::-1]
+            comp = comp[:, ::-1] if comp is not None else None
     # 4. the hand's bounding box
     mask = _hand_mask(a)
     if _clear_outline(mask):
@@ -237,6 +253,7 @@ def prepare_full(path, size: int, orient: bool = True) -> Prepared:
         y0, x0 = max(0, int(y0 - m)), max(0, int(x0 - m))
         y1, x1 = min(img.shape[0], int(math.ceil(y1 + m))), min(img.shape[1], int(math.ceil(x1 + m)))
         img = img[y0:y1, x0:x1]
+        comp = comp[y0:y1, x0:x1] if comp is not None else None
         info["hand_box"] = [x0, y0, x1, y1]
     else:
         info["hand_box"] = None  # no clear hand: keep the whole image
@@ -244,7 +261,9 @@ def prepare_full(path, size: int, orient: bool = True) -> Prepared:
     # 5. the network's square input
     x = torch.from_numpy(resize_pad(img, size))[None, None]
     info["prepared_shape"] = list(img.shape)
-    return Prepared(x, img, info)
+    if comp is not None:
+        comp = torch.from_numpy(resize_pad(np.ascontiguousarray(comp), size))[None, None]
+    return Prepared(x, img, info, comp)
 
 
 def prepare(path, size: int) -> torch.Tensor:

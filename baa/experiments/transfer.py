@@ -33,7 +33,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from baa.data.prepare import bone_detail, prepare_full
-from baa.models.bonet import BoNetPlus
+from baa.models import BoneSegmenter, BoNetPlus
 from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
 from baa.phantom.appearance import randomise
 from baa.train import TrainConfig, adapt_batchnorm, fit_regressor, fit_regressor_aligned, predict
@@ -77,16 +77,22 @@ class Recipe:
     carpal_scale: float = 1.0  # PhantomConfig.carpal_scale
     align: float = 0.0  # weight of the CORAL alignment with the unlabelled real films (0: none)
     detail: float = 0.0  # sigma (px at the input) of baa.data.prepare.bone_detail applied to every image (0: none)
+    maps: str = ""  # BoNet+ reads these bone maps (comma-separated BoneSegmenter.MAP_NAMES; '': the image)
     threads: int = 2
 
     def phantoms(self) -> dict:
         """``phantom_inputs``'s arguments for this recipe's phantoms (beyond n, size and seed)."""
-        return dict(appearance=self.appearance, render_size=self.render_size,
+        return dict(appearance=self.appearance, render_size=self.render_size, masks=bool(self.maps),
                     **{f: getattr(self, f) for f in ANATOMY})
 
     def view(self, d: dict) -> torch.Tensor:
         """What the network reads of a set of images ``d`` (``phantom_inputs``, ``real_inputs``' parts): the
-        standardised or the raw images, reduced to their detail where ``detail`` > 0."""
+        standardised or the raw images, reduced to their detail where ``detail`` > 0; with ``maps``, the bone
+        maps ``baa.experiments.bone_maps.with_maps`` added to ``d``."""
+        if self.maps:
+            if "maps" not in d:
+                raise KeyError("this recipe reads bone maps: add them with baa.experiments.bone_maps.with_maps")
+            return d["maps"]
         x = d["image"] if self.standardise else d["raw"]
         return bone_detail(x, self.detail) if self.detail else x
 
@@ -98,15 +104,21 @@ def _init_worker():
     torch.set_num_threads(1)
 
 
-def _prep(args) -> tuple[np.ndarray, np.ndarray]:
-    path, size = args
-    t = prepare_full(path, size).tensor[0, 0].numpy()
-    return t, standardise_image(t)
+def _prep(args) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    path, size, comps = args
+    p = prepare_full(path, size)
+    t = p.tensor[0, 0].numpy()
+    # each companion map follows the image through the same steps (one map at a time)
+    c = None if comps is None else np.stack([prepare_full(path, size, companion=m).companion[0, 0].numpy() for m in comps])
+    return t, standardise_image(t), c
 
 
-def prepare_files(paths, size: int, workers: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(prepared, standardised)`` (N,1,S,S) for the files ``paths``, as ``baa assess`` prepares them."""
-    jobs = [(str(p), int(size)) for p in paths]
+def prepare_files(paths, size: int, workers: int = 2, companions=None):
+    """``(prepared, standardised)`` (N,1,S,S) for the files ``paths``, as ``baa assess`` prepares them. With
+    ``companions`` (one (C,H,W) array per file: e.g. a phantom's masks) also their maps (N,C,S,S), moved as
+    their images were."""
+    comps = companions if companions is not None else [None] * len(paths)
+    jobs = [(str(p), int(size), c) for p, c in zip(paths, comps)]
     if workers > 1 and len(jobs) > 8:
         with mp.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
             res = pool.map(_prep, jobs, chunksize=8)
@@ -114,30 +126,41 @@ def prepare_files(paths, size: int, workers: int = 2) -> tuple[torch.Tensor, tor
         res = [_prep(j) for j in jobs]
     raw = torch.from_numpy(np.stack([r[0] for r in res]))[:, None]
     std = torch.from_numpy(np.stack([r[1] for r in res]))[:, None]
-    return raw, std
+    if companions is None:
+        return raw, std
+    return raw, std, torch.from_numpy(np.stack([r[2] for r in res]))
 
 
 def phantom_inputs(n: int, size: int, seed: int = 0, start: int = 0, appearance: bool = True,
-                   render_size: int = 128, workers: int = 2, chunk: int = 32, **anatomy) -> dict:
+                   render_size: int = 128, workers: int = 2, chunk: int = 32, masks: bool = False, **anatomy) -> dict:
     """``n`` phantoms (indices ``start..``) rendered at ``render_size``, their look randomised
     (``appearance``), written as 8-bit PNGs, prepared like a film. Returns ``{"raw", "image"
-    (standardised), "age", "male"}``; ``anatomy``: ``PhantomConfig`` fields (``ANATOMY``). Deterministic:
-    same arguments, same tensors."""
+    (standardised), "age", "male"}``, with ``masks`` also ``"masks"`` (N,3,S,S): where the bones, carpals and
+    epiphyses are (``BoneSegmenter.MAP_NAMES``), moved with each image through its look and its preparation.
+    ``anatomy``: ``PhantomConfig`` fields (``ANATOMY``). Deterministic: same arguments, same tensors."""
     cfg = PhantomConfig(size=render_size, **anatomy)
-    ages, males, paths = [], [], []
+    ages, males, paths, comps = [], [], [], []
     with tempfile.TemporaryDirectory() as d:
         for i0 in range(start, start + n, chunk):
             idx = list(range(i0, min(start + n, i0 + chunk)))
-            r = render(idx, seed, cfg, masks=appearance)
-            img = randomise(r["image"], idx, seed, r["masks"]["hand"]) if appearance else r["image"]
-            for k, im in zip(idx, img):
+            r = render(idx, seed, cfg, masks=appearance or masks)
+            img, m = r["image"], torch.cat([r["masks"][k].float() for k in BoneSegmenter.MAP_NAMES], 1) if masks else None
+            if appearance:
+                img = randomise(img, idx, seed, r["masks"]["hand"], companions=m)
+                img, m = img if masks else (img, None)
+            for j, (k, im) in enumerate(zip(idx, img)):
                 p = Path(d) / f"{k}.png"
                 Image.fromarray((im[0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)).save(p)
                 paths.append(p)
+                if masks:
+                    comps.append(m[j].numpy())
             ages.append(r["label"].float())
             males.append(r["male"].float())
-        raw, std = prepare_files(paths, size, workers)
-    return {"raw": raw, "image": std, "age": torch.cat(ages), "male": torch.cat(males)}
+        prepared = prepare_files(paths, size, workers, comps if masks else None)
+    out = {"raw": prepared[0], "image": prepared[1], "age": torch.cat(ages), "male": torch.cat(males)}
+    if masks:
+        out["masks"] = prepared[2]
+    return out
 
 
 def real_inputs(size: int, workers: int = 2) -> dict | None:
@@ -177,7 +200,7 @@ def train_bonet(data: dict, r: Recipe, progress: bool = False, unlabelled: torch
     features are also pulled towards those of ``unlabelled`` images (real films prepared the same way;
     ``baa.train.fit_regressor_aligned``)."""
     torch.manual_seed(r.seed)
-    model = BoNetPlus(width=r.width)
+    model = BoNetPlus(width=r.width, in_channels=len(r.maps.split(",")) if r.maps else 1)
     x = r.view(data)
     cfg = TrainConfig(epochs=r.epochs, batch_size=r.batch_size, lr=r.lr, schedule="cosine", seed=r.seed,
                       device="cpu", progress=progress, bn_recalibration=16)
@@ -413,7 +436,7 @@ def rebuild(out: Path | None = None, r: Recipe = Recipe(), head: str = SHIPPED_H
     return info
 
 
-LATER = ("align", "detail")  # Recipe fields the shipped model's recipe predates
+LATER = ("align", "detail", "maps")  # Recipe fields the shipped model's recipe predates
 
 
 def recipe_meta(r: Recipe) -> dict:
@@ -426,8 +449,8 @@ def recipe_meta(r: Recipe) -> dict:
 
 
 def save_shipped(model, real, r: Recipe, head: str, out: Path | None, seconds: float) -> dict:
-    if r.detail:
-        raise ValueError("the shipped pipeline (baa.weights.ShippedPipeline) does not apply bone_detail")
+    if r.detail or r.maps:
+        raise ValueError("the shipped pipeline (baa.weights.ShippedPipeline) applies neither bone_detail nor bone maps")
     pipe = fit_shipped(model, real, r, head)
     out = Path(out or WEIGHTS_DIR / "bonet_real.pt")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -513,7 +536,7 @@ def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "resul
 def cached_phantoms(rv: Recipe, folder: Path, start: int = 0) -> dict:
     """``phantom_inputs`` for a recipe (indices from ``start``), cached in ``folder`` under the arguments that make them."""
     cache = folder / (f"phantoms_{rv.n}_{rv.size}_{rv.seed}_{start}_{rv.render_size}_{int(rv.appearance)}_"
-                      + "_".join(f"{getattr(rv, f):g}" for f in ANATOMY) + ".pt")
+                      + "_".join(f"{getattr(rv, f):g}" for f in ANATOMY) + ("_masks" if rv.maps else "") + ".pt")
     if cache.exists():
         return torch.load(cache)
     data = phantom_inputs(rv.n, rv.size, rv.seed, start=start, **rv.phantoms())
@@ -522,9 +545,10 @@ def cached_phantoms(rv: Recipe, folder: Path, start: int = 0) -> dict:
 
 
 def seed_scores(ev: dict, seed: int) -> dict:
-    """What one training scored: zero-shot, AdaBN, each head (leave-one-out), the oldest toddler reading."""
+    """What one training scored: zero-shot, AdaBN, each head (leave-one-out), the toddlers' readings."""
     return {"seed": seed, "zero_shot": ev["zero_shot"], "adabn": ev["adabn"]["zero_shot"], "cv": ev["cv"], "phantom": ev.get("phantom"),
-            "toddler_max": ev.get("toddler_max"), "adabn_toddler_max": ev["adabn"].get("toddler_max")}
+            "toddler_max": ev.get("toddler_max"), "adabn_toddler_max": ev["adabn"].get("toddler_max"),
+            "toddlers": ev.get("toddlers")}
 
 
 def heldout_mae(entry: dict) -> float:

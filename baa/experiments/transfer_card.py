@@ -152,6 +152,10 @@ hands years too old.
   `joint_x8` (three trainings), and the rise `joint_x32` showed on three trainings was gone on nine. BoNet+
   trained on the real films alone (`real_only`) read them as well as this model does. With 21 to 27 labelled
   films the phantom adds little to a reader that has labels.
+- Bone maps instead of images (`bone_maps`, `bone_maps_all` in chapter 11: BoNet+ reads the maps of a
+  segmenter trained on the phantoms' masks): with the bone map alone the toddler films read years younger, the
+  RSNA films no better; with three maps the leave-one-out error with this head was lower on three trainings
+  and within this model's spread on nine. Not shipped: `baa assess` would have to run the segmenter too.
 - {size} px input: fine epiphyseal detail (capping, fusion lines) is below its resolution; a 128-px input
   (`input_128` in chapter 11) learned the phantoms better and read the real films no better.
 - The preparation (`baa.data.prepare`) keeps a film photographed inside its cassette with the cassette in

@@ -3,7 +3,9 @@ variants of the phantom's anatomy and of the training, each trained on several s
 held-out phantoms, on the real films zero-shot (as trained and with AdaBN) and with the shipped head
 under leave-one-out, so that every difference is read against the spread between trainings; and the
 real labels inside BoNet+'s own training (``JOINT``: the labelled films among the phantoms, or alone,
-k-fold).
+k-fold). A variant with ``maps`` (``bone_maps``) first trains a segmenter on each seed's phantoms
+(``baa.experiments.bone_maps``); BoNet+ then reads its maps, and the first seed's maps of the real films are
+saved beside the results for chapter 11 (``bone_maps_<variant>.pt``).
 
     python -m baa.experiments.transfer_recipes            # every variant, 3 seeds -> artifacts/transfer/recipes.json
     python -m baa.experiments.transfer_recipes --variants shipped,packed_carpals --joint '' --seeds 2
@@ -26,6 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from baa.experiments.bone_maps import dice, example, train_segmenter, with_maps
 from baa.experiments.transfer import (N_HELD_OUT, OUT, PHANTOM_TEST, SHIPPED_HEAD, Recipe, cached_phantoms, evaluate,
                                       heldout_mae, heldout_zero_shot, mean_age_baseline, mean_sd, network_inputs,
                                       real_inputs, scores, seed_scores, shared_dir, train_bonet, unlabelled)
@@ -50,6 +53,10 @@ VARIANTS = {
                     "sigma 1.5 px): soft tissue and the hand's shading no longer reach the network", {"detail": 1.5}),
     "bone_detail_wide": ("the same reduction at sigma 3 px: whole bones kept, the soft tissue's slope removed",
                          {"detail": 3.0}),
+    "bone_maps": ("BoNet+ reads where the bones are, not the image: the bone map of a segmenter trained on the "
+                  "phantoms' masks (baa.experiments.bone_maps), on phantoms and films alike", {"maps": "bones"}),
+    "bone_maps_all": ("the same with the carpal and epiphysis maps beside the bone map (three channels)",
+                      {"maps": "bones,carpals,epiphyses"}),
 }
 # name -> (what, how many times each labelled real film is repeated, whether the recipe's 1600 phantoms join them)
 JOINT = {"joint_x8": ("the shipped recipe's phantoms with the real films of the other folds among them, each "
@@ -59,6 +66,7 @@ JOINT = {"joint_x8": ("the shipped recipe's phantoms with the real films of the 
          "real_only": ("no phantom: the other folds' real films alone, repeated x76 (as many steps as the "
                        "phantoms give)", 76, False)}
 JOINT_FOLDS = 4
+UNLEARNED = 0.1  # a segmenter's map with a held-out Dice below this was not learned (it marks ~nothing)
 RECIPES_JSON = OUT / "recipes.json"
 
 
@@ -89,10 +97,19 @@ def compare(variants=tuple(VARIANTS), seeds: int = 3, out: Path = RECIPES_JSON, 
         rs = replace(base, **VARIANTS[name][1], seed=s)
         if rs.size not in reals:
             reals[rs.size] = real_inputs(rs.size)
-        model = train_bonet(cached_phantoms(rs, out.parent), rs, unlabelled=unlabelled(reals[rs.size], rs))
+        data, real = cached_phantoms(rs, out.parent), reals[rs.size]
         held = cached_phantoms(replace(rs, n=N_HELD_OUT), out.parent, start=PHANTOM_TEST)
-        res["variants"][name]["seeds"].append(seed_scores(evaluate(model, reals[rs.size], rs, name, repeats=1,
-                                                                   phantoms=held), s))
+        extra = {}
+        if rs.maps:  # a segmenter for this seed; BoNet+ reads its maps of everything
+            seg = train_segmenter(data, rs)
+            extra["segmenter_dice"] = dice(seg, held, rs)
+            if s == base.seed:
+                torch.save(example(seg, real, held, rs), out.parent / f"bone_maps_{name}.pt")
+            data, held = with_maps(seg, data, rs), with_maps(seg, held, rs)
+            real = {k: with_maps(seg, v, rs) for k, v in real.items()}
+        model = train_bonet(data, rs, unlabelled=unlabelled(real, rs))
+        res["variants"][name]["seeds"].append({**seed_scores(evaluate(model, real, rs, name, repeats=1, phantoms=held), s),
+                                               **extra})
         out.write_text(json.dumps(res, indent=1))
     # an aligned variant is also read on films it was not aligned on (two more trainings a seed)
     todo = [(n, e) for n in variants if VARIANTS[n][1].get("align") for e in res["variants"][n]["seeds"]
@@ -179,7 +196,9 @@ def load_recipes(path: Path = RECIPES_JSON) -> dict | None:
 def recipe_rows(res: dict, head: str = SHIPPED_HEAD) -> list[dict]:
     """One row per variant: mean ± SD over its seeds of the held-out phantom MAE, the zero-shot MAE (and on
     films an aligned variant did not align on, ``heldout_mae``), r and bias on rsna-dev, the AdaBN MAE, the
-    ``head``'s leave-one-out MAE and r, the oldest toddler reading."""
+    ``head``'s leave-one-out MAE and r, the oldest toddler reading and (where recorded) how many of the
+    toddlers read under 4 years; for a bone-maps variant, how many seeds' segmenters left a map unlearned
+    (held-out Dice under ``UNLEARNED``)."""
     rows = []
     for name, v in res["variants"].items():
         runs = v["seeds"]
@@ -192,7 +211,11 @@ def recipe_rows(res: dict, head: str = SHIPPED_HEAD) -> list[dict]:
                      "zero-shot r": f(lambda e: e["zero_shot"]["r"]),
                      "zero-shot bias": f(lambda e: e["zero_shot"]["bias"]), "AdaBN MAE": f(lambda e: e["adabn"]["mae"]),
                      f"{head} MAE": f(lambda e: e["cv"][head]["mae"]), f"{head} r": f(lambda e: e["cv"][head]["r"]),
-                     "oldest toddler": f(lambda e: e["toddler_max"])})
+                     "oldest toddler": f(lambda e: e["toddler_max"]),
+                     "toddlers under 4 y": f(lambda e: sum(v < 4 for v in e["toddlers"].values()))
+                     if all(e.get("toddlers") for e in runs) else "–",
+                     "segmenters with a map unlearned": f"{sum(min(e['segmenter_dice'].values()) < UNLEARNED for e in runs)} "
+                     f"of {len(runs)}" if all("segmenter_dice" in e for e in runs) else "–"})
     return rows
 
 

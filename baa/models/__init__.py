@@ -6,7 +6,7 @@ from baa.models.handnet import HandClassifier
 from baa.models.pipelines import CQPipeline, DQPipeline, PlainPipeline
 from baa.models.quality import QualityClassifier
 from baa.models.registry import MODELS, build_model, count_layers, count_parameters
-from baa.models.resunet import ResUNet
+from baa.models.resunet import BoneSegmenter, ResUNet
 
-__all__ = ["BONET_ROWS", "BoNetPlus", "CQPipeline", "DQPipeline", "HandClassifier", "MODELS", "PlainPipeline", "QualityClassifier",
+__all__ = ["BONET_ROWS", "BoNetPlus", "BoneSegmenter", "CQPipeline", "DQPipeline", "HandClassifier", "MODELS", "PlainPipeline", "QualityClassifier",
            "ResUNet", "build_model", "count_layers", "count_parameters"]

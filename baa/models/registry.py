@@ -7,10 +7,10 @@ from __future__ import annotations
 import torch.nn as nn
 from baa.models.bonet import BoNetPlus
 from baa.models.quality import QualityClassifier
-from baa.models.resunet import ResUNet, UpConv
+from baa.models.resunet import BoneSegmenter, ResUNet, UpConv
 
 
-MODELS = {"BoNetPlus": BoNetPlus, "ResUNet": ResUNet, "QualityClassifier": QualityClassifier}
+MODELS = {"BoNetPlus": BoNetPlus, "ResUNet": ResUNet, "QualityClassifier": QualityClassifier, "BoneSegmenter": BoneSegmenter}
 
 
 def build_model(spec: dict) -> nn.Module:

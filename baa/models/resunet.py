@@ -76,3 +76,21 @@ class ResUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.forward_residual(x)
+
+
+class BoneSegmenter(ResUNet):
+    """Where the bones are (chapter 11, beyond the paper): the ResUNet's body with a 1x1 head giving one
+    logit per map of ``MAP_NAMES`` (every bone; the carpals; the epiphyses) instead of a residual image.
+    Trained on phantoms, whose renderer knows these masks exactly; BoNet+ can then read its maps of a real
+    film instead of the film, so that what it learned from the phantom is anatomy, not the phantom's look."""
+
+    MAP_NAMES = ("bones", "carpals", "epiphyses")
+
+    def __init__(self, base: int = 16, depth: int = 3, width: float = 1.0, in_channels: int = 1):
+        super().__init__(base, depth, width, in_channels)
+        self.spec = {"name": "BoneSegmenter", "kwargs": dict(base=base, depth=depth, width=width, in_channels=in_channels)}
+        self.residual = nn.Conv2d(self.residual.in_channels, len(self.MAP_NAMES), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (B, 3, H, W); ``torch.sigmoid`` of them are the maps."""
+        return self.forward_residual(x)

@@ -65,13 +65,14 @@ def _gauss_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(x, k.view(1, 1, -1, 1))
 
 
-def _one(img: torch.Tensor, hand: torch.Tensor | None, g: torch.Generator, a: Appearance) -> torch.Tensor:
-    """One (1,1,S,S) image (and its hand mask) to a randomised (1,1,S,S) image in [0,1]."""
+def _one(img: torch.Tensor, hand: torch.Tensor | None, g: torch.Generator, a: Appearance, comp=None) -> tuple:
+    """One (1,1,S,S) image (and its hand mask) to a randomised (1,1,S,S) image in [0,1], and ``comp`` (1,C,S,S)
+    masks moved with it, 0 under bands and markers (they draw nothing: the image is the same without them)."""
     S = img.shape[-1]
     x = img.clone().float()
     s = a.strength
     if s <= 0:
-        return x.clamp(0, 1)
+        return x.clamp(0, 1), comp
     # 1. background pulled to a drawn level (real films: dark, uniform direct exposure)
     if hand is not None and torch.rand((), generator=g) < a.p_background * s:
         m = _gauss_blur(hand.float(), 2.0).clamp(0, 1)
@@ -88,6 +89,9 @@ def _one(img: torch.Tensor, hand: torch.Tensor | None, g: torch.Generator, a: Ap
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     fill = float(torch.quantile(x.flatten()[:: max(1, x.numel() // 4096)], 0.05))
     x = F.grid_sample(x - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + fill
+    if comp is not None:
+        comp = F.grid_sample(comp.float(), F.affine_grid(theta, list(comp.shape), align_corners=False),
+                             mode="bilinear", padding_mode="zeros", align_corners=False)
     # 3. scatter veil, heel gradient
     veil = _u(g, *a.scatter) * s
     if veil > 0.01:
@@ -111,6 +115,8 @@ def _one(img: torch.Tensor, hand: torch.Tensor | None, g: torch.Generator, a: Ap
             dist = math.cos(phi) * xx + math.sin(phi) * yy
             band = dist > _u(g, 0.8, 0.97)
             x[0, 0][band] = _u(g, 0.75, 1.0)
+            if comp is not None:
+                comp[0][:, band] = 0
     # 6. markers (a bright block with a dark letter stroke) and a ruler
     if torch.rand((), generator=g) < a.p_marker * s:
         w = int(_u(g, 0.04, 0.09) * S)
@@ -119,6 +125,8 @@ def _one(img: torch.Tensor, hand: torch.Tensor | None, g: torch.Generator, a: Ap
         x0 = int(_u(g, 0, 0.2) * (S - w)) if torch.rand((), generator=g) < 0.5 else int(_u(g, 0.8, 1.0) * (S - w))
         v = _u(g, 0.85, 1.0)
         x[0, 0, y0:y0 + h, x0:x0 + w] = v
+        if comp is not None:
+            comp[0, :, y0:y0 + h, x0:x0 + w] = 0
         t = max(1, w // 5)
         x[0, 0, y0 + t:y0 + h - t, x0 + t:x0 + 2 * t] = v * 0.3  # an 'L'
         x[0, 0, y0 + h - 2 * t:y0 + h - t, x0 + t:x0 + w - t] = v * 0.3
@@ -128,25 +136,33 @@ def _one(img: torch.Tensor, hand: torch.Tensor | None, g: torch.Generator, a: Ap
         x0 = int(_u(g, 0, 1) * (S - w))
         y0 = int(_u(g, 0, 1) * (S - L))
         x[0, 0, y0:y0 + L, x0:x0 + w] = 0.9
+        if comp is not None:
+            comp[0, :, y0:y0 + L, x0:x0 + w] = 0
         x[0, 0, y0:y0 + L:max(2, S // 40), x0:x0 + w // 2] = 0.4
     # 7. detector blur, noise, clip
     x = _gauss_blur(x, _u(g, *a.blur) * s * S / 256)
     sd = _u(g, *a.noise) * s
     if sd > 0:
         x = x + sd * torch.randn(x.shape, generator=g)
-    return x.clamp(0, 1)
+    return x.clamp(0, 1), comp
 
 
 def randomise(images: torch.Tensor, indices, seed: int = 0, hand: torch.Tensor | None = None,
-              appearance: Appearance | None = None) -> torch.Tensor:
+              appearance: Appearance | None = None, companions: torch.Tensor | None = None):
     """``images`` (B,1,S,S) in [0,1] (``render``'s 'image'), ``indices`` the phantom indices (the
     seed of each image's draws), ``hand`` optionally ``render(..., masks=True)['masks']['hand']``
     (lets the background be re-levelled). Returns (B,1,S,S) float32 in [0,1]; image ``i`` depends
-    only on ``(seed, indices[i], images[i])``."""
+    only on ``(seed, indices[i], images[i])``. With ``companions`` (B,C,S,S) (e.g. the bone masks)
+    returns ``(images, companions)``, the companions moved as their images were and 0 where a band,
+    marker or ruler covers them."""
     a = appearance or Appearance()
     idx = torch.as_tensor(indices).reshape(-1).tolist()
-    out = []
+    out, comps = [], []
     for i, k in enumerate(idx):
         m = None if hand is None else hand[i:i + 1].float()
-        out.append(_one(images[i:i + 1].cpu(), m, _gen(seed, k), a))
-    return torch.cat(out).contiguous()
+        c = None if companions is None else companions[i:i + 1].cpu().float().clone()
+        x, c = _one(images[i:i + 1].cpu(), m, _gen(seed, k), a, c)
+        out.append(x)
+        comps.append(c)
+    images = torch.cat(out).contiguous()
+    return images if companions is None else (images, torch.cat(comps).contiguous())

@@ -1,5 +1,5 @@
 """The three training tasks: BoNet+ (eq. 5/6), the quality classifier, and the ResUNet restorers,
-each a batch function handed to the Trainer.
+each a batch function handed to the Trainer; and beyond the paper, the bone segmenter (chapter 11).
 
 Layer: train.
 """
@@ -194,5 +194,30 @@ def fit_restorer(model: nn.Module, train: dict, config: TrainConfig, kinds: tupl
         raise ValueError(f"unknown restorer loss {loss!r}; choose one of {', '.join(RESTORER_LOSSES)}")
     t = Trainer(model, train, restorer_batches(kinds, augment), RESTORER_LOSSES[loss], config,
                 extra={"task": "restorer", "kinds": list(kinds), "loss": loss, **kw.pop("extra", {})}, **kw)
+    t.fit()
+    return t
+
+
+def segmenter_batches(augment: bool = True, gamma_sd: float = 0.3, noise: float = 0.03) -> Callable:
+    """Batches for the bone segmenter: (image, its masks). ``augment`` varies the exposure of each image
+    (gamma, log-normal with SD ``gamma_sd``; Gaussian noise of SD up to ``noise``) and nothing of its
+    geometry, so the masks stay where the bones are."""
+
+    def batch_fn(batch: dict, g: torch.Generator):
+        x = batch["image"]
+        if augment:
+            n = len(x)
+            gam = torch.exp(gamma_sd * torch.randn(n, 1, 1, 1, generator=g)).to(x.device)
+            sd = (noise * torch.rand(n, 1, 1, 1, generator=g)).to(x.device)
+            x = x.clamp(0, 1) ** gam + sd * torch.randn(x.shape, generator=g).to(x.device)
+        return x, batch["masks"].float()
+
+    return batch_fn
+
+
+def fit_segmenter(model: nn.Module, train: dict, config: TrainConfig, augment: bool = True, **kw) -> Trainer:
+    """Train a ``BoneSegmenter`` on phantoms ``{"image", "masks"}`` with a per-pixel binary cross-entropy."""
+    t = Trainer(model, train, segmenter_batches(augment), F.binary_cross_entropy_with_logits, config,
+                extra={"task": "segmenter", **kw.pop("extra", {})}, **kw)
     t.fit()
     return t
