@@ -187,6 +187,9 @@ def test_a_companion_map_moves_with_the_image(phantom, tmp_path):
         p = prepare_full(tmp_path / name, SIZE, companion=read)
         assert p.companion.shape == p.tensor.shape
         assert np.corrcoef(p.companion.flatten(), p.tensor.flatten())[0, 1] > 0.99, name
+        two = prepare_full(tmp_path / name, SIZE, companion=np.stack([read, 1 - read]))  # maps move together
+        assert two.companion.shape == (1, 2, SIZE, SIZE) and torch.equal(two.companion[:, :1], p.companion)
+        assert torch.equal(two.tensor, p.tensor)
     assert prepare_full(tmp_path / "side.png", SIZE).companion is None
     with pytest.raises(ValueError, match="companion"):
         prepare_full(tmp_path / "side.png", SIZE, companion=np.zeros((3, 3)))

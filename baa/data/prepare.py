@@ -28,8 +28,8 @@ MARGIN = 0.04  # hand crop margin, fraction of the hand's larger side (the phant
 
 class Prepared:
     """``tensor`` (1,1,S,S) network input; ``image`` the prepared crop at the file's resolution
-    (H',W') float32 in [0,1]; ``info`` what each step did; ``companion`` (1,1,S,S) a map the caller gave
-    (e.g. a phantom's bone mask), moved exactly as the image was, or None."""
+    (H',W') float32 in [0,1]; ``info`` what each step did; ``companion`` (1,C,S,S) the maps the caller gave
+    (e.g. a phantom's masks), moved exactly as the image was, or None."""
 
     tensor: torch.Tensor
     image: np.ndarray
@@ -196,8 +196,8 @@ def orientation(a: np.ndarray) -> dict:
 
 
 def prepare_full(path, size: int, orient: bool = True, companion: np.ndarray | None = None) -> Prepared:
-    """Read ``path`` and bring it to the network input (module docstring, steps 1-5). ``companion``: a
-    (H,W) map of the file's size that every geometric step moves with the image (cut, painted 0 where a
+    """Read ``path`` and bring it to the network input (module docstring, steps 1-5). ``companion``: (H,W) or
+    (C,H,W) maps of the file's size that every geometric step moves with the image (cut, painted 0 where a
     border band is, rotated, mirrored, cropped, resized), as a phantom's masks follow its image."""
     # read_image scales 8-bit data min-max and deeper data between percentiles; one more
     # percentile stretch makes both the same (it is affine-invariant), whatever the encoding
@@ -206,7 +206,8 @@ def prepare_full(path, size: int, orient: bool = True, companion: np.ndarray | N
     comp = None
     if companion is not None:
         comp = np.asarray(companion, dtype=np.float32)
-        if comp.shape != img.shape:
+        comp = comp[None] if comp.ndim == 2 else comp
+        if comp.shape[1:] != img.shape:
             raise ValueError(f"{path}: companion {comp.shape} is not the image's shape {img.shape}")
     a, s = _shrink(img)
     # 2. bright borders: cut whole lines, paint what is left of a slanted band with the background
@@ -220,14 +221,14 @@ def prepare_full(path, size: int, orient: bool = True, companion: np.ndarray | N
         img = img.copy()
         img[full_band] = bg
         if comp is not None:
-            comp = np.where(full_band, 0.0, comp).astype(np.float32)
+            comp = np.where(full_band[None], 0.0, comp).astype(np.float32)
         a = a.copy()
         a[band] = bg
     H, W = img.shape
     c = info["border_cut"]
     img = img[c["top"]:H - c["bottom"], c["left"]:W - c["right"]]
     if comp is not None:
-        comp = comp[c["top"]:H - c["bottom"], c["left"]:W - c["right"]]
+        comp = comp[:, c["top"]:H - c["bottom"], c["left"]:W - c["right"]]
     a = a[cut["top"]:a.shape[0] - cut["bottom"], cut["left"]:a.shape[1] - cut["right"]]
     # 3. orientation
     fill = float(np.percentile(a, 1))
@@ -239,10 +240,10 @@ def prepare_full(path, size: int, orient: bool = True, companion: np.ndarray | N
         img = _rotate(img, o["rotate"], fill)
         a = _rotate(a, o["rotate"], fill)
         if comp is not None:
-            comp = _rotate(comp, o["rotate"], 0.0)
+            comp = np.stack([_rotate(m, o["rotate"], 0.0) for m in comp])
         if o["mirror"]:
             img, a = img[:, ::-1], a[:, ::-1]
-            comp = comp[:, ::-1] if comp is not None else None
+            comp = comp[:, :, ::-1] if comp is not None else None
     # 4. the hand's bounding box
     mask = _hand_mask(a)
     if _clear_outline(mask):
@@ -253,7 +254,7 @@ def prepare_full(path, size: int, orient: bool = True, companion: np.ndarray | N
         y0, x0 = max(0, int(y0 - m)), max(0, int(x0 - m))
         y1, x1 = min(img.shape[0], int(math.ceil(y1 + m))), min(img.shape[1], int(math.ceil(x1 + m)))
         img = img[y0:y1, x0:x1]
-        comp = comp[y0:y1, x0:x1] if comp is not None else None
+        comp = comp[:, y0:y1, x0:x1] if comp is not None else None
         info["hand_box"] = [x0, y0, x1, y1]
     else:
         info["hand_box"] = None  # no clear hand: keep the whole image
@@ -262,7 +263,7 @@ def prepare_full(path, size: int, orient: bool = True, companion: np.ndarray | N
     x = torch.from_numpy(resize_pad(img, size))[None, None]
     info["prepared_shape"] = list(img.shape)
     if comp is not None:
-        comp = torch.from_numpy(resize_pad(np.ascontiguousarray(comp), size))[None, None]
+        comp = torch.from_numpy(np.stack([resize_pad(np.ascontiguousarray(m), size) for m in comp]))[None]
     return Prepared(x, img, info, comp)
 
 

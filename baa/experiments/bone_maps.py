@@ -30,7 +30,7 @@ def train_segmenter(data: dict, r: Recipe, epochs: int = SEGMENTER_EPOCHS, progr
     model = BoneSegmenter()
     cfg = TrainConfig(epochs=epochs, batch_size=r.batch_size, lr=SEGMENTER_LR, schedule="cosine", seed=r.seed,
                       device="cpu", progress=progress)
-    fit_segmenter(model, {"image": _images(d=data, r=r), "masks": data["masks"]}, cfg)
+    fit_segmenter(model, {"image": _images(data, r), "masks": data["masks"]}, cfg)
     return model.eval()
 
 

@@ -106,11 +106,9 @@ def _init_worker():
 
 def _prep(args) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     path, size, comps = args
-    p = prepare_full(path, size)
+    p = prepare_full(path, size, companion=comps)
     t = p.tensor[0, 0].numpy()
-    # each companion map follows the image through the same steps (one map at a time)
-    c = None if comps is None else np.stack([prepare_full(path, size, companion=m).companion[0, 0].numpy() for m in comps])
-    return t, standardise_image(t), c
+    return t, standardise_image(t), None if comps is None else p.companion[0].numpy()
 
 
 def prepare_files(paths, size: int, workers: int = 2, companions=None):
