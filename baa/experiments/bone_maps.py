@@ -69,12 +69,8 @@ def example(seg: BoneSegmenter, real: dict, held: dict, r: Recipe, n_phantoms: i
     ``n_phantoms`` held-out phantoms spread over the ages, beside their images and true masks."""
     order = np.argsort(held["age"].numpy())
     pick = torch.from_numpy(order[np.linspace(0, len(order) - 1, n_phantoms).round().astype(int)])
-    out = {k: {"image": _images(v, r), "maps": bone_maps(seg, _images(v, r))} for k, v in real.items()}
-    for k in ("age", "names", "ids"):
-        for part in out:
-            if k in real[part]:
-                out[part][k] = real[part][k]
-    out["phantoms"] = {"image": _images(held, r)[pick], "maps": bone_maps(seg, _images(held, r)[pick]),
-                       "masks": held["masks"][pick], "age": held["age"][pick]}
+    parts = {k: {"image": _images(v, r), **{f: v[f] for f in ("age", "names", "ids") if f in v}} for k, v in real.items()}
+    parts["phantoms"] = {"image": _images(held, r)[pick], "masks": held["masks"][pick], "age": held["age"][pick]}
+    out = {k: {**v, "maps": bone_maps(seg, v["image"])} for k, v in parts.items()}
     out["recipe"] = r.maps
     return out

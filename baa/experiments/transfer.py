@@ -143,9 +143,10 @@ def phantom_inputs(n: int, size: int, seed: int = 0, start: int = 0, appearance:
             idx = list(range(i0, min(start + n, i0 + chunk)))
             r = render(idx, seed, cfg, masks=appearance or masks)
             img, m = r["image"], torch.cat([r["masks"][k].float() for k in BoneSegmenter.MAP_NAMES], 1) if masks else None
-            if appearance:
-                img = randomise(img, idx, seed, r["masks"]["hand"], companions=m)
-                img, m = img if masks else (img, None)
+            if appearance and masks:
+                img, m = randomise(img, idx, seed, r["masks"]["hand"], companions=m)
+            elif appearance:
+                img = randomise(img, idx, seed, r["masks"]["hand"])
             for j, (k, im) in enumerate(zip(idx, img)):
                 p = Path(d) / f"{k}.png"
                 Image.fromarray((im[0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)).save(p)
