@@ -64,15 +64,15 @@ clean:
 	rm -rf _build book/_build artifacts/smoke
 
 # Chapter 11's heavy results (issue 18; ../shared needed): the shipped recipe's variants and learning
-# curve over 9 seeds (~10 min), and which recipe closes the gap: 13 variants (anatomy, training, input size,
+# curve over 9 seeds (12 min), and which recipe closes the gap: 14 variants (anatomy, training, input size,
 # feature alignment and its held-out reading, bone detail, bone maps) x 3 seeds, the real labels inside the
-# training (4 settings x 3 seeds x 4 folds; joint_x32 x 9 seeds), the shipped recipe and bone_maps_all x 9 seeds
-# (~4.5 h on 2 cores; measured in parts, 1 h 43 min + 7 min for bone detail + 93 min for the joint trainings
-# + 23 min for the bone maps x 3 + about 25 min for bone_maps_all's six more). None replaces the shipped model.
+# training (4 settings x 3 seeds x 4 folds; joint_x32 x 9 seeds), the shipped recipe and bone_maps_all_dice x 9
+# seeds (~5 h on 2 cores, measured in parts with the first preparation; about 1 min a seed for the shipped
+# recipe, 4 for a bone-maps variant). A results file of another preparation is moved aside, not mixed in.
 transfer-results: env
 	$(PY) -m baa.experiments.transfer run --seeds 9 --no-ship
 	$(PY) -m baa.experiments.transfer_recipes
-	$(PY) -m baa.experiments.transfer_recipes --variants shipped,bone_maps_all --joint '' --seeds 9
+	$(PY) -m baa.experiments.transfer_recipes --variants shipped,bone_maps_all_dice --joint '' --seeds 9
 	$(PY) -m baa.experiments.transfer_recipes --variants '' --joint joint_x32 --seeds 9
 
 # The model shipped in baa/weights (issue 18): phantoms + the 28 films of ../shared/rsna-dev,

@@ -195,6 +195,96 @@ def test_a_companion_map_moves_with_the_image(phantom, tmp_path):
         prepare_full(tmp_path / "side.png", SIZE, companion=np.zeros((3, 3)))
 
 
+def _field_film(hand: np.ndarray, inside: float, turn: float = 12.0) -> np.ndarray:
+    """The phantom's ``hand`` (its mask a rendered hand) laid on a grey field at level ``inside``, turned by
+    ``turn`` degrees on a black film, the forearm reaching the field's lower edge, as a third of the rsna-dev
+    films are. ``inside`` 0: the same hand on a plain dark film, the reference."""
+    from scipy import ndimage as ndi
+
+    img, m = hand
+    h, w = img.shape
+    level = inside if inside else 0.05
+    pad = 100
+    field = np.full((h + 2 * pad, w + 2 * pad), level, np.float32)
+    field[pad:pad + h, pad:pad + w] = np.where(m, 0.4 + 0.6 * img, level)  # the hand brighter than the field
+    field = field[:pad + h]  # the forearm reaches the field's lower edge
+    if not inside:
+        return field
+    film = np.zeros((field.shape[0] + 160, field.shape[1] + 160), np.float32)
+    film[80:80 + field.shape[0], 80:80 + field.shape[1]] = field
+    return ndi.rotate(film, turn, reshape=False, order=1, mode="constant", cval=0.0).clip(0, 1)
+
+
+@pytest.fixture(scope="module")
+def hand_and_mask():
+    from baa.phantom.anatomy import PhantomConfig
+    from baa.phantom.render import render
+
+    r = render([3], seed=2, config=PhantomConfig(size=256, collimation=False), masks=True)
+    return r["image"][0, 0].numpy(), r["masks"]["hand"][0, 0].numpy() > 0.5
+
+
+def test_a_hand_in_an_exposed_field_is_found_inside_it(hand_and_mask, tmp_path):
+    """A film whose exposed field is brighter than the film around it: the largest bright component is the
+    field (a rectangle, ``FIELD_FILL``), so the hand is looked for inside it; the crop is the hand's, not the
+    field's, and upside down the film is turned back, the forearm leaving the field rather than the image."""
+    from baa.data.prepare import FIELD_FILL, hand_and_field, rectangle_fill
+
+    film = _field_film(hand_and_mask, 0.25)
+    hand, field = hand_and_field(film)
+    assert field is not None and rectangle_fill(field) > FIELD_FILL and hand.sum() < 0.7 * field.sum()
+    assert rectangle_fill(hand) < FIELD_FILL
+    plain = _field_film(hand_and_mask, 0.0)
+    bare, f = hand_and_field(plain)  # a film without a field keeps the first component
+    assert f is None and rectangle_fill(bare) < FIELD_FILL
+    Image.fromarray((plain * 255).round().astype(np.uint8)).save(tmp_path / "plain.png")
+    ref = prepare_full(tmp_path / "plain.png", SIZE)
+    assert not ref.info["exposed_field"]
+    for name, a in (("field.png", film), ("field-down.png", film[::-1, ::-1])):
+        Image.fromarray((np.ascontiguousarray(a) * 255).round().astype(np.uint8)).save(tmp_path / name)
+        p = prepare_full(tmp_path / name, SIZE)
+        box = p.info["hand_box"]
+        assert p.info["exposed_field"], name
+        assert box is not None and (box[2] - box[0]) * (box[3] - box[1]) < 0.6 * field.sum(), name
+        # the same hand at the network's input, fingers up, whatever the field around it
+        assert np.corrcoef(p.tensor.flatten(), ref.tensor.flatten())[0, 1] > 0.8, name
+    down = prepare_full(tmp_path / "field-down.png", SIZE).info
+    assert abs(abs(down["rotate_degrees"]) - 180) < 25, down
+
+
+def test_a_hand_in_a_field_leaves_it_through_its_forearm_only():
+    """Inside a field, a palm with a forearm that reaches the field's edge is a hand; an object as large that
+    runs across the field from edge to edge (a photograph's) is not, and the first component stays."""
+    from baa.data.prepare import hand_and_field
+
+    yy, xx = np.mgrid[:240, :240]
+    field = np.zeros((240, 240), np.float32)
+    field[20:220, 20:220] = 0.4
+    hand = field.copy()
+    hand[(yy - 110) ** 2 + (xx - 120) ** 2 < 50 ** 2] = 0.9
+    hand[150:220, 105:135] = 0.9  # the forearm, out through the field's lower edge
+    h, f = hand_and_field(hand)
+    assert f is not None and h[110, 120] and not h[30, 30]
+    across = field.copy()
+    across[90:150, 20:220] = 0.9
+    across[20:220, 90:150] = 0.9
+    h, f = hand_and_field(across)
+    assert f is None and h[30, 30]  # the field, as before version 2
+
+
+def test_rectangle_fill_tells_a_field_from_a_hand(hand_and_mask):
+    from scipy import ndimage as ndi
+
+    from baa.data.prepare import FIELD_FILL, _hand_mask, rectangle_fill
+
+    box = np.zeros((200, 200), bool)
+    box[40:160, 60:140] = True
+    assert rectangle_fill(box) > 0.95
+    assert rectangle_fill(ndi.rotate(box.astype(float), 25, order=0) > 0.5) > 0.9  # at any angle
+    assert rectangle_fill(_hand_mask(_field_film(hand_and_mask, 0.0))) < FIELD_FILL < 0.9
+    assert rectangle_fill(np.zeros((8, 8), bool)) == 0.0
+
+
 @pytest.mark.skipif(not REAL.is_dir(), reason="shared/real-xrays absent")
 def test_real_radiographs(ckpt_dir, tmp_path):
     files = sorted(REAL.glob("*.png"))

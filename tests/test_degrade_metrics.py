@@ -7,7 +7,7 @@ import torch
 from baa import degrade as D
 from baa.paper import QUALITIES
 from baa import metrics as M
-from baa.metrics import ccs, loss_coral, loss_mae, loss_mse, mae, mdae, summary
+from baa.metrics import ccs, loss_coral, loss_mae, loss_mse, loss_soft_dice, mae, mdae, summary
 
 
 def test_poisson_variance_grows_with_mean_and_falls_with_photons():
@@ -115,3 +115,26 @@ def test_coral_zero_for_same_moments_grows_with_shift_and_ignores_scale():
     x = a.clone().requires_grad_()
     loss_coral(x, b).backward()
     assert x.grad.abs().sum() > 0
+
+
+def test_soft_dice_weighs_a_small_map_as_much_as_a_large_one():
+    """The soft Dice loss: near 0 for confident, right logits, near 1 for a map predicted empty where its
+    mask has pixels, and a missed small map costs as much as a missed large one, where the per-pixel
+    cross-entropy barely notices it."""
+    import torch.nn.functional as F
+    masks = torch.zeros(2, 2, 32, 32)
+    masks[:, 0, :, :16] = 1  # a large map: half the pixels
+    masks[:, 1, 3:5, 3:5] = 1  # a small one: 4 of 1024
+    right = 20 * (2 * masks - 1)
+    assert loss_soft_dice(right, masks).item() < 0.01
+    small_missed = right.clone()
+    small_missed[:, 1] = -20
+    large_missed = right.clone()
+    large_missed[:, 0] = -20
+    d_small, d_large = loss_soft_dice(small_missed, masks).item(), loss_soft_dice(large_missed, masks).item()
+    assert d_small == pytest.approx(d_large, abs=0.15) and d_small > 0.3
+    bce = lambda z: F.binary_cross_entropy_with_logits(z, masks).item()
+    assert bce(small_missed) < 0.01 * bce(large_missed)  # why the segmenter needs the Dice beside it
+    z = torch.zeros(2, 2, 32, 32, requires_grad=True)
+    loss_soft_dice(z, masks).backward()
+    assert z.grad[:, 1, 3:5, 3:5].sum() < 0  # raising the small map's logits where its mask is lowers the loss

@@ -134,6 +134,11 @@ def test_segmenter_learns_where_the_bright_bars_are():
     assert t.history[-1]["loss"] < 0.5 * t.history[0]["loss"] and t.extra["task"] == "segmenter"
     p = torch.sigmoid(t.model.eval()(data["image"])) > 0.5
     assert (p == (masks > 0.5)).float().mean() > 0.95
+    torch.manual_seed(0)
+    t = fit_segmenter(BoneSegmenter(base=8, depth=2), data, cfg, loss="bce_dice")
+    assert t.extra["loss"] == "bce_dice" and t.history[-1]["loss"] < 0.5 * t.history[0]["loss"]
+    with pytest.raises(ValueError, match="segmenter loss"):
+        fit_segmenter(BoneSegmenter(base=8, depth=2), data, cfg, loss="dice2")
 
 
 def test_restorer_loss_is_l1_by_default_and_mse_on_request():

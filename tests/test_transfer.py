@@ -163,6 +163,21 @@ def test_real_inputs_read_the_films():
     assert real["toddlers"]["image"].shape[0] == 10
 
 
+@pytest.mark.skipif(not RSNA.is_dir(), reason="../shared/rsna-dev absent")
+def test_films_in_an_exposed_field_are_cropped_to_their_hand():
+    """The real films whose exposed field is brighter than the film around it (chapter 11's table) reach the
+    network as hands: their prepared, standardised input is mostly background, as every other film's is, and no
+    longer a grey rectangle filling the frame."""
+    from baa.book import domains as D
+
+    fields = D.exposed_fields()
+    assert fields["exposed field"].sum() >= 5 and not fields[fields["set"] == "toddlers"]["exposed field"].any()
+    real = T.real_inputs(32)
+    hand = (real["rsna"]["image"] > 0).float().mean((1, 2, 3))
+    inside = torch.tensor(fields[fields["set"] == "rsna-dev"]["exposed field"].to_numpy())
+    assert float(hand[inside].max()) < 0.5 and abs(float(hand[inside].mean() - hand[~inside].mean())) < 0.1
+
+
 def test_results_file_when_present():
     res = T.load_results()
     if res is None:
@@ -250,6 +265,7 @@ def test_recipe_meta_records_only_the_anatomy_a_recipe_changes():
     assert "align" not in m and T.recipe_meta(replace(T.Recipe(), align=0.3))["align"] == 0.3
     assert "detail" not in m and T.recipe_meta(replace(T.Recipe(), detail=1.5))["detail"] == 1.5
     assert "maps" not in m and T.recipe_meta(replace(T.Recipe(), maps="bones"))["maps"] == "bones"
+    assert "seg_loss" not in m and T.recipe_meta(replace(T.Recipe(), seg_loss="bce_dice"))["seg_loss"] == "bce_dice"
     assert m == load_shipped()["meta"]["recipe"]
 
 
@@ -263,6 +279,19 @@ def test_model_card_places_the_shipped_training_in_the_spread():
     text = _seeds_text({"seeds": runs})
     assert "trained on 4 seeds" in text and "ranks 3 of 4" in text and "seed-0 training" in text
     assert "One training" in _seeds_text({"seeds": runs[:1]})
+
+
+def test_model_card_says_where_the_recipe_stands_against_the_mean_age():
+    """The card's sentence on the recipe with its head against always answering the mean age is measured:
+    below, above or within one SD of the leave-one-out baseline."""
+    from baa.experiments.transfer_card import _against_mean
+
+    runs = lambda *ms: {"seeds": [{"cv": {T.SHIPPED_HEAD: {"mae": m}}} for m in ms]}  # noqa: E731
+    res = {"baseline": {"mean_loo": {"mae": 2.89}}}
+    assert "is below that" in _against_mean(res, runs(2.3, 2.4, 2.5))
+    assert "is above that" in _against_mean(res, runs(3.5, 3.6, 3.4))
+    assert "within one SD" in _against_mean(res, runs(2.6, 3.0, 3.4)) and "3.00 ± 0.40 y over 3 trainings" in _against_mean(res, runs(2.6, 3.0, 3.4))
+    assert "measured by" in _against_mean({}, None)
 
 
 def test_heldout_zero_shot_never_aligns_on_the_film_it_reads(monkeypatch):

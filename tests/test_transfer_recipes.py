@@ -85,6 +85,26 @@ def test_every_variant_is_a_recipe_and_a_phantom():
         R.main(["--variants", "", "--joint", "no_such_joint"])
 
 
+def test_results_of_another_preparation_are_kept_apart(tmp_path, monkeypatch):
+    """Results measured on inputs an earlier preparation made (``baa.data.prepare.VERSION``) are moved aside
+    when a comparison begins, never mixed with new seeds; the chapter still finds them, labelled."""
+    out = tmp_path / "recipes.json"
+    old = {"variants": {"shipped": {"what": "w", "recipe": {}, "seeds": [_scores(0)]}},
+           "joint": {"joint_x8": {"seeds": [{"cv": {"mae": 2.0}}]}}}  # no "preparation": the first
+    out.write_text(json.dumps(old))
+    monkeypatch.setattr(R, "real_inputs", lambda size: {"rsna": {"age": torch.tensor([5.0, 9.0, 12.0])}})
+    res, _, _ = R._start(out, T.Recipe())
+    assert res["variants"] == {} and res["preparation"] == T.PREPARATION
+    assert json.loads(R.archived(1, out).read_text()) == old
+    assert R.load_earlier(out) == {1: old}
+    assert R.latest("joint", out) == (1, old)  # nothing newer holds a joint training
+    out.write_text(json.dumps({**res, "variants": {"shipped": {"seeds": [_scores(1)]}}}))
+    assert R.latest("variants", out)[0] == T.PREPARATION
+    assert R.latest("nothing", out) is None
+    res, _, _ = R._start(out, T.Recipe())  # the same preparation: resumed
+    assert res["variants"]["shipped"]["seeds"] == [_scores(1)]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not RSNA.is_dir(), reason="../shared/rsna-dev absent")
 def test_compare_scores_each_seed_and_resumes(tmp_path, monkeypatch):

@@ -22,8 +22,11 @@ import torch
 
 from baa.analysis.saliency import occlusion_bands
 from baa.book.viz import image_grid
+from baa.data.prepare import prepare_full
+from baa.data.shared import real_files
 from baa.experiments import film_restore, film_router
-from baa.experiments.transfer import (ANATOMY, HEADS, PHANTOM_TEST, TTA, Recipe, mean_sd, network_inputs, phantom_inputs, real_inputs, scores)
+from baa.experiments.transfer import (ANATOMY, HEADS, PHANTOM_TEST, TTA, Recipe, mean_sd, network_inputs, phantom_inputs,
+                                      real_inputs, scores)
 from baa.experiments.transfer_recipes import RECIPES_JSON, joint_rows, recipe_rows
 from baa.paper import KINDS
 from baa.train import predict
@@ -40,6 +43,19 @@ def chapter_inputs(n_phantoms: int = 48, size: int | None = None, seed: int = 0)
     ph = phantom_inputs(n_phantoms, size, seed, start=PHANTOM_TEST, render_size=rec.get("render_size", Recipe.render_size),
                         **anatomy)
     return {"models": m, "phantoms": ph, "real": real_inputs(size), "size": size}
+
+
+def exposed_fields(size: int = 64) -> pd.DataFrame | None:
+    """One row per real film of ``../shared``: its set, name, age (rsna-dev) and whether the preparation found
+    its hand inside an exposed field (``prepare_full``'s ``info["exposed_field"]``); None when it is absent."""
+    files = real_files()
+    if files is None:
+        return None
+    ages = [float(r["boneage"]) / 12 for r in files["rows"]] + [float("nan")] * len(files["toddlers"])
+    sets = ["rsna-dev"] * len(files["rsna"]) + ["toddlers"] * len(files["toddlers"])
+    paths = files["rsna"] + files["toddlers"]
+    return pd.DataFrame({"set": sets, "film": [p.name for p in paths], "age": ages,
+                         "exposed field": [prepare_full(p, size).info["exposed_field"] for p in paths]})
 
 
 def figure_domains(inp: dict, n: int = 8):

@@ -1,6 +1,7 @@
-"""One preparation path for every film: cut uniform borders, find the hand, orient it fingers up
-with the thumb to the right, crop with a margin, resize and pad to the network's input; and
-``bone_detail``, an optional last step that chapter 11 measures (a standardised image reduced to its detail).
+"""One preparation path for every film: cut uniform borders, find the hand (inside the exposed field where a
+film's field is brighter than the film around it), orient it fingers up with the thumb to the right, crop
+with a margin, resize and pad to the network's input; and ``bone_detail``, an optional last step that
+chapter 11 measures (a standardised image reduced to its detail).
 
 Layer: data (training, evaluation and `baa assess` prepare every film the same way).
 """
@@ -21,6 +22,9 @@ MIN_THUMB_SCORE = 0.03  # below this the thumb side is a guess: leave the image 
 
 
 MARGIN = 0.04  # hand crop margin, fraction of the hand's larger side (the phantoms frame the hand tightly)
+
+
+VERSION = 2  # raised whenever a change moves a prepared pixel; caches of prepared images carry it (2: exposed fields)
 
 
 @dataclass
@@ -96,18 +100,90 @@ def find_borders(a: np.ndarray, min_run: float = 0.25, max_cut: float = 0.35) ->
     return band, cut
 
 
-def _hand_mask(a: np.ndarray) -> np.ndarray:
-    """Largest connected component above the background/tissue Otsu level (the hand and forearm;
-    rulers, markers and dust are smaller), holes filled."""
+FIELD_FILL = 0.75  # a mask filling this much of its smallest enclosing rectangle is an exposed field, not a hand
+FIELD_HAND = (0.1, 0.7)  # the share of an exposed field a hand in it may cover
+FIELD_EXIT = 0.3  # the most of the field's edge a hand in it may cross (its forearm; a tight crop's more)
+
+
+def _largest(m: np.ndarray) -> np.ndarray:
     from scipy import ndimage as ndi
 
-    t1, _ = _levels(a)
-    m = ndi.binary_opening(ndi.gaussian_filter(a, 1.0) > t1, iterations=1)
     lab, n = ndi.label(m)
     if n == 0:
         return m
     sizes = ndi.sum(m, lab, index=np.arange(1, n + 1))
     return ndi.binary_fill_holes(lab == 1 + int(np.argmax(sizes)))
+
+
+def _outline(a: np.ndarray, level: float) -> np.ndarray:
+    from scipy import ndimage as ndi
+
+    return _largest(ndi.binary_opening(ndi.gaussian_filter(a, 1.0) > level, iterations=1))
+
+
+def rectangle_fill(mask: np.ndarray) -> float:
+    """The mask's area over the area of the smallest rectangle, at any angle, that holds it (rotating calipers
+    over its convex hull): about 1 for a collimated field, well under it for a hand with its fingers (chapter 11
+    lists the real films of ``../shared`` that the preparation finds in a field)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 3:
+        return 0.0
+    pts = np.c_[xs, ys].astype(np.float64)
+    try:
+        hull = pts[ConvexHull(pts).vertices]
+    except QhullError:  # all on one line
+        return 1.0
+    edges = np.roll(hull, -1, 0) - hull
+    best = np.inf
+    for t in np.arctan2(edges[:, 1], edges[:, 0]):
+        c, s = math.cos(t), math.sin(t)
+        r = hull @ np.array([[c, -s], [s, c]])
+        best = min(best, (np.ptp(r[:, 0]) + 1) * (np.ptp(r[:, 1]) + 1))
+    return float(len(xs) / best)
+
+
+def hand_and_field(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(hand, field): the largest connected component above the background/tissue Otsu level (the hand and
+    forearm; rulers, markers and dust are smaller), holes filled, and None. Where that component is an exposed
+    field (a rectangle, ``FIELD_FILL``: a film whose collimated area is brighter than the unexposed film
+    around it: a third of the ``rsna-dev`` films), the hand is looked for again inside it, with the field's own
+    level as the background, and the field comes back as the second mask: there the forearm leaves the field,
+    not the image."""
+    from scipy import ndimage as ndi
+    from skimage.filters import threshold_otsu
+
+    t1, _ = _levels(a)
+    m = _outline(a, t1)
+    if m.sum() < 64 or rectangle_fill(m) < FIELD_FILL:
+        return m, None
+    inside = ndi.binary_erosion(m, iterations=_field_rim(a))  # off the field's edge, often brighter
+    if inside.sum() < 64:
+        return m, None
+    f1, _ = _levels(a[inside])
+    b = a.copy()
+    b[~inside] = float(np.median(a[inside & (a <= f1)]))  # the field becomes the background
+    # three classes in the field (field, tissue, bone) first; where a shaded field splits into two of them
+    # (a small infant's hand), two classes: field and hand
+    rim = inside & ~ndi.binary_erosion(inside, iterations=2)
+    for level in (f1, float(threshold_otsu(a[inside]))):
+        hand = _outline(b, level) & inside
+        # a hand in a field: a fair part of it, not a rectangle, leaving it through the forearm only (a
+        # photograph's objects run across its whole frame)
+        if (FIELD_HAND[0] * m.sum() < hand.sum() <= FIELD_HAND[1] * m.sum() and rectangle_fill(hand) < FIELD_FILL
+                and (hand & rim).sum() <= FIELD_EXIT * rim.sum()):
+            return hand, m
+    return m, None
+
+
+def _field_rim(a: np.ndarray) -> int:
+    return max(2, round(0.02 * min(a.shape)))
+
+
+def _hand_mask(a: np.ndarray) -> np.ndarray:
+    """The hand of ``hand_and_field``."""
+    return hand_and_field(a)[0]
 
 
 def _moments(mask: np.ndarray) -> tuple[float, float, float]:
@@ -144,11 +220,11 @@ def thumb_side(mask: np.ndarray) -> float:
 
 
 def _clear_outline(mask: np.ndarray) -> bool:
-    """A hand outline the moments can be trusted on: 5-70 % of the image, leaving it through one
-    side at most (the forearm). Otherwise (collimator edges or background merged into the mask)
-    orientation and the hand crop are skipped rather than guessed."""
+    """A hand outline the moments can be trusted on: 2-70 % of the image (an infant's hand in a large exposed
+    field is small), leaving it through one side at most (the forearm). Otherwise (collimator edges or
+    background merged into the mask) orientation and the hand crop are skipped rather than guessed."""
     frac = mask.mean()
-    if not 0.05 <= frac <= 0.7:
+    if not 0.02 <= frac <= 0.7:
         return False
     b = max(1, int(0.03 * min(mask.shape)))
     touched = sum(float(e.mean()) > 0.08 for e in (mask[:b], mask[-b:], mask[:, :b], mask[:, -b:]))
@@ -166,7 +242,9 @@ def _rotate(img: np.ndarray, degrees: float, fill: float) -> np.ndarray:
 def orientation(a: np.ndarray) -> dict:
     """How to turn ``a`` so the hand stands fingers up as a left hand: ``{"rotate": degrees
     counter-clockwise, "mirror": bool, "thumb_score": float}`` (see the module docstring)."""
-    mask = _hand_mask(a)
+    from scipy import ndimage as ndi
+
+    mask, field = hand_and_field(a)
     if not _clear_outline(mask):
         return {"rotate": 0.0, "mirror": False, "thumb_score": 0.0, "skipped": True}
     _, _, theta = _moments(mask)
@@ -178,6 +256,8 @@ def orientation(a: np.ndarray) -> dict:
     b = max(1, int(0.03 * min(mask.shape)))
     rim = np.zeros_like(mask)
     rim[:b], rim[-b:], rim[:, :b], rim[:, -b:] = True, True, True, True
+    if field is not None:  # in an exposed field the forearm leaves the field
+        rim |= field & ~ndi.binary_erosion(field, iterations=_field_rim(a) + b)
     edge = _rotate((mask & rim).astype(np.float32), deg, 0.0) > 0.25
     ys = np.nonzero(m)[0]
     cy = ys.mean()
@@ -245,7 +325,8 @@ def prepare_full(path, size: int, orient: bool = True, companion: np.ndarray | N
             img, a = img[:, ::-1], a[:, ::-1]
             comp = comp[:, :, ::-1] if comp is not None else None
     # 4. the hand's bounding box
-    mask = _hand_mask(a)
+    mask, field = hand_and_field(a)
+    info["exposed_field"] = field is not None
     if _clear_outline(mask):
         ys, xs = np.nonzero(mask)
         sy, sx = img.shape[0] / a.shape[0], img.shape[1] / a.shape[1]

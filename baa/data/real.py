@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from baa.data.dataset import BoneAgeData
 from baa.data.formats import _Table, _table
-from baa.data.prepare import prepare
+from baa.data.prepare import VERSION, prepare
 from baa.errors import InputError, one_line
 from baa.io.atomic import save_torch
 from baa.profiles import DataSpec
@@ -37,11 +37,13 @@ def _table_digest(t: _Table, h) -> None:
 
 def data_tag(spec: DataSpec) -> str:
     """``phantom``, or ``<folder name>-<10 hex>``: a hash of the format, the label rows (ids, ages,
-    sexes) and the image files' names and sizes, of the test set too. Artifacts live under it, so
-    models of two datasets never mix, and a changed label file is a new tag."""
+    sexes) and the image files' names and sizes, of the test set too, and the preparation's version.
+    Artifacts live under it, so models of two datasets never mix, a changed label file is a new tag, and
+    no model trained on films another preparation made is reused."""
     if spec.phantom:
         return "phantom"
     h = hashlib.sha1(spec.format.encode())
+    h.update(f"preparation {VERSION}\n".encode())
     _table_digest(_table(spec.root, spec.format), h)
     if spec.test_root:
         h.update(b"test\n")
@@ -78,9 +80,10 @@ def load_prepared(root: str | os.PathLike, format: str, size: int, cache_dir: st
                   progress: bool = True) -> tuple[BoneAgeData, list[tuple[str, str]]]:
     """Every film of a labelled dataset prepared for a ``size`` x ``size`` network input (with
     ``extra["path"]``), and ``[(file, reason)]`` of the films left out. Cached in ``cache_dir`` under
-    the dataset's tag: a second call reads no image."""
+    the dataset's tag and the preparation's version: a second call reads no image, a new preparation
+    prepares again."""
     spec = DataSpec(str(root), format)
-    cache = Path(cache_dir) / f"prepared-{size}-{data_tag(spec)}.pt" if cache_dir else None
+    cache = Path(cache_dir) / f"prepared-{size}-{data_tag(spec)}-prep{VERSION}.pt" if cache_dir else None
     if cache is not None and cache.exists():
         return torch.load(cache, weights_only=False)
     t = _table(root, format)

@@ -24,13 +24,13 @@ SEGMENTER_LR = 2e-3
 
 def train_segmenter(data: dict, r: Recipe, epochs: int = SEGMENTER_EPOCHS, progress: bool = False) -> BoneSegmenter:
     """A ``BoneSegmenter`` trained on phantoms ``data`` (``phantom_inputs(..., masks=True)``) as ``r``
-    feeds images to BoNet+ (standardised or not), seeded by ``r.seed``; deterministic for a seed and
+    feeds images to BoNet+ (standardised or not), with the loss ``r.seg_loss``, seeded by ``r.seed``; deterministic for a seed and
     thread count."""
     torch.manual_seed(r.seed)
     model = BoneSegmenter()
     cfg = TrainConfig(epochs=epochs, batch_size=r.batch_size, lr=SEGMENTER_LR, schedule="cosine", seed=r.seed,
                       device="cpu", progress=progress)
-    fit_segmenter(model, {"image": _images(data, r), "masks": data["masks"]}, cfg)
+    fit_segmenter(model, {"image": _images(data, r), "masks": data["masks"]}, cfg, loss=r.seg_loss)
     return model.eval()
 
 

@@ -18,10 +18,8 @@ Layer: experiments.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import multiprocessing as mp
-import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
@@ -32,7 +30,8 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from baa.data.prepare import bone_detail, prepare_full
+from baa.data.prepare import VERSION as PREPARATION, bone_detail, prepare_full
+from baa.data.shared import real_files, shared_dir
 from baa.models import BoneSegmenter, BoNetPlus
 from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
 from baa.phantom.appearance import randomise
@@ -44,11 +43,6 @@ from baa.weights.model import AGE_MAX, AGE_MIN
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "artifacts" / "transfer"
 TTA = 16  # as baa assess
-
-
-def shared_dir() -> Path:
-    """``../shared`` beside the repository (``BAA_SHARED`` overrides)."""
-    return Path(os.environ.get("BAA_SHARED", ROOT.parent / "shared"))
 
 
 # the PhantomConfig fields a recipe sets (issue 18's anatomy; at their defaults the phantom is the book's)
@@ -78,6 +72,7 @@ class Recipe:
     align: float = 0.0  # weight of the CORAL alignment with the unlabelled real films (0: none)
     detail: float = 0.0  # sigma (px at the input) of baa.data.prepare.bone_detail applied to every image (0: none)
     maps: str = ""  # BoNet+ reads these bone maps (comma-separated BoneSegmenter.MAP_NAMES; '': the image)
+    seg_loss: str = "bce"  # the segmenter's loss, with maps (baa.train.SEGMENTER_LOSSES)
     threads: int = 2
 
     def phantoms(self) -> dict:
@@ -165,17 +160,14 @@ def phantom_inputs(n: int, size: int, seed: int = 0, start: int = 0, appearance:
 def real_inputs(size: int, workers: int = 2) -> dict | None:
     """The real films at the network's input: ``{"rsna": {"raw", "image", "age", "male", "ids"},
     "toddlers": {"raw", "image", "names"}}``; None when ``../shared`` is absent."""
-    sh = shared_dir()
-    csvf = sh / "rsna-dev" / "boneage-training-dataset.csv"
-    if not csvf.exists():
+    files = real_files()
+    if files is None:
         return None
-    rows = list(csv.DictReader(open(csvf)))
-    paths = [sh / "rsna-dev" / "boneage-training-dataset" / f"{r['id']}.png" for r in rows]
+    rows, paths, tods = files["rows"], files["rsna"], files["toddlers"]
     raw, std = prepare_files(paths, size, workers)
     out = {"rsna": {"raw": raw, "image": std, "ids": [r["id"] for r in rows],
                     "age": torch.tensor([float(r["boneage"]) / 12 for r in rows]),
                     "male": torch.tensor([1.0 if r["male"].strip().lower() in ("true", "1") else 0.0 for r in rows])}}
-    tods = sorted((sh / "real-xrays").glob("raw-*.png"), key=lambda p: int(p.stem.split("-")[1]))
     if tods:
         raw, std = prepare_files(tods, size, workers)
         out["toddlers"] = {"raw": raw, "image": std, "names": [p.name for p in tods]}
@@ -435,7 +427,7 @@ def rebuild(out: Path | None = None, r: Recipe = Recipe(), head: str = SHIPPED_H
     return info
 
 
-LATER = ("align", "detail", "maps")  # Recipe fields the shipped model's recipe predates
+LATER = ("align", "detail", "maps", "seg_loss")  # Recipe fields the shipped model's recipe predates
 
 
 def recipe_meta(r: Recipe) -> dict:
@@ -533,9 +525,11 @@ def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "resul
 
 
 def cached_phantoms(rv: Recipe, folder: Path, start: int = 0) -> dict:
-    """``phantom_inputs`` for a recipe (indices from ``start``), cached in ``folder`` under the arguments that make them."""
+    """``phantom_inputs`` for a recipe (indices from ``start``), cached in ``folder`` under the arguments that make
+    them and the preparation's version (``baa.data.prepare.VERSION``)."""
     cache = folder / (f"phantoms_{rv.n}_{rv.size}_{rv.seed}_{start}_{rv.render_size}_{int(rv.appearance)}_"
-                      + "_".join(f"{getattr(rv, f):g}" for f in ANATOMY) + ("_masks" if rv.maps else "") + ".pt")
+                      + "_".join(f"{getattr(rv, f):g}" for f in ANATOMY) + ("_masks" if rv.maps else "")
+                      + f"_prep{PREPARATION}.pt")
     if cache.exists():
         return torch.load(cache)
     data = phantom_inputs(rv.n, rv.size, rv.seed, start=start, **rv.phantoms())

@@ -29,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from baa.experiments.bone_maps import dice, example, train_segmenter, with_maps
-from baa.experiments.transfer import (N_HELD_OUT, OUT, PHANTOM_TEST, SHIPPED_HEAD, Recipe, cached_phantoms, evaluate,
+from baa.experiments.transfer import (N_HELD_OUT, OUT, PHANTOM_TEST, PREPARATION, SHIPPED_HEAD, Recipe, cached_phantoms, evaluate,
                                       heldout_mae, heldout_zero_shot, mean_age_baseline, mean_sd, network_inputs,
                                       real_inputs, scores, seed_scores, shared_dir, train_bonet, unlabelled)
 
@@ -57,6 +57,8 @@ VARIANTS = {
                   "phantoms' masks (baa.experiments.bone_maps), on phantoms and films alike", {"maps": "bones"}),
     "bone_maps_all": ("the same with the carpal and epiphysis maps beside the bone map (three channels)",
                       {"maps": "bones,carpals,epiphyses"}),
+    "bone_maps_all_dice": ("the three maps from a segmenter trained with the soft Dice beside the cross-entropy, so "
+                           "that no map is learned as empty", {"maps": "bones,carpals,epiphyses", "seg_loss": "bce_dice"}),
 }
 # name -> (what, how many times each labelled real film is repeated, whether the recipe's 1600 phantoms join them)
 JOINT = {"joint_x8": ("the shipped recipe's phantoms with the real films of the other folds among them, each "
@@ -78,7 +80,10 @@ def _start(out: Path, base: Recipe) -> tuple[dict, dict, Path]:
         raise FileNotFoundError(f"{shared_dir()}: no real films to evaluate on")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    res = json.loads(out.read_text()) if out.exists() else {"variants": {}}
+    res = json.loads(out.read_text()) if out.exists() else {"variants": {}, "preparation": PREPARATION}
+    if res.get("preparation", 1) != PREPARATION:  # measured on other inputs: kept aside, never mixed in
+        out.rename(archived(res.get("preparation", 1), out))
+        res = {"variants": {}, "preparation": PREPARATION}
     res["baseline"] = mean_age_baseline(real["rsna"]["age"].numpy().astype(np.float64))
     return res, real, out
 
@@ -191,6 +196,29 @@ def joint_rows(res: dict) -> list[dict]:
 
 def load_recipes(path: Path = RECIPES_JSON) -> dict | None:
     return json.loads(Path(path).read_text()) if Path(path).exists() else None
+
+
+def archived(version: int, path: Path = RECIPES_JSON) -> Path:
+    """Where the results measured with an earlier preparation (``baa.data.prepare.VERSION``) are kept."""
+    return Path(path).with_name(f"{Path(path).stem}_prep{version}.json")
+
+
+def load_earlier(path: Path = RECIPES_JSON) -> dict:
+    """``{version: results}`` measured with earlier preparations than the one now in ``path``, newest first."""
+    found = {}
+    for v in range(PREPARATION - 1, 0, -1):
+        res = load_recipes(archived(v, path))
+        if res is not None:
+            found[v] = res
+    return found
+
+
+def latest(part: str, path: Path = RECIPES_JSON) -> tuple[int, dict] | None:
+    """``(preparation, results)``: the newest results that hold ``part`` (``"variants"`` or ``"joint"``), those in
+    ``path`` first, then the earlier preparations'; None when none does."""
+    now = load_recipes(path)
+    found = ({now.get("preparation", 1): now} if now else {}) | load_earlier(path)
+    return next(((v, res) for v, res in found.items() if res.get(part)), None)
 
 
 def recipe_rows(res: dict, head: str = SHIPPED_HEAD) -> list[dict]:

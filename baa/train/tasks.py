@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from baa import degrade as D
 from baa.data.augment import P_WARP, augment, blur_augment, flip_augment
-from baa.metrics import LOSSES, loss_coral, loss_mae, mae
+from baa.metrics import LOSSES, loss_coral, loss_mae, loss_soft_dice, mae
 from baa.paper import KINDS
 from baa.train.device import bf16_supported
 from baa.train.trainer import TrainConfig, Trainer, predict
@@ -215,9 +215,22 @@ def segmenter_batches(augment: bool = True, gamma_sd: float = 0.3, noise: float 
     return batch_fn
 
 
-def fit_segmenter(model: nn.Module, train: dict, config: TrainConfig, augment: bool = True, **kw) -> Trainer:
-    """Train a ``BoneSegmenter`` on phantoms ``{"image", "masks"}`` with a per-pixel binary cross-entropy."""
-    t = Trainer(model, train, segmenter_batches(augment), F.binary_cross_entropy_with_logits, config,
-                extra={"task": "segmenter", **kw.pop("extra", {})}, **kw)
+def _bce_dice(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, masks) + loss_soft_dice(logits, masks)
+
+
+# The segmenter's losses: per-pixel cross-entropy alone, or with the soft Dice beside it (the pairing
+# MONAI's DiceCELoss makes), which keeps a map of few pixels from being learned as empty.
+SEGMENTER_LOSSES = {"bce": F.binary_cross_entropy_with_logits, "bce_dice": _bce_dice}
+
+
+def fit_segmenter(model: nn.Module, train: dict, config: TrainConfig, augment: bool = True, loss: str = "bce",
+                  **kw) -> Trainer:
+    """Train a ``BoneSegmenter`` on phantoms ``{"image", "masks"}`` with ``loss`` (``SEGMENTER_LOSSES``): a
+    per-pixel binary cross-entropy, with or without the soft Dice."""
+    if loss not in SEGMENTER_LOSSES:
+        raise ValueError(f"unknown segmenter loss {loss!r}; choose one of {', '.join(SEGMENTER_LOSSES)}")
+    t = Trainer(model, train, segmenter_batches(augment), SEGMENTER_LOSSES[loss], config,
+                extra={"task": "segmenter", "loss": loss, **kw.pop("extra", {})}, **kw)
     t.fit()
     return t
