@@ -15,6 +15,7 @@ import torch
 from baa.book import domains as D
 from baa.experiments import transfer as T
 from baa.experiments import transfer_recipes as R
+from baa.experiments import versioned
 from baa.phantom import PhantomConfig
 
 RSNA = Path(__file__).resolve().parents[1].parent / "shared" / "rsna-dev"
@@ -95,8 +96,8 @@ def test_results_of_another_preparation_are_kept_apart(tmp_path, monkeypatch):
     monkeypatch.setattr(R, "real_inputs", lambda size: {"rsna": {"age": torch.tensor([5.0, 9.0, 12.0])}})
     res, _, _ = R._start(out, T.Recipe())
     assert res["variants"] == {} and res["preparation"] == T.PREPARATION
-    assert json.loads(R.archived(1, out).read_text()) == old
-    assert R.load_earlier(out) == {1: old}
+    assert json.loads(versioned.archived(1, out).read_text()) == old
+    assert R.load_earlier(out) == {1: old} and versioned.load(versioned.archived(1, out)) is None  # not today's
     assert R.latest("joint", out) == (1, old)  # nothing newer holds a joint training
     out.write_text(json.dumps({**res, "variants": {"shipped": {"seeds": [_scores(1)]}}}))
     assert R.latest("variants", out)[0] == T.PREPARATION

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from baa.data.prepare import VERSION as PREPARATION, bone_detail, prepare_full
 from baa.data.shared import real_files, shared_dir
+from baa.experiments import versioned
 from baa.models import BoneSegmenter, BoNetPlus
 from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
 from baa.phantom.appearance import randomise
@@ -495,8 +496,7 @@ def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "resul
     real = real_inputs(r.size)
     if real is None:
         raise FileNotFoundError(f"{shared_dir()}: no real films to evaluate on")
-    res = json.loads(out.read_text()) if out.exists() else {}
-    res.setdefault("variants", {})
+    res = versioned.begin(out, {"variants": {}})
     y = real["rsna"]["age"].numpy().astype(np.float64)
     res["baseline"] = mean_age_baseline(y)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -551,7 +551,8 @@ def heldout_mae(entry: dict) -> float:
 
 
 def load_results(path: Path = OUT / "results.json") -> dict | None:
-    return json.loads(Path(path).read_text()) if Path(path).exists() else None
+    """``run``'s results, if measured with the current preparation."""
+    return versioned.load(path)
 
 
 def main(argv=None) -> None:

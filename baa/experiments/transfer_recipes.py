@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from baa.experiments import versioned
 from baa.experiments.bone_maps import dice, example, train_segmenter, with_maps
 from baa.experiments.transfer import (N_HELD_OUT, OUT, PHANTOM_TEST, PREPARATION, SHIPPED_HEAD, Recipe, cached_phantoms, evaluate,
                                       heldout_mae, heldout_zero_shot, mean_age_baseline, mean_sd, network_inputs,
@@ -80,10 +81,7 @@ def _start(out: Path, base: Recipe) -> tuple[dict, dict, Path]:
         raise FileNotFoundError(f"{shared_dir()}: no real films to evaluate on")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    res = json.loads(out.read_text()) if out.exists() else {"variants": {}, "preparation": PREPARATION}
-    if res.get("preparation", 1) != PREPARATION:  # measured on other inputs: kept aside, never mixed in
-        out.rename(archived(res.get("preparation", 1), out))
-        res = {"variants": {}, "preparation": PREPARATION}
+    res = versioned.begin(out, {"variants": {}})  # a file of another preparation is kept aside, never mixed in
     res["baseline"] = mean_age_baseline(real["rsna"]["age"].numpy().astype(np.float64))
     return res, real, out
 
@@ -195,29 +193,21 @@ def joint_rows(res: dict) -> list[dict]:
 
 
 def load_recipes(path: Path = RECIPES_JSON) -> dict | None:
-    return json.loads(Path(path).read_text()) if Path(path).exists() else None
-
-
-def archived(version: int, path: Path = RECIPES_JSON) -> Path:
-    """Where the results measured with an earlier preparation (``baa.data.prepare.VERSION``) are kept."""
-    return Path(path).with_name(f"{Path(path).stem}_prep{version}.json")
+    """The comparison, if measured with the current preparation."""
+    return versioned.load(path)
 
 
 def load_earlier(path: Path = RECIPES_JSON) -> dict:
-    """``{version: results}`` measured with earlier preparations than the one now in ``path``, newest first."""
-    found = {}
-    for v in range(PREPARATION - 1, 0, -1):
-        res = load_recipes(archived(v, path))
-        if res is not None:
-            found[v] = res
-    return found
+    """``{version: results}`` measured with earlier preparations than the current one, newest first."""
+    files = {v: versioned.archived(v, path) for v in range(PREPARATION - 1, 0, -1)}
+    return {v: json.loads(f.read_text()) for v, f in files.items() if f.exists()}
 
 
 def latest(part: str, path: Path = RECIPES_JSON) -> tuple[int, dict] | None:
-    """``(preparation, results)``: the newest results that hold ``part`` (``"variants"`` or ``"joint"``), those in
-    ``path`` first, then the earlier preparations'; None when none does."""
+    """``(preparation, results)``: the newest results that hold ``part`` (``"variants"`` or ``"joint"``), the
+    current preparation's first, then the earlier ones'; None when none does."""
     now = load_recipes(path)
-    found = ({now.get("preparation", 1): now} if now else {}) | load_earlier(path)
+    found = ({PREPARATION: now} if now else {}) | load_earlier(path)
     return next(((v, res) for v, res in found.items() if res.get(part)), None)
 
 
