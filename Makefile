@@ -63,26 +63,27 @@ calibrate: env
 clean:
 	rm -rf _build book/_build artifacts/smoke
 
-# Chapter 11's heavy results (issue 18; ../shared needed): the shipped recipe's variants and learning
+# Chapter 11's heavy results (issue 18; ../shared needed): the image recipe's variants and learning
 # curve over 9 seeds (12 min), and which recipe closes the gap: 14 variants (anatomy, training, input size,
 # feature alignment and its held-out reading, bone detail, bone maps) x 3 seeds, the real labels inside the
-# training (4 settings x 3 seeds x 4 folds; joint_x32 x 9 seeds), the shipped recipe and bone_maps_all_dice x 9
-# seeds (~5 h on 2 cores, measured in parts with the first preparation; about 1 min a seed for the shipped
-# recipe, 4 for a bone-maps variant). A results file of another preparation is moved aside, not mixed in.
+# training (4 settings x 3 seeds x 4 folds; joint_x32 x 9 seeds), the image recipe and bone_maps_all_dice (the
+# shipped recipe) x 9 seeds (~5 h on 2 cores, measured in parts with the first preparation; about 1 min a seed
+# for the image recipe, 4 for a bone-maps variant). A results file of another preparation is moved aside, not mixed in.
 transfer-results: env
-	$(PY) -m baa.experiments.transfer run --seeds 9 --no-ship
+	$(PY) -m baa.experiments.transfer run --seeds 9
 	$(PY) -m baa.experiments.transfer_recipes
-	$(PY) -m baa.experiments.transfer_recipes --variants shipped,bone_maps_all_dice --joint '' --seeds 9
+	$(PY) -m baa.experiments.transfer_recipes --variants images,bone_maps_all_dice --joint '' --seeds 9
 	$(PY) -m baa.experiments.transfer_recipes --variants '' --joint joint_x32 --seeds 9
 
-# The model shipped in baa/weights (issue 18): phantoms + the 28 films of ../shared/rsna-dev,
-# deterministic for the same machine and thread count (2); the card line rewrites MODEL_CARD.md's hashes and
-# figures (those from artifacts/transfer/results.json: python -m baa.experiments.transfer run).
+# The model shipped in baa/weights (issue 18): a bone segmenter and BoNet+ reading its maps, trained on
+# phantoms, its head on the 28 films of ../shared/rsna-dev (~5 min, then ~2 min measuring it into
+# artifacts/transfer/shipped.json); deterministic for the same machine and thread count (2). The card line
+# rewrites MODEL_CARD.md's hashes and figures (and the spread over seeds from `make transfer-results`).
 # The film-scale ResUNet `baa restore` runs (issue 17): phantom films only, measured on rsna-dev (~12 min);
 # its low-resolution expert (`--kind lowres`, ~6 min).
 # The hand check's classifier (issue 21): phantoms, the 38 real films, synthetic non-hands (~10 min).
 weights: env
-	$(PY) -m baa.experiments.transfer rebuild
+	$(PY) -m baa.experiments.shipped
 	$(PY) -m baa.experiments.film_restore run
 	$(PY) -m baa.experiments.film_restore lowres
 	$(PY) -m baa.assess.handnet build

@@ -219,7 +219,7 @@ def _add_assess(sub) -> None:
                         "pipelines trained by `make book` (default dq)")
     s.add_argument("--sex", choices=["M", "F", "m", "f"], default=None, help="used only by a BoNet+ trained with the sex")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
-    s.add_argument("--save-restored", default=None, metavar="DIR", help="write each restored, prepared image here")
+    s.add_argument("--save-restored", default=None, metavar="DIR", help="write each restored, prepared image here (the shipped model: the bone maps it reads, <name>-maps.png)")
     s.add_argument("--tta", type=int, default=TTA_VIEWS, metavar="N",
                    help=f"average the age over N views of the input: itself and N-1 fixed warps of the training "
                         f"augmentation (default {TTA_VIEWS}; 1 turns it off)")

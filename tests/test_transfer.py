@@ -99,15 +99,19 @@ def test_recipe_view_is_what_the_network_reads():
     d = {"image": torch.rand(2, 1, 16, 16) * 0.8 + 0.2, "raw": torch.zeros(2, 1, 16, 16)}
     assert T.Recipe().view(d) is d["image"] and replace(T.Recipe(), standardise=False).view(d) is d["raw"]
     assert torch.equal(replace(T.Recipe(), detail=2.0).view(d), bone_detail(d["image"], 2.0))
+    from baa.experiments import shipped as S
+
     with pytest.raises(ValueError, match="bone_detail"):
-        T.save_shipped(None, None, replace(T.Recipe(), detail=2.0), T.SHIPPED_HEAD, None, 0.0)
+        S.save_shipped(None, None, replace(T.Recipe(), detail=2.0), T.SHIPPED_HEAD, None, 0.0)
     maps = replace(T.Recipe(), maps="bones")
     with pytest.raises(KeyError, match="with_maps"):
         maps.view(d)
     m = torch.rand(2, 1, 16, 16)
     assert maps.view({**d, "maps": m}) is m
+    with pytest.raises(ValueError, match="bone maps"):  # a recipe with maps ships its segmenter, and only such a recipe
+        S.save_shipped(None, None, maps, T.SHIPPED_HEAD, None, 0.0)
     with pytest.raises(ValueError, match="bone maps"):
-        T.save_shipped(None, None, maps, T.SHIPPED_HEAD, None, 0.0)
+        S.save_shipped(None, None, T.Recipe(), T.SHIPPED_HEAD, None, 0.0, segmenter=object())
     assert maps.phantoms()["masks"] and not T.Recipe().phantoms()["masks"]
 
 
@@ -253,32 +257,38 @@ def test_unlabelled_films_are_every_real_film_as_the_recipe_feeds_them():
 
 
 def test_recipe_meta_records_only_the_anatomy_a_recipe_changes():
-    """The shipped file records the recipe without anatomy fields at the phantom's defaults, so the
-    default recipe is the one the shipped model was built by, byte for byte."""
+    """The shipped file records the recipe without anatomy fields at the phantom's defaults and newer fields at
+    theirs, so an earlier recipe rebuilds the same bytes; the shipped model was built by ``SHIPPED``."""
     from dataclasses import replace
 
+    from baa.experiments.shipped import SHIPPED, SHIPPED_VARIANT, recipe_meta
+    from baa.experiments.transfer_recipes import VARIANTS
     from baa.weights import load_shipped
 
-    m = T.recipe_meta(T.Recipe())
+    m = recipe_meta(T.Recipe())
     assert "carpal_scale" not in m and m["proportion_spread"] == T.Recipe.proportion_spread
-    assert T.recipe_meta(replace(T.Recipe(), carpal_scale=1.35))["carpal_scale"] == 1.35
-    assert "align" not in m and T.recipe_meta(replace(T.Recipe(), align=0.3))["align"] == 0.3
-    assert "detail" not in m and T.recipe_meta(replace(T.Recipe(), detail=1.5))["detail"] == 1.5
-    assert "maps" not in m and T.recipe_meta(replace(T.Recipe(), maps="bones"))["maps"] == "bones"
-    assert "seg_loss" not in m and T.recipe_meta(replace(T.Recipe(), seg_loss="bce_dice"))["seg_loss"] == "bce_dice"
-    assert m == load_shipped()["meta"]["recipe"]
+    assert recipe_meta(replace(T.Recipe(), carpal_scale=1.35))["carpal_scale"] == 1.35
+    assert "align" not in m and recipe_meta(replace(T.Recipe(), align=0.3))["align"] == 0.3
+    assert "detail" not in m and recipe_meta(replace(T.Recipe(), detail=1.5))["detail"] == 1.5
+    assert "maps" not in m and recipe_meta(replace(T.Recipe(), maps="bones"))["maps"] == "bones"
+    assert "seg_loss" not in m and recipe_meta(replace(T.Recipe(), seg_loss="bce_dice"))["seg_loss"] == "bce_dice"
+    assert recipe_meta(SHIPPED) == load_shipped()["meta"]["recipe"] == {**m, **VARIANTS[SHIPPED_VARIANT][1]}
 
 
 def test_model_card_places_the_shipped_training_in_the_spread():
-    """The card's sentence on the spread over seeds says where the shipped (first) training ranks."""
+    """The card's sentence on the spread over seeds gives the recipe's and the image recipe's figures and says
+    where the shipped training would rank among the recipe's seeds."""
     from baa.experiments.transfer_card import _seeds_text
 
     s = lambda m: {"mae": m, "r": 0.5, "bias": 0.0}  # noqa: E731
-    runs = [{"seed": k, "zero_shot": s(3.0), "adabn": s(2.5), "cv": {T.SHIPPED_HEAD: s(m)}}
-            for k, m in enumerate([2.3, 2.1, 2.6, 2.2])]
-    text = _seeds_text({"seeds": runs})
-    assert "trained on 4 seeds" in text and "ranks 3 of 4" in text and "seed-0 training" in text
-    assert "One training" in _seeds_text({"seeds": runs[:1]})
+    run = lambda k, m: {"seed": k, "zero_shot": s(3.0), "adabn": s(2.5), "cv": {T.SHIPPED_HEAD: s(m)},  # noqa: E731
+                        "toddlers": {"a": 2.0 + k, "b": 9.0}}
+    runs = [run(k, m) for k, m in enumerate([2.3, 2.1, 2.6, 2.2])]
+    ev = {"recipe": {"seed": 0}, "cv": {T.SHIPPED_HEAD: s(2.4)}}
+    text = _seeds_text({"seeds": runs}, {"seeds": runs[:2]}, ev, "maps")
+    assert "(`maps` in chapter 11) trained on 4 seeds" in text and "would rank 4 of 5" in text and "seed-0 training" in text
+    assert "toddlers under 4 y 0.50 ± 0.58 of 10" in text and "The image recipe it replaced, on 2 seeds" in text
+    assert "is measured by" in _seeds_text({"seeds": runs[:1]}, None, ev, "maps")
 
 
 def test_model_card_says_where_the_recipe_stands_against_the_mean_age():
@@ -287,11 +297,11 @@ def test_model_card_says_where_the_recipe_stands_against_the_mean_age():
     from baa.experiments.transfer_card import _against_mean
 
     runs = lambda *ms: {"seeds": [{"cv": {T.SHIPPED_HEAD: {"mae": m}}} for m in ms]}  # noqa: E731
-    res = {"baseline": {"mean_loo": {"mae": 2.89}}}
-    assert "is below that" in _against_mean(res, runs(2.3, 2.4, 2.5))
-    assert "is above that" in _against_mean(res, runs(3.5, 3.6, 3.4))
-    assert "within one SD" in _against_mean(res, runs(2.6, 3.0, 3.4)) and "3.00 ± 0.40 y over 3 trainings" in _against_mean(res, runs(2.6, 3.0, 3.4))
-    assert "measured by" in _against_mean({}, None)
+    base = {"mean_loo": {"mae": 2.89}}
+    assert "is below that" in _against_mean(base, runs(2.3, 2.4, 2.5))
+    assert "is above that" in _against_mean(base, runs(3.5, 3.6, 3.4))
+    assert "within one SD" in _against_mean(base, runs(2.6, 3.0, 3.4)) and "3.00 ± 0.40 y over 3 trainings" in _against_mean(base, runs(2.6, 3.0, 3.4))
+    assert "measured by" in _against_mean(None, None)
 
 
 def test_heldout_zero_shot_never_aligns_on_the_film_it_reads(monkeypatch):

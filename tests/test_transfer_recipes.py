@@ -28,36 +28,36 @@ def _scores(k: float) -> dict:
 
 
 def test_recipe_rows_are_mean_and_sd_over_seeds():
-    res = {"variants": {"shipped": {"what": "w", "recipe": {}, "seeds": [_scores(0), _scores(2)]},
+    res = {"variants": {"images": {"what": "w", "recipe": {}, "seeds": [_scores(0), _scores(2)]},
                         "empty": {"what": "not run", "recipe": {}, "seeds": []}}}
     rows = R.recipe_rows(res)
-    assert [r["variant"] for r in rows] == ["shipped"]
+    assert [r["variant"] for r in rows] == ["images"]
     r = rows[0]
     assert r["seeds"] == 2 and r["zero-shot MAE"] == "4.00 ± 1.41" and r["ridge_residual MAE"] == "2.50 ± 0.71"
     assert r["phantom MAE"] == "1.50 ± 0.00" and r["oldest toddler"] == "11.00 ± 1.41"
     assert r["zero-shot MAE, unseen films"] == r["zero-shot MAE"]  # not aligned: its zero-shot saw no real film
-    res["variants"]["shipped"]["seeds"][0]["zero_shot_heldout"] = {"mae": 5.0, "r": 0.1, "bias": 4.0}
+    res["variants"]["images"]["seeds"][0]["zero_shot_heldout"] = {"mae": 5.0, "r": 0.1, "bias": 4.0}
     assert R.recipe_rows(res)[0]["zero-shot MAE, unseen films"] == "5.00 ± 0.00"
-    del res["variants"]["shipped"]["seeds"][0]["zero_shot_heldout"]
+    del res["variants"]["images"]["seeds"][0]["zero_shot_heldout"]
     assert len(D.recipe_table(res)) == 1 and r["toddlers under 4 y"] == "–" and D.toddler_table(res) is None
     assert r["segmenters with a map unlearned"] == "–"
-    for e, carpals in zip(res["variants"]["shipped"]["seeds"], (0.8, 0.0)):
+    for e, carpals in zip(res["variants"]["images"]["seeds"], (0.8, 0.0)):
         e["segmenter_dice"] = {"bones": 0.9, "carpals": carpals}
     assert R.recipe_rows(res)[0]["segmenters with a map unlearned"] == "1 of 2"
-    for k, e in enumerate(res["variants"]["shipped"]["seeds"]):  # the toddlers' readings, where recorded
+    for k, e in enumerate(res["variants"]["images"]["seeds"]):  # the toddlers' readings, where recorded
         e["toddlers"] = {"raw-1.png": 2.0 + 3 * k, "raw-2.png": 9.0}
     assert R.recipe_rows(res)[0]["toddlers under 4 y"] == "0.50 ± 0.71"
     t = D.toddler_table(res)
-    assert t.loc["raw-1.png", "shipped"] == 3.5 and t.loc["under 4 y", "shipped"] == 1
+    assert t.loc["raw-1.png", "images"] == 3.5 and t.loc["under 4 y", "images"] == 1
     assert T.mean_sd([4.79]) == "4.79 (one training)"
     fig = D.figure_recipes(res, baseline=2.9)
-    assert len(fig.axes) == 4 and fig.axes[0].get_yticklabels()[0].get_text() == "shipped"
+    assert len(fig.axes) == 4 and fig.axes[0].get_yticklabels()[0].get_text() == "images"
     plt.close("all")
 
 
 def test_joint_rows_and_figure():
     s = lambda m: {"mae": m, "r": 0.4, "bias": 1.0}  # noqa: E731
-    res = {"variants": {"shipped": {"what": "w", "recipe": {}, "seeds": [_scores(0), _scores(2)]}},
+    res = {"variants": {"images": {"what": "w", "recipe": {}, "seeds": [_scores(0), _scores(2)]}},
            "joint": {"joint_x8": {"what": "j", "repeat": 8, "folds": 4,
                                     "seeds": [{"seed": 0, "cv": s(2.0), "toddler_max": 9.0},
                                               {"seed": 1, "cv": s(3.0), "toddler_max": 11.0}]},
@@ -67,15 +67,15 @@ def test_joint_rows_and_figure():
                      "bias": "1.00 ± 0.00", "oldest toddler": "10.00 ± 1.41"}]
     assert len(D.joint_table(res)) == 1 and R.joint_rows({"variants": {}}) == []
     fig = D.figure_joint(res, baseline=2.9)
-    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["shipped + ridge_residual (LOO)", "joint_x8 (4-fold)"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["images + ridge_residual (LOO)", "joint_x8 (4-fold)"]
     plt.close("all")
     assert {"joint_x8", "real_only"} <= set(R.JOINT) and all(k > 0 for _, k, _ in R.JOINT.values())
     assert not R.JOINT["real_only"][2] and R.JOINT["joint_x8"][2]
 
 
 def test_every_variant_is_a_recipe_and_a_phantom():
-    """Each variant's fields are the Recipe's, its anatomy fields PhantomConfig's; ``shipped`` changes nothing."""
-    assert R.VARIANTS["shipped"][1] == {}
+    """Each variant's fields are the Recipe's, its anatomy fields PhantomConfig's; ``images`` changes nothing."""
+    assert R.VARIANTS["images"][1] == {}
     for what, fields in R.VARIANTS.values():
         r = replace(T.Recipe(), **fields)
         PhantomConfig(**{f: v for f, v in r.phantoms().items() if f in T.ANATOMY})
@@ -97,13 +97,16 @@ def test_results_of_another_preparation_are_kept_apart(tmp_path, monkeypatch):
     res, _, _ = R._start(out, T.Recipe())
     assert res["variants"] == {} and res["preparation"] == T.PREPARATION
     assert json.loads(versioned.archived(1, out).read_text()) == old
-    assert R.load_earlier(out) == {1: old} and versioned.load(versioned.archived(1, out)) is None  # not today's
-    assert R.latest("joint", out) == (1, old)  # nothing newer holds a joint training
+    # the image recipe was once "shipped"; stored descriptions give way to today's
+    renamed = {"variants": {"images": {**old["variants"]["shipped"], "what": R.VARIANTS["images"][0]}},
+               "joint": {"joint_x8": {**old["joint"]["joint_x8"], "what": R.JOINT["joint_x8"][0]}}}
+    assert R.load_earlier(out) == {1: renamed} and versioned.load(versioned.archived(1, out)) is None  # not today's
+    assert R.latest("joint", out) == (1, renamed)  # nothing newer holds a joint training
     out.write_text(json.dumps({**res, "variants": {"shipped": {"seeds": [_scores(1)]}}}))
     assert R.latest("variants", out)[0] == T.PREPARATION
     assert R.latest("nothing", out) is None
     res, _, _ = R._start(out, T.Recipe())  # the same preparation: resumed
-    assert res["variants"]["shipped"]["seeds"] == [_scores(1)]
+    assert res["variants"]["images"]["seeds"] == [_scores(1)]  # resumed under today's name
 
 
 @pytest.mark.slow

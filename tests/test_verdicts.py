@@ -156,7 +156,7 @@ def test_recipes_text_decides_each_difference_against_its_spread():
         return {"seed": seed, "zero_shot": s(zs), "cv": {"ridge_residual": s(rr)}, "phantom": s(1.0)}
     ref = [run(3.0 + 0.1 * k, 2.0 + 0.3 * k, k) for k in range(3)]
     var = [run(2.0 + 0.1 * k, 2.1 + 0.3 * k, k) for k in range(3)]
-    res = {"variants": {"shipped": {"seeds": ref}, "better": {"seeds": var}, "unrun": {"seeds": []}}}
+    res = {"variants": {"images": {"seeds": ref}, "better": {"seeds": var}, "unrun": {"seeds": []}}}
     text = V.recipes_text(res)
     assert "**better** (3 seeds)" in text and "unrun" not in text
     assert "zero-shot MAE -1.00y ± 0.08 (lower)" in text
@@ -166,23 +166,23 @@ def test_recipes_text_decides_each_difference_against_its_spread():
         e["zero_shot_heldout"] = {"mae": m, "r": 0.5, "bias": 0.0}
     text = V.recipes_text(res)
     assert "zero-shot MAE -1.00y ± 0.08 (lower); zero-shot MAE on films it did not align on +0.00y ± 0.08 (within the spread)" in text
-    assert V.recipes_text({"variants": {"shipped": {"seeds": ref}}}) == "Only `shipped` has been run."
+    assert V.recipes_text({"variants": {"images": {"seeds": ref}}}) == "Only `images` has been run."
 
 
-def test_joint_text_compares_with_the_shipped_head_the_real_films_alone_and_the_baseline():
-    """A joint training whose k-fold MAE is 0.5 y above the shipped head's leave-one-out MAE on every seed
+def test_joint_text_compares_with_the_image_recipe_s_head_the_real_films_alone_and_the_baseline():
+    """A joint training whose k-fold MAE is 0.5 y above the image recipe's head's leave-one-out MAE on every seed
     (spread 0.1) is 'higher'; against the real films alone, 0.05 y apart, 'within the spread';
     the mean-age baseline is named; the real films alone are not compared with themselves."""
     s = lambda m: {"mae": m, "r": 0.6, "bias": 0.0}  # noqa: E731
     ref = [{"seed": k, "zero_shot": s(3.0), "cv": {"ridge_residual": s(2.0 + 0.1 * k)}} for k in range(3)]
-    res = {"variants": {"shipped": {"seeds": ref}}, "baseline": {"mean_loo": s(2.89)},
+    res = {"variants": {"images": {"seeds": ref}}, "baseline": {"mean_loo": s(2.89)},
            "joint": {"joint_x8": {"folds": 4, "seeds": [{"seed": k, "cv": s(2.5 + 0.1 * k)} for k in range(3)]},
                      "unrun": {"folds": 4, "seeds": []},
                      "real_only": {"folds": 4, "seeds": [{"seed": k, "cv": s(2.5 + 0.1 * k)} for k in range(2)]}}}
     text = V.joint_text(res)
     first, alone = text.split("\n")
     assert first.startswith("- **joint_x8** (3 seeds, 4-fold): MAE 2.60 y (the mean-age baseline: 2.89 y)")
-    assert "against shipped's ridge_residual (leave-one-out, 3 seeds): MAE +0.50y ± 0.08 (higher), r +0.00 ± 0.00" in first
+    assert "against images with ridge_residual (leave-one-out, 3 seeds): MAE +0.50y ± 0.08 (higher), r +0.00 ± 0.00" in first
     assert "against real_only (2 seeds): MAE +0.05y ± 0.08 (within the spread)" in first and "unrun" not in text
     assert alone.startswith("- **real_only** (2 seeds, 4-fold)") and "against real_only" not in alone
     assert V.joint_text({"variants": {}}) == "No joint training has been run."

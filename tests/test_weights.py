@@ -1,6 +1,6 @@
 """The shipped model (baa/weights, issue 18): it loads, its files are the ones the model card
 hashes, it gives the ages its build recorded, and the rebuild is deterministic (at a tiny size:
-the full rebuild takes about half an hour)."""
+the full rebuild takes a few minutes)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,35 @@ def test_load_shipped_has_load_models_keys():
     with torch.inference_mode():
         r = m["pipe"].restore(x)
         ages = m["pipe"].regressor(tta_views(r, 4))
-    assert r.shape == x.shape and torch.isfinite(ages).all()
+    # BoNet+ reads the segmenter's three maps (bones, carpals, epiphyses) of the standardised image
+    assert r.shape == (2, 3, m["size"], m["size"]) and 0 <= r.min() and r.max() <= 1 and torch.isfinite(ages).all()
+    assert m["pipe"].maps == ("bones", "carpals", "epiphyses") and m["meta"]["recipe"]["maps"] == ",".join(m["pipe"].maps)
+
+
+def test_a_pipeline_with_a_segmenter_saves_and_loads_what_it_measured():
+    """``save_state`` stores the segmenter in fp16; a segmenter rounded by ``half_precision`` first (as the build
+    does) loads back to the same maps and ages, bit for bit; the maps are the named ones, in [0, 1]."""
+    from baa.models import BoneSegmenter, BoNetPlus
+    from baa.weights import CalibratedBoNet, ShippedPipeline, build, save_state
+    from baa.weights.model import half_precision
+
+    torch.manual_seed(0)
+    seg = half_precision(BoneSegmenter(base=4, depth=2).eval())
+    reg = CalibratedBoNet(BoNetPlus(width=0.125, in_channels=2).eval(), 1)
+    reg.feature_mean = torch.zeros(reg.bonet.forward_features(torch.zeros(1, 2, 32, 32)).flatten(1).shape[1] + 1)
+    reg.feature_scale, reg.weight = torch.ones_like(reg.feature_mean), torch.rand_like(reg.feature_mean)
+    pipe = ShippedPipeline(reg, seg, ("bones", "epiphyses")).eval()
+    x = torch.zeros(2, 1, 32, 32)
+    x[:, :, 6:-6, 8:-8] = 0.5
+    x[:, :, 12:-12, 14:-14] = 0.9
+    state = save_state(pipe, 32, {})
+    assert {v.dtype for v in state["segmenter"]["model"].values() if v.is_floating_point()} == {torch.float16}
+    again = build(state)
+    with torch.inference_mode():
+        maps = pipe.restore(x)
+        assert maps.shape == (2, 2, 32, 32) and 0 <= maps.min() and maps.max() <= 1
+        assert torch.equal(again.restore(x), maps) and torch.equal(again(x), pipe(x))
+    assert build({**state, "segmenter": None}).segmenter is None  # no segmenter: BoNet+ reads the image
 
 
 @pytest.mark.skipif(not RSNA.is_dir(), reason="../shared/rsna-dev absent")
@@ -58,18 +86,30 @@ def test_shipped_ages_are_the_build_s():
 @pytest.mark.slow
 @pytest.mark.skipif(not RSNA.is_dir(), reason="../shared/rsna-dev absent")
 def test_rebuild_is_deterministic(tmp_path):
-    from baa.experiments.transfer import Recipe, rebuild
+    """The shipped recipe at a tiny size: segmenter and BoNet+ twice, the same bytes; the file loads, its
+    segmenter stored in fp16, and gives the ages it recorded; ``record`` holds what was measured."""
+    from dataclasses import replace
 
-    r = Recipe(n=8, size=32, width=0.125, epochs=1, batch_size=4, render_size=64)
+    from baa.experiments import shipped as S
+
+    r = replace(S.SHIPPED, n=8, size=32, width=0.125, epochs=1, batch_size=4, render_size=64)
     # same file name in two folders: torch.save writes the file's stem into the archive
-    results = tmp_path / "results.json"
-    results.write_text("{}")
-    a = rebuild(tmp_path / "a" / "bonet_real.pt", r, progress=False, results=results)
-    b = rebuild(tmp_path / "b" / "bonet_real.pt", r, progress=False)
+    record = tmp_path / "shipped.json"
+    a = S.rebuild(tmp_path / "a" / "bonet_real.pt", r, progress=False, record=record)
+    b = S.rebuild(tmp_path / "b" / "bonet_real.pt", r, progress=False)
     assert a["sha256"] == b["sha256"]
-    assert json.loads(results.read_text())["shipped"] == a  # the rebuild time the model card states
+    res = json.loads(record.read_text())
+    assert res["shipped"] == a and res["variant"] is None  # not the shipped recipe itself: a tiny one
+    assert S.as_results(res)["variants"]["shipped"] == res["evaluation"] and res["baseline"]["mean_loo"]["mae"] > 0
+    assert res["evaluation"]["cv"]["ridge_residual"]["mae"] > 0 and len(res["evaluation"]["toddlers"]) > 0
+    state = torch.load(tmp_path / "a" / "bonet_real.pt", weights_only=False)
+    assert {v.dtype for v in state["segmenter"]["model"].values() if v.is_floating_point()} == {torch.float16}
     m = load_shipped(tmp_path / "a" / "bonet_real.pt")
-    assert m["size"] == 32
+    assert m["size"] == 32 and m["pipe"].maps == tuple(S.SHIPPED.maps.split(","))
+    i, age = next(iter(m["meta"]["rsna_ages"].items()))
+    x = prepare_full(RSNA / "boneage-training-dataset" / f"{i}.png", 32).tensor
+    with torch.inference_mode():
+        assert float(m["pipe"].regressor(tta_views(m["pipe"].restore(x), 16)).mean()) == pytest.approx(age, abs=0.05)
 
 
 def test_baa_assess_answers_with_the_shipped_model_by_default(tmp_path, monkeypatch, capsys):
@@ -96,9 +136,12 @@ def test_baa_assess_answers_with_the_shipped_model_by_default(tmp_path, monkeypa
     img = render([9.0], seed=3, config=PhantomConfig(size=256))["image"][0, 0].numpy()
     Image.fromarray((img * 255).clip(0, 255).astype("uint8")).save(film)
     capsys.readouterr()
-    assert main(["assess", "--json", str(film)]) == 0
+    assert main(["assess", "--json", "--save-restored", str(tmp_path / "out"), str(film)]) == 0
     r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert r["pipeline"] == "shipped" and 0.0 <= r["bone_age_years"] <= 20.0
+    maps = Image.open(r["maps"])  # what BoNet+ read: bones red, carpals green, epiphyses blue
+    assert maps.mode == "RGB" and maps.size == (64, 64) and "restored" not in r
+    assert np.asarray(maps)[..., 0].max() > 128  # the phantom's bones are found
 
 
 def test_an_age_the_shipped_head_clamps_is_flagged(tmp_path):

@@ -347,7 +347,7 @@ def peak_text(result: dict) -> str:
     if share > 1:
         lines.append("* The convolutions outran `torch.mm`: on this CPU the matmul library's kernels (or a busy moment "
                      "while the peak was measured) understate what the hardware can do, so read the shares as upper bounds.")
-    return "\n".join(lines) if lines else f"Only `{reference}` has been run."
+    return "\n".join(lines)
 
 
 # -- chapter 10: DQ's budget ---------------------------------------------------------------------------
@@ -390,7 +390,7 @@ def _verdict(d: float, se: float) -> str:
     return "no spread measured" if se == 0 else ("higher" if d > 0 else "lower") if abs(d) > 2 * se else "within the spread"
 
 
-def recipes_text(res: dict, reference: str = "shipped") -> str:
+def recipes_text(res: dict, reference: str = "images") -> str:
     """Chapter 11's reading of ``transfer_recipes``: each variant against ``reference`` on each measure,
     the difference of the means over seeds and whether it exceeds twice its standard error; otherwise
     it is within the spread between trainings and this set does not tell the two apart."""
@@ -414,7 +414,7 @@ def recipes_text(res: dict, reference: str = "shipped") -> str:
     return "\n".join(lines) if lines else f"Only `{reference}` has been run."
 
 
-def joint_text(res: dict, reference: str = "shipped", head: str = "ridge_residual", alone: str = "real_only") -> str:
+def joint_text(res: dict, reference: str = "images", head: str = "ridge_residual", alone: str = "real_only") -> str:
     """Chapter 11's reading of the real labels inside the training (``transfer_recipes.JOINT``): each
     setting's cross-validated MAE and r against the ``reference`` recipe's ``head`` under leave-one-out,
     and a setting with phantoms against ``alone`` (the real films without them: what the phantom adds);
@@ -431,7 +431,7 @@ def joint_text(res: dict, reference: str = "shipped", head: str = "ridge_residua
         if not runs:
             continue
         parts = []
-        for other, label, get_other in ((ref, f"{reference}'s {head} (leave-one-out, {len(ref)} seeds)",
+        for other, label, get_other in ((ref, f"{reference} with {head} (leave-one-out, {len(ref)} seeds)",
                                          lambda e: e["cv"][head]),
                                         (solo if name != alone else [], f"{alone} ({len(solo)} seeds)", lambda e: e["cv"])):
             if other:

@@ -153,10 +153,14 @@ def _assess_one(path, models: dict, male: float | None, save_dir: Path | None, t
     else:
         res["quality"], res["quality_probs"] = None, None
     res["preprocessing"] = prep.info
-    if save_dir is not None:
+    if save_dir is not None and restored.shape[1] == x.shape[1]:
         out = Path(save_dir) / f"{Path(path).stem}-restored.png"
         save_image(_add_residual(prep.image, (restored - x)[0, 0].numpy(), models["size"]), out)
         res["restored"] = str(out)
+    elif save_dir is not None:  # the network reads bone maps (the shipped model): red bones, green carpals, blue epiphyses
+        out = Path(save_dir) / f"{Path(path).stem}-maps.png"
+        save_image(restored[0, :3].permute(1, 2, 0).numpy(), out)
+        res["maps"] = str(out)
     return res
 
 

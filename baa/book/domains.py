@@ -1,6 +1,6 @@
 """Chapter 11's figures and tables (notebooks/11-phantom-to-real.ipynb): phantoms and real films
 side by side at the network's input, their intensity histograms, a 2-D projection of BoNet+'s
-features of both domains, where in the image the network reads its age (``occlusion``), the shipped
+features of both domains, where in its input the network reads its age (``occlusion``), the shipped
 model's readings of the real films, the results of ``python -m baa.experiments.transfer run`` (predicted
 against true age, the learning curve) and of ``python -m baa.experiments.transfer_recipes`` (which
 phantom closes the gap, ``recipe_table``; the bone maps, ``figure_bone_maps``, and the toddlers' readings,
@@ -35,14 +35,17 @@ from baa.weights import load_shipped
 
 def chapter_inputs(n_phantoms: int = 48, size: int | None = None, seed: int = 0) -> dict:
     """What the chapter shows live: phantoms (look randomised) and real films, prepared at the
-    shipped model's size, raw and standardised; ``real`` is None when ``../shared`` is absent."""
+    shipped model's size, raw, standardised and as the shipped BoNet+ reads them (``"input"``: its bone
+    maps); ``real`` is None when ``../shared`` is absent."""
     m = load_shipped()
     size = size or m["size"]
     rec = m["meta"].get("recipe", {})  # the phantoms of the shipped model's own recipe
     anatomy = {f: rec[f] for f in ANATOMY if f in rec}  # a field the recipe lacks: the phantom's default
     ph = phantom_inputs(n_phantoms, size, seed, start=PHANTOM_TEST, render_size=rec.get("render_size", Recipe.render_size),
                         **anatomy)
-    return {"models": m, "phantoms": ph, "real": real_inputs(size), "size": size}
+    real = real_inputs(size)
+    view = lambda d: {**d, "input": m["pipe"].network_view(d["image"])}  # noqa: E731
+    return {"models": m, "phantoms": view(ph), "real": real and {k: view(v) for k, v in real.items()}, "size": size}
 
 
 def exposed_fields(size: int = 64) -> pd.DataFrame | None:
@@ -92,15 +95,16 @@ def figure_histograms(inp: dict):
 
 
 def feature_projection(inp: dict) -> dict:
-    """A 2-D PCA of the shipped BoNet+'s pooled features of phantoms and real films (fitted on both)."""
+    """A 2-D PCA of the shipped BoNet+'s pooled features of phantoms and real films (of what it reads: their bone
+    maps), fitted on both."""
     bonet = inp["models"]["pipe"].regressor.bonet
-    Fp, ap = network_inputs(bonet, inp["phantoms"]["image"], tta=1)
+    Fp, ap = network_inputs(bonet, inp["phantoms"]["input"], tta=1)
     out = {"phantom": Fp, "phantom_age": inp["phantoms"]["age"].numpy()}
     if inp["real"]:
-        out["rsna"], _ = network_inputs(bonet, inp["real"]["rsna"]["image"], tta=1)
+        out["rsna"], _ = network_inputs(bonet, inp["real"]["rsna"]["input"], tta=1)
         out["rsna_age"] = inp["real"]["rsna"]["age"].numpy()
         if "toddlers" in inp["real"]:
-            out["toddlers"], _ = network_inputs(bonet, inp["real"]["toddlers"]["image"], tta=1)
+            out["toddlers"], _ = network_inputs(bonet, inp["real"]["toddlers"]["input"], tta=1)
     allf = np.concatenate([v for k, v in out.items() if not k.endswith("_age")])
     mu = allf.mean(0)
     _, _, Vt = np.linalg.svd(allf - mu, full_matrices=False)
@@ -120,19 +124,20 @@ def figure_projection(proj: dict):
 
 
 def occlusion(inp: dict, bands: int = 8, tta: int = 4) -> dict:
-    """How much the shipped BoNet+ as trained (no head) moves its age when one horizontal band of the
-    input is blanked (``saliency.occlusion_bands``), per image: the real RSNA films, for each of them the
-    held-out phantom nearest in age, and the toddler films. Returns ``{name: (N, bands) array}``."""
+    """How much the shipped BoNet+ as trained (no head) moves its age when one horizontal band of its
+    input (the bone maps, where it reads maps) is blanked (``saliency.occlusion_bands``), per image: the
+    real RSNA films, for each of them the held-out phantom nearest in age, and the toddler films. Returns
+    ``{name: (N, bands) array}``."""
     bonet = inp["models"]["pipe"].regressor.bonet
     fn = lambda x: torch.from_numpy(network_inputs(bonet, x, tta=tta)[1])
     out = {}
     if inp["real"]:
         ra, pa = inp["real"]["rsna"]["age"].numpy(), inp["phantoms"]["age"].numpy()
-        out["RSNA films"] = occlusion_bands(fn, inp["real"]["rsna"]["image"], bands).numpy()
+        out["RSNA films"] = occlusion_bands(fn, inp["real"]["rsna"]["input"], bands).numpy()
         nearest = np.abs(pa[None] - ra[:, None]).argmin(1)
-        out["phantoms of the same ages"] = occlusion_bands(fn, inp["phantoms"]["image"][nearest], bands).numpy()
+        out["phantoms of the same ages"] = occlusion_bands(fn, inp["phantoms"]["input"][nearest], bands).numpy()
         if "toddlers" in inp["real"]:
-            out["toddler films"] = occlusion_bands(fn, inp["real"]["toddlers"]["image"], bands).numpy()
+            out["toddler films"] = occlusion_bands(fn, inp["real"]["toddlers"]["input"], bands).numpy()
     return out
 
 
@@ -239,7 +244,7 @@ def joint_table(res: dict):
     return pd.DataFrame(joint_rows(res))
 
 
-def figure_joint(res: dict, reference: str = "shipped", head: str = "ridge_residual", baseline: float | None = None):
+def figure_joint(res: dict, reference: str = "images", head: str = "ridge_residual", baseline: float | None = None):
     """Real labels used two ways, every seed's MAE and r on rsna-dev: ``reference``'s ``head`` fitted on the
     phantom-trained features (leave-one-out), and each joint training (the real films among the phantoms,
     k-fold); ``baseline``, the mean-age MAE, dashed."""
@@ -268,11 +273,11 @@ def shipped_readings(inp: dict) -> dict | None:
         return None
     reg = inp["models"]["pipe"].regressor
     y = inp["real"]["rsna"]["age"].numpy()
-    p = predict(reg, inp["real"]["rsna"]["image"], batch_size=16, device="cpu", tta=TTA).numpy()
+    p = predict(reg, inp["real"]["rsna"]["input"], batch_size=16, device="cpu", tta=TTA).numpy()
     out = {"rsna_pred": p, "rsna_true": y, "rsna_in_sample": scores(p, y)}
     if "toddlers" in inp["real"]:
-        t = predict(reg, inp["real"]["toddlers"]["image"], batch_size=16, device="cpu", tta=TTA).numpy()
-        out["toddlers"] = dict(zip(inp["real"]["toddlers"]["names"], np.round(t, 2).tolist()))
+        t = predict(reg, inp["real"]["toddlers"]["input"], batch_size=16, device="cpu", tta=TTA).numpy()
+        out["toddlers"] = dict(zip(inp["real"]["toddlers"]["names"], [round(float(v), 2) for v in t]))
     return out
 
 
@@ -314,8 +319,9 @@ def seed_table(res: dict):
 
 def figure_seeds(res: dict, variant: str = "randomised"):
     """Every training's MAE on rsna-dev (``transfer run --seeds N``), one row per reading (zero-shot,
-    AdaBN, each head by leave-one-out): dots, the mean (bar), the first seed (the shipped model's training,
-    ringed) and the mean-age baseline (leave-one-out, dashed). None with fewer than two seeds."""
+    AdaBN, each head by leave-one-out): dots, the mean (bar), the first seed (the image recipe's shipped model
+    until bone maps replaced it, ringed) and the mean-age baseline (leave-one-out, dashed). None with fewer
+    than two seeds."""
     runs = res["variants"].get(variant, {}).get("seeds") or []
     if len(runs) < 2:
         return None
@@ -325,7 +331,7 @@ def figure_seeds(res: dict, variant: str = "randomised"):
         vals = np.array([get(e)["mae"] for e in runs])
         ax.plot(vals, [i] * len(vals), "o", alpha=0.5, color="C0")
         ax.plot([vals.mean()], [i], "|", ms=16, mew=2, color="k")
-        ax.plot([vals[0]], [i], "o", ms=11, mfc="none", mec="C3", label=f"seed {runs[0]['seed']} (shipped)" if i == 0 else None)
+        ax.plot([vals[0]], [i], "o", ms=11, mfc="none", mec="C3", label=f"seed {runs[0]['seed']} (first)" if i == 0 else None)
     if "baseline" in res:
         ax.axvline(res["baseline"]["mean_loo"]["mae"], ls="--", color="grey", lw=1, label="mean age (LOO)")
     ax.set_yticks(range(len(readings)), [r[0] for r in readings], fontsize=8), ax.invert_yaxis()

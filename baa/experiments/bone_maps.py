@@ -16,6 +16,7 @@ import torch
 
 from baa.experiments.transfer import Recipe
 from baa.models import BoneSegmenter
+from baa.models.resunet import segment
 from baa.train import TrainConfig, fit_segmenter
 
 SEGMENTER_EPOCHS = 10  # chosen before the comparison: a one-seed trial at 20 fitted phantoms better, read films worse
@@ -38,15 +39,11 @@ def _images(d: dict, r: Recipe) -> torch.Tensor:
     return replace(r, maps="").view(d)  # the segmenter reads the images, never maps
 
 
-@torch.no_grad()
 def bone_maps(seg: BoneSegmenter, x: torch.Tensor, channels=BoneSegmenter.MAP_NAMES,
               batch_size: int = 64) -> torch.Tensor:
     """(N, len(channels), S, S) in [0, 1]: the segmenter's maps of images ``x``, the named ones
     (``BoneSegmenter.MAP_NAMES``)."""
-    pick = [BoneSegmenter.MAP_NAMES.index(c) for c in channels]
-    seg.eval()
-    out = [torch.sigmoid(seg(x[i:i + batch_size]).float())[:, pick] for i in range(0, len(x), batch_size)]
-    return torch.cat(out).contiguous() if out else torch.zeros(0, len(pick), *x.shape[-2:])
+    return segment(seg, x, channels, batch_size)
 
 
 def with_maps(seg: BoneSegmenter, d: dict, r: Recipe) -> dict:

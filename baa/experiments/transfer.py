@@ -1,7 +1,7 @@
 """From phantom to real radiographs (issue 18, chapter 11): zero-shot evaluation of phantom-trained
 BoNet+ on the real films of ``../shared``, real-label learning under leave-one-out
-cross-validation, the learning curve over 0, 5, 10, 20 and all real films, and the rebuild of the
-shipped model (``baa.weights``).
+cross-validation, the learning curve over 0, 5, 10, 20 and all real films (the shipped model is built
+from these parts by ``baa.experiments.shipped``).
 
 Every image, phantom or film, goes through the preparation ``baa assess`` uses
 (``baa.data.prepare.prepare_full``: borders, hand, orientation, crop, resize-pad) and then the
@@ -9,7 +9,7 @@ intensity standardisation of ``baa.weights.standardise_image``. Phantoms are ren
 their look randomised (``baa.phantom.appearance``), written as 8-bit PNGs and read back.
 
     python -m baa.experiments.transfer run       # the variants + learning curve -> artifacts/transfer/results.json
-    python -m baa.experiments.transfer rebuild   # the shipped model -> baa/weights/bonet_real.pt  (make weights)
+    python -m baa.experiments.shipped            # the shipped model -> baa/weights/bonet_real.pt  (make weights)
     python -m baa.experiments.transfer_card      # its model card, baa/weights/MODEL_CARD.md, from the results
 
 Layer: experiments.
@@ -37,8 +37,7 @@ from baa.models import BoneSegmenter, BoNetPlus
 from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
 from baa.phantom.appearance import randomise
 from baa.train import TrainConfig, adapt_batchnorm, fit_regressor, fit_regressor_aligned, predict
-from baa.weights import CalibratedBoNet, ShippedPipeline, save_state, sha256, standardise_image
-from baa.weights import HERE as WEIGHTS_DIR
+from baa.weights import CalibratedBoNet, standardise_image
 from baa.weights.model import AGE_MAX, AGE_MIN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +53,8 @@ ANATOMY = ("proportion_spread", "infant_anatomy", "pose_spread", "carpal_scale")
 
 
 class Recipe:
-    """One phantom-trained BoNet+ (the shipped model's defaults)."""
+    """One phantom-trained BoNet+ reading images (``baa.experiments.shipped.SHIPPED``: the shipped model's
+    recipe, which reads bone maps)."""
 
     n: int = 1600  # phantoms
     size: int = 64  # network input
@@ -372,96 +372,7 @@ def adabn_loo(model: BoNetPlus, real: dict, r: Recipe) -> dict:
     return out
 
 
-# -- the shipped model ---------------------------------------------------------------------------
-
 SHIPPED_HEAD = "ridge_residual"  # the best leave-one-out head of `run` (chapter 11; recal is within 0.06 y)
-
-
-def fit_shipped(model: BoNetPlus, real: dict, r: Recipe, head: str = SHIPPED_HEAD) -> ShippedPipeline:
-    """The pipeline ``baa assess`` runs: standardisation, BoNet+, and a head of ``head`` fitted on
-    all the rsna-dev films (no cross-validation: its errors are measured by ``evaluate``)."""
-    rs = real["rsna"]
-    F, p = network_inputs(model, rs["image"])
-    y = rs["age"].numpy().astype(np.float64)
-    reg = CalibratedBoNet(model, F.shape[1])
-    if head == "ridge_residual":
-        m = ridge_fit(F, y - p)
-        w = np.r_[m["w"], 0.0]
-        mean, scale = np.r_[m["mean"], 0.0], np.r_[m["scale"], 1.0]
-        # age = p + sum w_j (f_j - mu_j)/s_j + b: p enters with weight 1 (scale 1, mean 0)
-        w[-1] = 1.0
-        b = m["b"]
-    elif head == "recal":
-        a, b = np.polyfit(p, y, 1)
-        w = np.zeros(F.shape[1] + 1)
-        w[-1] = a
-        mean, scale = np.zeros(F.shape[1] + 1), np.ones(F.shape[1] + 1)
-    else:
-        m = ridge_fit(np.c_[F, p], y)
-        w, mean, scale, b = m["w"], m["mean"], m["scale"], m["b"]
-    t = lambda v: torch.tensor(np.asarray(v), dtype=torch.float32)
-    reg.feature_mean.copy_(t(mean))
-    reg.feature_scale.copy_(t(scale))
-    reg.weight.copy_(t(w))
-    reg.bias.copy_(t(b))
-    return ShippedPipeline(reg.eval()).eval()
-
-
-def rebuild(out: Path | None = None, r: Recipe = Recipe(), head: str = SHIPPED_HEAD, progress: bool = True,
-            results: Path | None = None) -> dict:
-    """From scratch: render the phantoms, train BoNet+, fit the head on all rsna-dev films, save.
-    Deterministic for the same machine and thread count. Returns ``{"path", "bytes", "sha256", "seconds"}``,
-    also recorded as ``"shipped"`` in ``results`` where that file exists (``make weights``: the rebuild
-    time the model card states)."""
-    t0 = time.time()
-    torch.set_num_threads(r.threads)
-    real = real_inputs(r.size)
-    if real is None:
-        raise FileNotFoundError(f"{shared_dir() / 'rsna-dev'}: the real labelled films are needed to rebuild")
-    data = phantom_inputs(r.n, r.size, r.seed, **r.phantoms())
-    model = train_bonet(data, r, progress, unlabelled=unlabelled(real, r))
-    info = save_shipped(model, real, r, head, out, time.time() - t0)
-    if results is not None and Path(results).exists():
-        res = json.loads(Path(results).read_text())
-        res["shipped"] = info
-        Path(results).write_text(json.dumps(res, indent=1))
-    return info
-
-
-LATER = ("align", "detail", "maps", "seg_loss")  # Recipe fields the shipped model's recipe predates
-
-
-def recipe_meta(r: Recipe) -> dict:
-    """The recipe as the shipped file records it: an anatomy field at the phantom's default, and a field
-    newer than the shipped model (``LATER``) at its default, are left out (readers take the default), so a
-    recipe that does not use a new field rebuilds the same bytes."""
-    default = PhantomConfig()
-    return {k: v for k, v in asdict(r).items()
-            if not (k in ANATOMY and v == getattr(default, k)) and not (k in LATER and v == getattr(Recipe, k))}
-
-
-def save_shipped(model, real, r: Recipe, head: str, out: Path | None, seconds: float) -> dict:
-    if r.detail or r.maps:
-        raise ValueError("the shipped pipeline (baa.weights.ShippedPipeline) applies neither bone_detail nor bone maps")
-    pipe = fit_shipped(model, real, r, head)
-    out = Path(out or WEIGHTS_DIR / "bonet_real.pt")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with torch.inference_mode():  # the ages it gives the training films (in-sample), for the tests
-        ages = predict(pipe.regressor, real["rsna"]["image"], batch_size=16, device="cpu", tta=TTA)
-    meta = {"recipe": recipe_meta(r), "head": head, "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "rsna_ages": dict(zip(real["rsna"]["ids"], [round(float(a), 4) for a in ages]))}
-    torch.save(save_state(pipe, r.size, meta), out)
-    return {"path": str(out), "bytes": out.stat().st_size, "sha256": sha256(out),
-            "seconds": round(seconds, 1)}
-
-
-def ship_saved(r: Recipe = Recipe(), head: str = SHIPPED_HEAD, state: Path = OUT / "bonet_randomised.pt",
-               out: Path | None = None) -> dict:
-    """The shipped model from the BoNet+ ``run`` trained and saved (no retraining)."""
-    torch.set_num_threads(r.threads)
-    model = BoNetPlus(width=r.width)
-    model.load_state_dict(torch.load(state, map_location="cpu"))
-    return save_shipped(model.eval(), real_inputs(r.size), r, head, out, 0.0)
 
 
 def reevaluate(r: Recipe = Recipe(), variants=("randomised", "plain"), out: Path = OUT / "results.json") -> dict:
@@ -484,11 +395,10 @@ def reevaluate(r: Recipe = Recipe(), variants=("randomised", "plain"), out: Path
     return res
 
 
-def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "results.json", save_model: bool = True,
-        seeds: int = 1) -> dict:
+def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "results.json", seeds: int = 1) -> dict:
     """The experiment: for each variant, a phantom-trained BoNet+, scored zero-shot (as trained, and
     with AdaBN) and with real labels (leave-one-out) on rsna-dev, the learning curve, the toddler
-    readings. Variants: ``randomised`` (appearance randomised + standardised, the shipped recipe),
+    readings. Variants: ``randomised`` (appearance randomised + standardised, the image recipe),
     ``plain`` (the phantom's own look, no standardisation). ``seeds`` > 1: the variant is trained
     again on seeds ``r.seed + 1, ...`` (new phantoms, new initialisation) and ``"seeds"`` lists every
     training's scores, so that the spread of one training's figures is measured."""
@@ -517,8 +427,6 @@ def run(r: Recipe = Recipe(), variants=("randomised",), out: Path = OUT / "resul
                                      real, rs, v, repeats=1, phantoms=held(rs)), rs.seed)
                 for rs in (replace(rv, seed=rv.seed + k) for k in range(1, seeds))]
         res["variants"][v] = ev
-        if save_model and v == "randomised":
-            res["shipped"] = save_shipped(model, real, rv, SHIPPED_HEAD, None, t2 - t0)
         out.write_text(json.dumps(res, indent=1))
         print(json.dumps({k: ev[k] for k in ("zero_shot", "cv", "curve", "toddlers", "seconds") if k in ev}, indent=1))
     return res
@@ -557,7 +465,7 @@ def load_results(path: Path = OUT / "results.json") -> dict | None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m baa.experiments.transfer")
-    ap.add_argument("what", choices=("run", "reevaluate", "rebuild", "ship"))
+    ap.add_argument("what", choices=("run", "reevaluate"))
     ap.add_argument("--variants", default="randomised")
     ap.add_argument("--n", type=int, default=Recipe.n)
     ap.add_argument("--epochs", type=int, default=Recipe.epochs)
@@ -573,20 +481,14 @@ def main(argv=None) -> None:
                     help="CORAL weight towards the unlabelled real films (0: none)")
     ap.add_argument("--seeds", type=int, default=1, help="run: train each variant on this many seeds (the spread)")
     ap.add_argument("--out", default=None)
-    ap.add_argument("--no-ship", action="store_true", help="run: leave baa/weights/bonet_real.pt as it is (trying a recipe)")
     a = ap.parse_args(argv)
     r = Recipe(n=a.n, epochs=a.epochs, size=a.size, width=a.width, seed=a.seed, render_size=a.render_size,
                proportion_spread=a.spread, infant_anatomy=a.infant, pose_spread=a.pose, carpal_scale=a.carpals,
                align=a.align)
     if a.what == "run":
-        run(r, tuple(a.variants.split(",")), Path(a.out) if a.out else OUT / "results.json", save_model=not a.no_ship,
-            seeds=a.seeds)
-    elif a.what == "reevaluate":
-        reevaluate(r, tuple(a.variants.split(",")))
-    elif a.what == "ship":  # the shipped model from the BoNet+ `run` saved (no retraining)
-        print(json.dumps(ship_saved(r), indent=1))
+        run(r, tuple(a.variants.split(",")), Path(a.out) if a.out else OUT / "results.json", seeds=a.seeds)
     else:
-        print(json.dumps(rebuild(Path(a.out) if a.out else None, r, results=None if a.out else OUT / "results.json"), indent=1))
+        reevaluate(r, tuple(a.variants.split(",")))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Which phantom closes the gap to real films (issue 18, chapter 11): the shipped recipe against
+"""Which phantom closes the gap to real films (issue 18, chapter 11): the image recipe (``images``) against
 variants of the phantom's anatomy and of the training, each trained on several seeds and scored on
 held-out phantoms, on the real films zero-shot (as trained and with AdaBN) and with the shipped head
 under leave-one-out, so that every difference is read against the spread between trainings; and the
@@ -8,11 +8,12 @@ k-fold). A variant with ``maps`` (``bone_maps``) first trains a segmenter on eac
 saved beside the results for chapter 11 (``bone_maps_<variant>.pt``).
 
     python -m baa.experiments.transfer_recipes            # every variant, 3 seeds -> artifacts/transfer/recipes.json
-    python -m baa.experiments.transfer_recipes --variants shipped,packed_carpals --joint '' --seeds 2
+    python -m baa.experiments.transfer_recipes --variants images,packed_carpals --joint '' --seeds 2
     python -m baa.experiments.transfer_recipes --variants '' --joint joint_x8   # real labels in training only
 
 The file is written after every training and a rerun skips what it holds, so an interrupted run
-continues where it stopped. No variant replaces the shipped model.
+continues where it stopped. No variant replaces the shipped model; ``baa.experiments.shipped`` builds it from
+the variant it names (``SHIPPED_VARIANT``).
 
 Layer: experiments.
 """
@@ -34,9 +35,9 @@ from baa.experiments.transfer import (N_HELD_OUT, OUT, PHANTOM_TEST, PREPARATION
                                       heldout_mae, heldout_zero_shot, mean_age_baseline, mean_sd, network_inputs,
                                       real_inputs, scores, seed_scores, shared_dir, train_bonet, unlabelled)
 
-# name -> (what changes from the shipped recipe, Recipe fields); the anatomy fields are PhantomConfig's
+# name -> (what changes from the image recipe, Recipe fields); the anatomy fields are PhantomConfig's
 VARIANTS = {
-    "shipped": ("the shipped recipe", {}),
+    "images": ("BoNet+ reads the standardised image (the shipped recipe until bone_maps_all_dice replaced it)", {}),
     "infant_anatomy": ("plump infants: soft tissue, long cartilage, short fanned fingers (infant_anatomy 1)",
                        {"infant_anatomy": 1.0}),
     "fanned_fingers": ("fingers fanned up to 2.5x wider, joints bent more (pose_spread 2.5)", {"pose_spread": 2.5}),
@@ -62,7 +63,7 @@ VARIANTS = {
                            "that no map is learned as empty", {"maps": "bones,carpals,epiphyses", "seg_loss": "bce_dice"}),
 }
 # name -> (what, how many times each labelled real film is repeated, whether the recipe's 1600 phantoms join them)
-JOINT = {"joint_x8": ("the shipped recipe's phantoms with the real films of the other folds among them, each "
+JOINT = {"joint_x8": ("the image recipe's phantoms with the real films of the other folds among them, each "
                       "repeated x8 (~10 % of an epoch)", 8, True),
          "joint_x32": ("the same, the real films repeated x32 (~30 % of an epoch)", 32, True),
          "joint_x128": ("the same, the real films repeated x128 (~60 % of an epoch)", 128, True),
@@ -81,7 +82,7 @@ def _start(out: Path, base: Recipe) -> tuple[dict, dict, Path]:
         raise FileNotFoundError(f"{shared_dir()}: no real films to evaluate on")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    res = versioned.begin(out, {"variants": {}})  # a file of another preparation is kept aside, never mixed in
+    res = _renamed(versioned.begin(out, {"variants": {}}))  # a file of another preparation is kept aside, never mixed in
     res["baseline"] = mean_age_baseline(real["rsna"]["age"].numpy().astype(np.float64))
     return res, real, out
 
@@ -155,7 +156,7 @@ def joint_cv(data: dict, r: Recipe, real: dict, folds: int = 4, repeat: int = 8,
 
 def compare_joint(names=tuple(JOINT), seeds: int = 3, out: Path = RECIPES_JSON, base: Recipe = Recipe()) -> dict:
     """Each ``JOINT`` setting on seeds ``base.seed ..``: ``joint_cv`` (``JOINT_FOLDS`` trainings a
-    seed) on the shipped recipe's phantoms (or on none: the real films alone). Written to ``out`` under
+    seed) on the image recipe's phantoms (or on none: the real films alone). Written to ``out`` under
     ``"joint"`` after every seed; a rerun skips what the file holds."""
     res, real, out = _start(out, base)
     for name in names:
@@ -192,15 +193,33 @@ def joint_rows(res: dict) -> list[dict]:
     return rows
 
 
+REFERENCE = "images"  # the variant every other is read against (chapter 11's verdicts)
+_RENAMED = {"shipped": REFERENCE}  # earlier names in stored results
+
+
+def _renamed(res: dict | None) -> dict | None:
+    """Stored results with their variants under today's names (``images`` was ``shipped`` until bone maps
+    were shipped) and today's descriptions of the recipes they name."""
+    if res and "variants" in res:
+        res["variants"] = {_RENAMED.get(k, k): v for k, v in res["variants"].items()}
+        for name, v in res["variants"].items():
+            if name in VARIANTS and v.get("recipe") == VARIANTS[name][1]:
+                v["what"] = VARIANTS[name][0]
+    for name, v in (res or {}).get("joint", {}).items():
+        if name in JOINT:
+            v["what"] = JOINT[name][0]
+    return res
+
+
 def load_recipes(path: Path = RECIPES_JSON) -> dict | None:
     """The comparison, if measured with the current preparation."""
-    return versioned.load(path)
+    return _renamed(versioned.load(path))
 
 
 def load_earlier(path: Path = RECIPES_JSON) -> dict:
     """``{version: results}`` measured with earlier preparations than the current one, newest first."""
     files = {v: versioned.archived(v, path) for v in range(PREPARATION - 1, 0, -1)}
-    return {v: json.loads(f.read_text()) for v, f in files.items() if f.exists()}
+    return {v: _renamed(json.loads(f.read_text())) for v, f in files.items() if f.exists()}
 
 
 def latest(part: str, path: Path = RECIPES_JSON) -> tuple[int, dict] | None:

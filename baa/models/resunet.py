@@ -94,3 +94,17 @@ class BoneSegmenter(ResUNet):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, 3, H, W); ``torch.sigmoid`` of them are the maps."""
         return self.forward_residual(x)
+
+    def maps(self, x: torch.Tensor, channels=MAP_NAMES, batch_size: int = 64) -> torch.Tensor:
+        """(N, len(channels), H, W) in [0, 1]: the named maps of images ``x`` (N, 1, H, W) (``segment``)."""
+        return segment(self, x, channels, batch_size)
+
+
+@torch.no_grad()
+def segment(seg: nn.Module, x: torch.Tensor, channels=BoneSegmenter.MAP_NAMES, batch_size: int = 64) -> torch.Tensor:
+    """(N, len(channels), H, W) in [0, 1]: the sigmoid of ``seg``'s logits (one per ``BoneSegmenter.MAP_NAMES``)
+    for images ``x``, the named maps, in eval mode and in batches."""
+    pick = [BoneSegmenter.MAP_NAMES.index(c) for c in channels]
+    seg.eval()
+    out = [torch.sigmoid(seg(x[i:i + batch_size]).float())[:, pick] for i in range(0, len(x), batch_size)]
+    return torch.cat(out).contiguous() if out else torch.zeros(0, len(pick), *x.shape[-2:])

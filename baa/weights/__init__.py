@@ -1,7 +1,8 @@
-"""The model shipped with the package (issue 18): BoNet+ trained on appearance-randomised phantoms
-that went through ``baa.data.prepare`` and the intensity standardisation, with a ridge head fitted
-on the 28 real RSNA films of ``../shared/rsna-dev``. See ``MODEL_CARD.md`` here; rebuild it with
-``make weights`` (``python -m baa.experiments.transfer rebuild``).
+"""The model shipped with the package (issue 18): a ``BoneSegmenter`` that marks the bones, carpals and
+epiphyses of a prepared, standardised film, and BoNet+ that reads its maps, both trained on
+appearance-randomised phantoms, with a ridge head fitted on the 28 real RSNA films of
+``../shared/rsna-dev``. See ``MODEL_CARD.md`` here; rebuild it with ``make weights``
+(``python -m baa.experiments.shipped``).
 
 ``load_film_restorer()`` is the film-scale ResUNet ``baa restore`` runs when no trained profile is
 named (``python -m baa.experiments.film_restore run`` rebuilds it).

@@ -1,5 +1,6 @@
 """The shipped model's parts: the intensity standardisation both domains go through, BoNet+ with a
-linear head fitted on real films, and the pipeline ``baa assess`` runs.
+linear head fitted on real films, and the pipeline ``baa assess`` runs (with a ``BoneSegmenter`` whose maps
+BoNet+ reads).
 
 Layer: models (``baa.weights`` is the shipped model, beside the networks it is made of).
 """
@@ -12,6 +13,7 @@ import torch.nn as nn
 
 from baa.data.prepare import _hand_mask
 from baa.models.bonet import BoNetPlus
+from baa.models.resunet import BoneSegmenter
 
 AGE_MIN, AGE_MAX = 0.0, 19.0  # a head fitted on 28 films extrapolates: ages are kept in the phantom's range
 FLOOR = 0.2  # the hand's darkest tissue after standardisation; the background is 0
@@ -74,17 +76,38 @@ class CalibratedBoNet(nn.Module):
 
 class ShippedPipeline(nn.Module):
     """What ``baa assess`` runs with the shipped model: ``restore`` = the intensity standardisation
-    (the prepared film to the scale the network was trained on), ``regressor`` = CalibratedBoNet."""
+    (the prepared film to the scale the network was trained on), then, with a ``segmenter``, its bone
+    maps ``maps`` of the standardised image (chapter 11's bone maps: BoNet+ reads where the bones, carpals
+    and epiphyses are, not the image); ``regressor`` = CalibratedBoNet on what ``restore`` gives."""
 
-    def __init__(self, regressor: CalibratedBoNet):
+    def __init__(self, regressor: CalibratedBoNet, segmenter: BoneSegmenter | None = None, maps=()):
         super().__init__()
         self.regressor = regressor
+        self.segmenter = segmenter
+        self.maps = tuple(maps)
+
+    def network_view(self, standardised: torch.Tensor) -> torch.Tensor:
+        """What BoNet+ reads of standardised images (B,1,S,S): their maps, or the images themselves."""
+        return self.segmenter.maps(standardised, self.maps) if self.segmenter is not None else standardised
 
     def restore(self, x: torch.Tensor) -> torch.Tensor:
-        return standardise(x)
+        return self.network_view(standardise(x))
 
     def forward(self, x: torch.Tensor, male: torch.Tensor | None = None) -> torch.Tensor:
         return self.regressor(self.restore(x), male)
+
+
+SEGMENTER_DTYPE = torch.float16  # the segmenter's weights as stored: half the bytes, within the 20 MB of baa/weights
+
+
+def half_precision(seg: BoneSegmenter) -> BoneSegmenter:
+    """``seg`` with every weight rounded to ``SEGMENTER_DTYPE`` and back, in place: the segmenter as the
+    shipped file holds it, so that what the build measures is what loads."""
+    with torch.no_grad():
+        for t in list(seg.parameters()) + list(seg.buffers()):
+            if t.is_floating_point():
+                t.copy_(t.to(SEGMENTER_DTYPE).float())
+    return seg
 
 
 def build(state: dict) -> ShippedPipeline:
@@ -92,10 +115,21 @@ def build(state: dict) -> ShippedPipeline:
     bonet = BoNetPlus(**state["spec"]["kwargs"])
     reg = CalibratedBoNet(bonet, int(state["n_features"]))
     reg.load_state_dict({k: v.float() for k, v in state["model"].items()})
-    return ShippedPipeline(reg).eval()
+    seg = None
+    if state.get("segmenter"):
+        seg = BoneSegmenter(**state["segmenter"]["spec"]["kwargs"])
+        seg.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["segmenter"]["model"].items()})
+        seg.eval()
+    return ShippedPipeline(reg, seg, state.get("maps", ())).eval()
 
 
 def save_state(pipe: ShippedPipeline, size: int, meta: dict) -> dict:
     reg = pipe.regressor
-    return {"spec": reg.bonet.spec, "n_features": int(reg.weight.numel() - 1), "size": int(size),
-            "model": {k: v.detach().cpu().clone() for k, v in reg.state_dict().items()}, "meta": meta}
+    out = {"spec": reg.bonet.spec, "n_features": int(reg.weight.numel() - 1), "size": int(size),
+           "model": {k: v.detach().cpu().clone() for k, v in reg.state_dict().items()}, "meta": meta}
+    if pipe.segmenter is not None:
+        sd = pipe.segmenter.state_dict()
+        out["segmenter"] = {"spec": pipe.segmenter.spec, "model": {
+            k: v.detach().cpu().to(SEGMENTER_DTYPE) if v.is_floating_point() else v.detach().cpu().clone() for k, v in sd.items()}}
+        out["maps"] = list(pipe.maps)
+    return out
