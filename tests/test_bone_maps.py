@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -61,3 +62,17 @@ def test_a_segmenter_trains_on_phantoms_and_finds_their_bones():
     a, b = B.train_segmenter(data, r, epochs=3), B.train_segmenter(data, r, epochs=3)
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))  # seeded
     assert B.dice(a, data, r)["bones"] > 0.2  # three epochs on 24 phantoms: it has begun to find them
+
+
+def test_map_areas_are_shares_of_the_frame_and_compared_with_phantoms_of_the_same_age():
+    maps = torch.zeros(2, 3, 4, 4)
+    maps[0, 0, :2] = 1.0  # half the frame
+    maps[1, 1, 0, 0] = 0.9  # one pixel of sixteen
+    assert B.map_areas(maps).tolist() == [[0.5, 0.0, 0.0], [0.0, 1 / 16, 0.0]]
+    phantoms = torch.zeros(3, 3, 4, 4)
+    phantoms[:, 0, 0] = 1.0  # a quarter of the frame, at every age
+    phantoms[2, 1, 0, :2] = 1.0  # carpals only in the oldest
+    r = B.areas_against_phantoms(maps, [1.0, 10.0], phantoms, [0.5, 1.4, 9.5])
+    assert r[0, 0] == 2.0 and r[1, 1] == 0.5 and r[1, 0] == 0.0
+    assert np.isnan(r[0, 1])  # no carpal in the phantoms of that age: no ratio
+    assert np.isnan(B.areas_against_phantoms(maps, [30.0, 1.0], phantoms, [0.5, 1.4, 9.5])[0]).all()  # none that old

@@ -52,6 +52,23 @@ def with_maps(seg: BoneSegmenter, d: dict, r: Recipe) -> dict:
     return {**d, "maps": bone_maps(seg, _images(d, r), r.maps.split(","))}
 
 
+def map_areas(maps: torch.Tensor, threshold: float = 0.5) -> np.ndarray:
+    """(N, C): the share of the frame each map of ``maps`` (N, C, S, S) marks (above ``threshold``)."""
+    return (maps > threshold).double().mean((2, 3)).numpy()
+
+
+def areas_against_phantoms(maps: torch.Tensor, age, phantom_maps: torch.Tensor, phantom_age, window: float = 1.0) -> np.ndarray:
+    """(N, C): each image's map areas (``map_areas``) over the mean areas of the phantoms within ``window`` years of
+    its ``age`` (NaN where no phantom is that close): how much more of a film the segmenter marks than of a
+    phantom hand of the same age."""
+    a, p = map_areas(maps), map_areas(phantom_maps)
+    age, page = np.asarray(age, float), np.asarray(phantom_age, float)
+    ref = np.array([p[np.abs(page - t) <= window].mean(0) if (np.abs(page - t) <= window).any() else np.full(p.shape[1], np.nan)
+                    for t in age]).reshape(len(age), p.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return a / ref
+
+
 def dice(seg: BoneSegmenter, d: dict, r: Recipe, threshold: float = 0.5) -> dict:
     """The segmenter's Dice on phantoms ``d`` with masks (held-out ones: how well it learned), per map."""
     p = bone_maps(seg, _images(d, r)) > threshold

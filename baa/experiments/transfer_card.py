@@ -14,8 +14,10 @@ import re
 
 import numpy as np
 
+from baa.experiments.bone_maps import areas_against_phantoms
 from baa.experiments.shipped import SHIPPED_VARIANT, load_shipped_results
-from baa.experiments.transfer import SHIPPED_HEAD, TTA, load_results, mean_sd, real_inputs
+from baa.experiments.transfer import (ANATOMY, N_HELD_OUT, PHANTOM_TEST, SHIPPED_HEAD, TTA, Recipe, load_results, mean_sd,
+                                      phantom_inputs, real_inputs)
 from baa.experiments.transfer_recipes import REFERENCE, load_recipes
 from baa.train import predict
 from baa.weights import FILES, load_shipped, sha256
@@ -81,6 +83,7 @@ def model_card(shipped: dict | None = None, recipes: dict | None = None, images:
                 f"correction, fitted on films of 1.1 y and older, carries them below it, and `baa assess` reports the "
                 f"bound with a warning)")
     spread = recipes.get("variants", {})
+    segmenter = _segmenter_text(m, real, (ev or {}).get("toddlers"))
     total = sum((WEIGHTS_DIR / f).stat().st_size for f in FILES)
     return CARD.format(files=rows, n=r["n"], size=r["size"], width=r["width"], epochs=r["epochs"], lr=r["lr"],
                        seed=r["seed"], head=meta["head"], threads=meta["threads"], torch=meta["torch"],
@@ -89,7 +92,34 @@ def model_card(shipped: dict | None = None, recipes: dict | None = None, images:
                        table="\n".join(lines), toddlers=tod or "(not measured)",
                        seeds=_seeds_text(spread.get(variant), spread.get(REFERENCE), ev, variant),
                        curve=_curve_text(ev), seconds=(shipped.get("shipped") or {}).get("seconds", "?"),
-                       against_mean=_against_mean(base, spread.get(variant)))
+                       against_mean=_against_mean(base, spread.get(variant)), segmenter=segmenter)
+
+
+def _segmenter_text(m: dict, real: dict | None, toddlers: dict | None) -> str:
+    """How much of a real film the shipped segmenter marks against held-out phantoms of the same age
+    (``areas_against_phantoms``, median over the rsna-dev films and over the five youngest), and the rank
+    correlation of a toddler film's carpal area with its zero-shot reading (``toddlers``)."""
+    pipe = m["pipe"]
+    if pipe.segmenter is None or not real:
+        return "How much of a real film the segmenter marks is measured where `../shared` is present."
+    rec = m["meta"]["recipe"]
+    ph = phantom_inputs(N_HELD_OUT, m["size"], rec["seed"], start=PHANTOM_TEST, render_size=rec.get("render_size", Recipe.render_size),
+                        **{f: rec[f] for f in ANATOMY if f in rec})
+    rs = real["rsna"]
+    ratio = areas_against_phantoms(pipe.network_view(rs["image"]), rs["age"], pipe.network_view(ph["image"]), ph["age"])
+    young = np.argsort(rs["age"].numpy())[:5]
+    med = lambda r: ", ".join(f"{n} {np.nanmedian(r[:, k]):.2f}x" for k, n in enumerate(pipe.maps))  # noqa: E731
+    out = (f"On the 28 `rsna-dev` films it marks, against {N_HELD_OUT} held-out phantoms within a year of each film's age "
+           f"(median ratio of the areas): {med(ratio)}; on the five youngest ({rs['age'][young].min():.1f}-"
+           f"{rs['age'][young].max():.1f} y): {med(ratio[young])}.")
+    if toddlers and "carpals" in pipe.maps and "toddlers" in real:
+        t = real["toddlers"]
+        area = (pipe.network_view(t["image"])[:, pipe.maps.index("carpals")] > 0.5).double().mean((1, 2)).numpy()
+        read = np.array([toddlers[n] for n in t["names"]])
+        rank = lambda v: np.argsort(np.argsort(v))  # noqa: E731
+        out += (f" On the toddler films, a film's carpal area and its zero-shot reading have a rank correlation of "
+                f"{np.corrcoef(rank(area), rank(read))[0, 1]:.2f}.")
+    return out
 
 
 def _curve_text(ev: dict | None) -> str:
@@ -207,8 +237,10 @@ labels (cross-validated) <= 1.2 y. {against_mean}
   more often than the image recipe did: the head's bias term carries most of the correction.
 - Weakest where there are no labelled films: under 2 y and over 15 y; the head's correction is linear in
   BoNet+'s features and extrapolates poorly there. The toddler films have no labels at all.
-- The segmenter learned the phantom's bones. On real films its maps are coarser and miss some epiphyses and
-  carpals (chapter 11 shows them); an image whose bones it does not find gives BoNet+ little to read.
+- The segmenter learned the phantom's bones and reads real films otherwise (chapter 11 shows its maps). {segmenter}
+  Carpal area tells age (the carpals ossify through childhood), and on the toddler films it tracks what BoNet+
+  reads: a young film's wrist marked as carpals is a likely part of the zero-shot bias; fewer epiphyses than on
+  phantoms would pull the other way.
 - The phantom's anatomy is not yet the real one (tubular bones as straight rods, the thumb on a thin web,
   carpals apart). What else chapter 11 tried was measured on images, not maps, and with the first preparation
   (`recipes_prep1.json`), against the image recipe: the anatomy variants (plump infants, fanned fingers, packed
