@@ -159,7 +159,9 @@ def _assess_one(path, models: dict, male: float | None, save_dir: Path | None, t
         res["restored"] = str(out)
     elif save_dir is not None:  # the network reads bone maps (the shipped model): red bones, green carpals, blue epiphyses
         out = Path(save_dir) / f"{Path(path).stem}-maps.png"
-        save_image(restored[0, :3].permute(1, 2, 0).numpy(), out)
+        rgb = torch.zeros(3, *restored.shape[-2:])
+        rgb[:min(3, restored.shape[1])] = restored[0, :3]  # one or two maps: the other colours stay dark
+        save_image(rgb.permute(1, 2, 0).numpy(), out)
         res["maps"] = str(out)
     return res
 
