@@ -55,6 +55,15 @@ def paired_bootstrap_ci(err_a, err_b, n_boot: int = 4000, level: float = 0.95, s
     return float(d.mean()), float(lo), float(hi)
 
 
+def seed_difference(a, b) -> tuple[float, float]:
+    """Difference of the means ``mean(b) - mean(a)`` of one measure over two sets of trainings (one value per
+    seed) and its standard error (Welch: each set's variance over its size; a lone seed counts as no spread).
+    Chapter 11 decides a difference against twice this error."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    var = lambda x: x.var(ddof=1) / len(x) if len(x) > 1 else 0.0  # noqa: E731
+    return float(b.mean() - a.mean()), float(np.sqrt(var(a) + var(b)))
+
+
 def summary(pred, target) -> dict:
     """MAE, MdAE and the CCS curve as one JSON-able dict (the CLI's ``evaluate`` output)."""
     t, c = ccs(pred, target)

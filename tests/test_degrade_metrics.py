@@ -138,3 +138,9 @@ def test_soft_dice_weighs_a_small_map_as_much_as_a_large_one():
     z = torch.zeros(2, 2, 32, 32, requires_grad=True)
     loss_soft_dice(z, masks).backward()
     assert z.grad[:, 1, 3:5, 3:5].sum() < 0  # raising the small map's logits where its mask is lowers the loss
+
+
+def test_seed_difference_is_the_difference_of_means_with_welch_error():
+    d, se = M.seed_difference([1.0, 2.0, 3.0], [2.0, 4.0])
+    assert d == pytest.approx(1.0) and se == pytest.approx(np.sqrt(1.0 / 3 + 2.0 / 2))
+    assert M.seed_difference([1.0], [3.0]) == (2.0, 0.0)  # lone seeds: no spread measured

@@ -287,8 +287,25 @@ def test_model_card_places_the_shipped_training_in_the_spread():
     ev = {"recipe": {"seed": 0}, "cv": {T.SHIPPED_HEAD: s(2.4)}}
     text = _seeds_text({"seeds": runs}, {"seeds": runs[:2]}, ev, "maps")
     assert "(`maps` in chapter 11) trained on 4 seeds" in text and "would rank 4 of 5" in text and "seed-0 training" in text
-    assert "toddlers under 4 y 0.50 ± 0.58 of 10" in text and "The image recipe it replaced, on 2 seeds" in text
+    assert "toddlers under 4 y 0.50 ± 0.58 of 10" in text and "The image recipe (`images`), on 2 seeds" in text
     assert "is measured by" in _seeds_text({"seeds": runs[:1]}, None, ev, "maps")
+
+
+def test_model_card_compares_the_maps_read_with_all_three():
+    """The card names the maps BoNet+ reads and, for a recipe reading fewer than three, decides each difference
+    against the recipe reading all three over their seeds, or says how to measure it."""
+    from baa.experiments.transfer_card import ALL_MAPS, _maps_text
+
+    run = lambda r, m, b: {"zero_shot": {"r": r, "bias": b}, "cv": {T.SHIPPED_HEAD: {"mae": m}}}  # noqa: E731
+    spread = {ALL_MAPS: {"seeds": [run(0.5, 2.4 + 0.1 * k, 5.0 + k) for k in range(3)]},
+              "two": {"seeds": [run(0.7, 2.0 + 0.1 * k, 5.5 - k) for k in range(3)]}}
+    text = _maps_text(spread, "two", "bones,epiphyses")
+    assert text.startswith("BoNet+ reads the `bones` and `epiphyses` maps only.")
+    assert "zero-shot r +0.20 ± 0.00 (beyond twice its error)" in text and "MAE -0.40 ± 0.08 y (beyond" in text
+    assert "zero-shot bias -1.50 ± 0.82 y (within the spread)" in text
+    assert _maps_text(spread, ALL_MAPS, "bones,carpals,epiphyses") == "BoNet+ reads all three maps."
+    assert "--variants bone_maps_all_dice,two" in _maps_text({}, "two", "bones,epiphyses")
+    assert _maps_text(spread, "images", "") == "BoNet+ reads the image, no maps."
 
 
 def test_model_card_says_where_the_recipe_stands_against_the_mean_age():

@@ -167,6 +167,10 @@ def test_recipes_text_decides_each_difference_against_its_spread():
     text = V.recipes_text(res)
     assert "zero-shot MAE -1.00y ± 0.08 (lower); zero-shot MAE on films it did not align on +0.00y ± 0.08 (within the spread)" in text
     assert V.recipes_text({"variants": {"images": {"seeds": ref}}}) == "Only `images` has been run."
+    # one variant against another than the image recipe
+    res["variants"]["worse"] = {"seeds": ref}
+    text = V.recipes_text(res, reference="better", only=("worse",))
+    assert text.startswith("- **worse** (3 seeds) against better (3)") and "images" not in text and "zero-shot MAE +1.00y" in text
 
 
 def test_joint_text_compares_with_the_image_recipe_s_head_the_real_films_alone_and_the_baseline():

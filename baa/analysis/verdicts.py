@@ -16,6 +16,7 @@ from baa import paper
 from baa.analysis.report import PIPELINE_NAMES, POOR, QUALITY_NAMES, ccs_curves
 from baa.data.augment import TTA_VIEWS
 from baa.experiments.transfer import heldout_mae
+from baa.metrics import seed_difference
 from baa.paper import QUALITIES
 from baa.profiles import is_trial
 
@@ -378,34 +379,27 @@ RECIPE_MEASURES = (("held-out phantom MAE", lambda e: (e.get("phantom") or {}).g
                    ("oldest toddler", lambda e: e.get("toddler_max") or np.nan, "y", None))
 
 
-def _difference(a: list, b: list) -> tuple[float, float]:
-    """Difference of means ``b - a`` and its standard error (Welch; a lone seed counts as no spread)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    var = lambda x: x.var(ddof=1) / len(x) if len(x) > 1 else 0.0  # noqa: E731
-    return float(b.mean() - a.mean()), float(np.sqrt(var(a) + var(b)))
-
-
 def _verdict(d: float, se: float) -> str:
     """A difference ``d`` read against twice its standard error ``se``."""
     return "no spread measured" if se == 0 else ("higher" if d > 0 else "lower") if abs(d) > 2 * se else "within the spread"
 
 
-def recipes_text(res: dict, reference: str = "images") -> str:
-    """Chapter 11's reading of ``transfer_recipes``: each variant against ``reference`` on each measure,
-    the difference of the means over seeds and whether it exceeds twice its standard error; otherwise
-    it is within the spread between trainings and this set does not tell the two apart."""
+def recipes_text(res: dict, reference: str = "images", only=None) -> str:
+    """Chapter 11's reading of ``transfer_recipes``: each variant (of ``only``, where given) against ``reference``
+    on each measure, the difference of the means over seeds and whether it exceeds twice its standard error;
+    otherwise it is within the spread between trainings and this set does not tell the two apart."""
     ref = res["variants"].get(reference, {}).get("seeds") or []
     if not ref:
         return f"No `{reference}` runs to compare with."
     lines = []
     for name, v in res["variants"].items():
-        if name == reference or not v["seeds"]:
+        if name == reference or not v["seeds"] or (only is not None and name not in only):
             continue
         parts = []
         for label, get, unit, needs in RECIPE_MEASURES:
             if needs and not all(needs in e for e in v["seeds"]):
                 continue
-            d, se = _difference([get(e) for e in ref], [get(e) for e in v["seeds"]])
+            d, se = seed_difference([get(e) for e in ref], [get(e) for e in v["seeds"]])
             if np.isnan(d):
                 continue
             parts.append(f"{label} {d:+.2f}{unit} ± {se:.2f} ({_verdict(d, se)})")
@@ -435,7 +429,7 @@ def joint_text(res: dict, reference: str = "images", head: str = "ridge_residual
                                          lambda e: e["cv"][head]),
                                         (solo if name != alone else [], f"{alone} ({len(solo)} seeds)", lambda e: e["cv"])):
             if other:
-                diffs = [(m, *_difference([get(get_other(e)) for e in other], [get(e["cv"]) for e in runs]), unit)
+                diffs = [(m, *seed_difference([get(get_other(e)) for e in other], [get(e["cv"]) for e in runs]), unit)
                          for m, get, unit in measures]
                 parts.append(f"against {label}: " + ", ".join(f"{m} {d:+.2f}{unit} ± {se:.2f} ({_verdict(d, se)})"
                                                             for m, d, se, unit in diffs))

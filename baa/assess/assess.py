@@ -23,6 +23,7 @@ from baa.io import normalize_images, read_image, resize_pad
 from baa.io.atomic import save_json
 from baa.io.dicom import write_dicom
 from baa.io.images import save_image
+from baa.models import BoneSegmenter
 from baa.models.pipelines import PlainPipeline
 from baa.models.tiles import apply_tiled
 from baa.phantom import SPLIT_OFFSET, PhantomConfig, render
@@ -160,7 +161,9 @@ def _assess_one(path, models: dict, male: float | None, save_dir: Path | None, t
     elif save_dir is not None:  # the network reads bone maps (the shipped model): red bones, green carpals, blue epiphyses
         out = Path(save_dir) / f"{Path(path).stem}-maps.png"
         rgb = torch.zeros(3, *restored.shape[-2:])
-        rgb[:min(3, restored.shape[1])] = restored[0, :3]  # one or two maps: the other colours stay dark
+        names = getattr(pipe, "maps", ()) or BoneSegmenter.MAP_NAMES[:restored.shape[1]]
+        for k, name in enumerate(names):  # each map in its own colour; a map not read stays dark
+            rgb[BoneSegmenter.MAP_NAMES.index(name)] = restored[0, k]
         save_image(rgb.permute(1, 2, 0).numpy(), out)
         res["maps"] = str(out)
     return res

@@ -1,6 +1,6 @@
 """The model card of the shipped model (``baa/weights/MODEL_CARD.md``), written from what
 ``python -m baa.experiments.shipped`` measured of it (``shipped.json``), the spread of its recipe over seeds
-(``transfer_recipes``' ``recipes.json``), the image recipe it replaced (``transfer run``'s ``results.json``) and
+(``transfer_recipes``' ``recipes.json``), the image recipe (``transfer run``'s ``results.json``) and
 the shipped files (sizes, sha256). The card's other marked sections (film_restore's, handnet's) are carried over.
 
     python -m baa.experiments.transfer_card
@@ -19,6 +19,8 @@ from baa.experiments.shipped import SHIPPED_VARIANT, load_shipped_results
 from baa.experiments.transfer import (ANATOMY, N_HELD_OUT, PHANTOM_TEST, SHIPPED_HEAD, TTA, Recipe, load_results, mean_sd,
                                       phantom_inputs, real_inputs)
 from baa.experiments.transfer_recipes import REFERENCE, load_recipes
+from baa.metrics import seed_difference
+from baa.models import BoneSegmenter
 from baa.train import predict
 from baa.weights import FILES, load_shipped, sha256
 from baa.weights import HERE as WEIGHTS_DIR
@@ -92,34 +94,65 @@ def model_card(shipped: dict | None = None, recipes: dict | None = None, images:
                        table="\n".join(lines), toddlers=tod or "(not measured)",
                        seeds=_seeds_text(spread.get(variant), spread.get(REFERENCE), ev, variant),
                        curve=_curve_text(ev), seconds=(shipped.get("shipped") or {}).get("seconds", "?"),
-                       against_mean=_against_mean(base, spread.get(variant)), segmenter=segmenter)
+                       against_mean=_against_mean(base, spread.get(variant)), segmenter=segmenter,
+                       maps_text=_maps_text(spread, variant, r.get("maps", "")))
 
 
 def _segmenter_text(m: dict, real: dict | None, toddlers: dict | None) -> str:
     """How much of a real film the shipped segmenter marks against held-out phantoms of the same age
-    (``areas_against_phantoms``, median over the rsna-dev films and over the five youngest), and the rank
-    correlation of a toddler film's carpal area with its zero-shot reading (``toddlers``)."""
+    (``areas_against_phantoms``, median over the rsna-dev films and over the five youngest), on every map it
+    gives whether or not BoNet+ reads it, and the rank correlation of a toddler film's carpal area with its
+    zero-shot reading (``toddlers``)."""
     pipe = m["pipe"]
     if pipe.segmenter is None or not real:
         return "How much of a real film the segmenter marks is measured where `../shared` is present."
     rec = m["meta"]["recipe"]
     ph = phantom_inputs(N_HELD_OUT, m["size"], rec["seed"], start=PHANTOM_TEST, render_size=rec.get("render_size", Recipe.render_size),
                         **{f: rec[f] for f in ANATOMY if f in rec})
+    names = BoneSegmenter.MAP_NAMES
     rs = real["rsna"]
-    ratio = areas_against_phantoms(pipe.network_view(rs["image"]), rs["age"], pipe.network_view(ph["image"]), ph["age"])
+    ratio = areas_against_phantoms(pipe.segmenter.maps(rs["image"], names), rs["age"], pipe.segmenter.maps(ph["image"], names), ph["age"])
     young = np.argsort(rs["age"].numpy())[:5]
-    med = lambda r: ", ".join(f"{n} {np.nanmedian(r[:, k]):.2f}x" for k, n in enumerate(pipe.maps))  # noqa: E731
+    med = lambda r: ", ".join(f"{n} {np.nanmedian(r[:, k]):.2f}x" for k, n in enumerate(names))  # noqa: E731
+    unread = [n for n in names if n not in pipe.maps]
     out = (f"On the 28 `rsna-dev` films it marks, against {N_HELD_OUT} held-out phantoms within a year of each film's age "
-           f"(median ratio of the areas): {med(ratio)}; on the five youngest ({rs['age'][young].min():.1f}-"
-           f"{rs['age'][young].max():.1f} y): {med(ratio[young])}.")
-    if toddlers and "carpals" in pipe.maps and "toddlers" in real:
+           f"(median ratio of the areas{'; BoNet+ does not read ' + ' or '.join(unread) if unread else ''}): {med(ratio)}; "
+           f"on the five youngest ({rs['age'][young].min():.1f}-{rs['age'][young].max():.1f} y): {med(ratio[young])}.")
+    if toddlers and "toddlers" in real:
         t = real["toddlers"]
-        area = (pipe.network_view(t["image"])[:, pipe.maps.index("carpals")] > 0.5).double().mean((1, 2)).numpy()
+        area = (pipe.segmenter.maps(t["image"], ("carpals",))[:, 0] > 0.5).double().mean((1, 2)).numpy()
         read = np.array([toddlers[n] for n in t["names"]])
         rank = lambda v: np.argsort(np.argsort(v))  # noqa: E731
         out += (f" On the toddler films, a film's carpal area and its zero-shot reading have a rank correlation of "
-                f"{np.corrcoef(rank(area), rank(read))[0, 1]:.2f}.")
+                f"{np.corrcoef(rank(area), rank(read))[0, 1]:.2f}"
+                f"{', although BoNet+ does not read the carpal map' if 'carpals' in unread else ''}.")
     return out
+
+
+ALL_MAPS = "bone_maps_all_dice"  # chapter 11's recipe with BoNet+ reading all three maps of the same segmenter
+
+
+def _maps_text(spread: dict, variant: str, maps: str, other: str = ALL_MAPS) -> str:
+    """Which maps BoNet+ reads, and what reading the maps of ``variant`` instead of those of ``other`` changed
+    (the same segmenter recipe; each a difference of the means over seeds ± its standard error, decided at
+    twice it), or where it is measured."""
+    a, b = ((spread.get(k) or {}).get("seeds") or [] for k in (other, variant))
+    if not maps:
+        return "BoNet+ reads the image, no maps."
+    if variant == other or set(maps.split(",")) == set(BoneSegmenter.MAP_NAMES):
+        return "BoNet+ reads all three maps."
+    head = f"BoNet+ reads the {' and '.join(f'`{m}`' for m in maps.split(','))} maps only."
+    if len(a) < 2 or len(b) < 2:
+        return (f"{head} Against `{other}` it is compared by `python -m baa.experiments.transfer_recipes --variants "
+                f"{other},{variant} --joint '' --seeds 9`.")
+    parts = []
+    for label, get, unit in (("zero-shot r", lambda e: e["zero_shot"]["r"], ""),
+                             (f"{SHIPPED_HEAD} leave-one-out MAE", lambda e: e["cv"][SHIPPED_HEAD]["mae"], " y"),
+                             ("zero-shot bias", lambda e: e["zero_shot"]["bias"], " y")):
+        d, se = seed_difference([get(e) for e in a], [get(e) for e in b])
+        parts.append(f"{label} {d:+.2f} ± {se:.2f}{unit} ({'within the spread' if abs(d) <= 2 * se else 'beyond twice its error'})")
+    return (f"{head} Against BoNet+ reading all three maps (`{other}`, {len(a)} seeds; `{variant}`, {len(b)}; difference of the "
+            f"means ± its standard error): " + "; ".join(parts) + ".")
 
 
 def _curve_text(ev: dict | None) -> str:
@@ -162,7 +195,7 @@ def _seeds_text(v: dict | None, ref: dict | None, ev: dict | None, variant: str)
            f"mean ± SD over trainings): {say(runs)}.")
     other = (ref or {}).get("seeds") or []
     if len(other) > 1:
-        out += f" The image recipe it replaced, on {len(other)} seeds: {say(other)}."
+        out += f" The image recipe (`{REFERENCE}`), on {len(other)} seeds: {say(other)}."
     if ev:
         loo = [e["cv"][SHIPPED_HEAD]["mae"] for e in runs]
         own = ev["cv"][SHIPPED_HEAD]["mae"]
@@ -238,9 +271,9 @@ labels (cross-validated) <= 1.2 y. {against_mean}
 - Weakest where there are no labelled films: under 2 y and over 15 y; the head's correction is linear in
   BoNet+'s features and extrapolates poorly there. The toddler films have no labels at all.
 - The segmenter learned the phantom's bones and reads real films otherwise (chapter 11 shows its maps). {segmenter}
-  Carpal area tells age (the carpals ossify through childhood), and on the toddler films it tracks what BoNet+
-  reads: a young film's wrist marked as carpals is a likely part of the zero-shot bias; fewer epiphyses than on
-  phantoms would pull the other way.
+  Carpal area tells age (the carpals ossify through childhood), and the youngest films' wrists are marked as
+  carpals over an area no phantom of their age shows. {maps_text} Fewer epiphyses marked than on phantoms would
+  pull the other way.
 - The phantom's anatomy is not yet the real one (tubular bones as straight rods, the thumb on a thin web,
   carpals apart). What else chapter 11 tried was measured on images, not maps, and with the first preparation
   (`recipes_prep1.json`), against the image recipe: the anatomy variants (plump infants, fanned fingers, packed

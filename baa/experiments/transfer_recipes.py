@@ -61,6 +61,9 @@ VARIANTS = {
                       {"maps": "bones,carpals,epiphyses"}),
     "bone_maps_all_dice": ("the three maps from a segmenter trained with the soft Dice beside the cross-entropy, so "
                            "that no map is learned as empty", {"maps": "bones,carpals,epiphyses", "seg_loss": "bce_dice"}),
+    "bone_maps_no_carpals": ("the same segmenter; BoNet+ reads the bone and epiphysis maps only (the segmenter marks young "
+                             "real wrists as carpals far more than phantoms': the model card)",
+                             {"maps": "bones,epiphyses", "seg_loss": "bce_dice"}),
 }
 # name -> (what, how many times each labelled real film is repeated, whether the recipe's 1600 phantoms join them)
 JOINT = {"joint_x8": ("the image recipe's phantoms with the real films of the other folds among them, each "
