@@ -303,8 +303,11 @@ def test_model_card_compares_the_maps_read_with_all_three():
     assert text.startswith("BoNet+ reads the `bones` and `epiphyses` maps only.")
     assert "zero-shot r +0.20 ± 0.00 (beyond twice its error)" in text and "MAE -0.40 ± 0.08 y (beyond" in text
     assert "zero-shot bias -1.50 ± 0.82 y (within the spread)" in text
+    assert "Against `bone_maps_bones_dice` it is compared by" in text  # the other comparison, not yet measured
     assert _maps_text(spread, ALL_MAPS, "bones,carpals,epiphyses") == "BoNet+ reads all three maps."
     assert "--variants bone_maps_all_dice,two" in _maps_text({}, "two", "bones,epiphyses")
+    one = _maps_text(spread, ALL_MAPS, "bones", others=((ALL_MAPS, "all three maps"),))
+    assert one == "BoNet+ reads the `bones` map only."  # not compared with itself
     assert _maps_text(spread, "images", "") == "BoNet+ reads the image, no maps."
 
 

@@ -72,7 +72,7 @@ def model_card(shipped: dict | None = None, recipes: dict | None = None, images:
         lines += _rows("shipped (bone maps)", ev)
     img = images.get("variants", {}).get("randomised")
     if img:
-        lines += [row for row in _rows("image recipe, seed 0 (shipped before)", img) if SHIPPED_HEAD in row or "zero-shot |" in row]
+        lines += [row for row in _rows("image recipe, seed 0 (shipped before the bone maps)", img) if SHIPPED_HEAD in row or "zero-shot |" in row]
     tod = ", ".join(f"{k} {val:.1f}" for k, val in (ev or {}).get("toddlers", {}).items())
     real = real_inputs(m["size"])
     if real and "toddlers" in real:  # the shipped model itself, as baa assess reads them
@@ -130,29 +130,38 @@ def _segmenter_text(m: dict, real: dict | None, toddlers: dict | None) -> str:
 
 
 ALL_MAPS = "bone_maps_all_dice"  # chapter 11's recipe with BoNet+ reading all three maps of the same segmenter
+# what the shipped recipe's maps are compared with: the same segmenter recipe, BoNet+ reading other maps
+OTHER_MAPS = ((ALL_MAPS, "all three maps"), ("bone_maps_bones_dice", "the bone map alone"))
 
 
-def _maps_text(spread: dict, variant: str, maps: str, other: str = ALL_MAPS) -> str:
-    """Which maps BoNet+ reads, and what reading the maps of ``variant`` instead of those of ``other`` changed
-    (the same segmenter recipe; each a difference of the means over seeds ± its standard error, decided at
-    twice it), or where it is measured."""
-    a, b = ((spread.get(k) or {}).get("seeds") or [] for k in (other, variant))
+def _maps_text(spread: dict, variant: str, maps: str, others=OTHER_MAPS) -> str:
+    """Which maps BoNet+ reads, and what reading the maps of ``variant`` instead of each of ``others`` (the same
+    segmenter recipe, other maps) changed: each a difference of the means over seeds ± its standard error,
+    decided at twice it, or where it is measured."""
     if not maps:
         return "BoNet+ reads the image, no maps."
-    if variant == other or set(maps.split(",")) == set(BoneSegmenter.MAP_NAMES):
+    if set(maps.split(",")) == set(BoneSegmenter.MAP_NAMES):
         return "BoNet+ reads all three maps."
-    head = f"BoNet+ reads the {' and '.join(f'`{m}`' for m in maps.split(','))} maps only."
-    if len(a) < 2 or len(b) < 2:
-        return (f"{head} Against `{other}` it is compared by `python -m baa.experiments.transfer_recipes --variants "
-                f"{other},{variant} --joint '' --seeds 9`.")
-    parts = []
-    for label, get, unit in (("zero-shot r", lambda e: e["zero_shot"]["r"], ""),
-                             (f"{SHIPPED_HEAD} leave-one-out MAE", lambda e: e["cv"][SHIPPED_HEAD]["mae"], " y"),
-                             ("zero-shot bias", lambda e: e["zero_shot"]["bias"], " y")):
-        d, se = seed_difference([get(e) for e in a], [get(e) for e in b])
-        parts.append(f"{label} {d:+.2f} ± {se:.2f}{unit} ({'within the spread' if abs(d) <= 2 * se else 'beyond twice its error'})")
-    return (f"{head} Against BoNet+ reading all three maps (`{other}`, {len(a)} seeds; `{variant}`, {len(b)}; difference of the "
-            f"means ± its standard error): " + "; ".join(parts) + ".")
+    names = maps.split(",")
+    out = [f"BoNet+ reads the {' and '.join(f'`{m}`' for m in names)} map{'s' if len(names) > 1 else ''} only."]
+    b = (spread.get(variant) or {}).get("seeds") or []
+    for other, what in others:
+        a = (spread.get(other) or {}).get("seeds") or []
+        if other == variant:
+            continue
+        if len(a) < 2 or len(b) < 2:
+            out.append(f"Against `{other}` it is compared by `python -m baa.experiments.transfer_recipes --variants "
+                       f"{other},{variant} --joint '' --seeds 9`.")
+            continue
+        parts = []
+        for label, get, unit in (("zero-shot r", lambda e: e["zero_shot"]["r"], ""),
+                                 (f"{SHIPPED_HEAD} leave-one-out MAE", lambda e: e["cv"][SHIPPED_HEAD]["mae"], " y"),
+                                 ("zero-shot bias", lambda e: e["zero_shot"]["bias"], " y")):
+            d, se = seed_difference([get(e) for e in a], [get(e) for e in b])
+            parts.append(f"{label} {d:+.2f} ± {se:.2f}{unit} ({'within the spread' if abs(d) <= 2 * se else 'beyond twice its error'})")
+        out.append(f"Against BoNet+ reading {what} (`{other}`, {len(a)} seeds; `{variant}`, {len(b)}; difference of the "
+                   f"means ± its standard error): " + "; ".join(parts) + ".")
+    return " ".join(out)
 
 
 def _curve_text(ev: dict | None) -> str:
@@ -272,8 +281,7 @@ labels (cross-validated) <= 1.2 y. {against_mean}
   BoNet+'s features and extrapolates poorly there. The toddler films have no labels at all.
 - The segmenter learned the phantom's bones and reads real films otherwise (chapter 11 shows its maps). {segmenter}
   Carpal area tells age (the carpals ossify through childhood), and the youngest films' wrists are marked as
-  carpals over an area no phantom of their age shows. {maps_text} Fewer epiphyses marked than on phantoms would
-  pull the other way.
+  carpals over an area no phantom of their age shows, and less epiphysis area (the ratios above). {maps_text}
 - The phantom's anatomy is not yet the real one (tubular bones as straight rods, the thumb on a thin web,
   carpals apart). What else chapter 11 tried was measured on images, not maps, and with the first preparation
   (`recipes_prep1.json`), against the image recipe: the anatomy variants (plump infants, fanned fingers, packed

@@ -64,6 +64,9 @@ VARIANTS = {
     "bone_maps_no_carpals": ("the same segmenter; BoNet+ reads the bone and epiphysis maps only (the segmenter marks young "
                              "real wrists as carpals far more than phantoms': the model card)",
                              {"maps": "bones,epiphyses", "seg_loss": "bce_dice"}),
+    "bone_maps_bones_dice": ("the same segmenter; BoNet+ reads its bone map only (the segmenter marks less epiphysis "
+                             "area on real films than on phantoms of their age: the model card)",
+                             {"maps": "bones", "seg_loss": "bce_dice"}),
 }
 # name -> (what, how many times each labelled real film is repeated, whether the recipe's 1600 phantoms join them)
 JOINT = {"joint_x8": ("the image recipe's phantoms with the real films of the other folds among them, each "
