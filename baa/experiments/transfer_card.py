@@ -140,15 +140,13 @@ def _maps_text(spread: dict, variant: str, maps: str, others=OTHER_MAPS) -> str:
     decided at twice it, or where it is measured."""
     if not maps:
         return "BoNet+ reads the image, no maps."
-    if set(maps.split(",")) == set(BoneSegmenter.MAP_NAMES):
-        return "BoNet+ reads all three maps."
     names = maps.split(",")
+    if set(names) == set(BoneSegmenter.MAP_NAMES):
+        return "BoNet+ reads all three maps."
     out = [f"BoNet+ reads the {' and '.join(f'`{m}`' for m in names)} map{'s' if len(names) > 1 else ''} only."]
     b = (spread.get(variant) or {}).get("seeds") or []
-    for other, what in others:
+    for other, what in (o for o in others if o[0] != variant):
         a = (spread.get(other) or {}).get("seeds") or []
-        if other == variant:
-            continue
         if len(a) < 2 or len(b) < 2:
             out.append(f"Against `{other}` it is compared by `python -m baa.experiments.transfer_recipes --variants "
                        f"{other},{variant} --joint '' --seeds 9`.")
