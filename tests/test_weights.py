@@ -144,6 +144,8 @@ def test_baa_assess_answers_with_the_shipped_model_by_default(tmp_path, monkeypa
     maps = Image.open(r["maps"])  # what BoNet+ read: bones red, carpals green, epiphyses blue
     assert maps.mode == "RGB" and maps.size == (64, 64) and "restored" not in r
     assert np.asarray(maps)[..., 0].max() > 128  # the phantom's bones are found
+    for name, colour in (("carpals", 1), ("epiphyses", 2)):  # each map in its own colour, one not read stays dark
+        assert (np.asarray(maps)[..., colour].max() > 0) == (name in load_shipped()["pipe"].maps)
 
 
 def test_an_age_the_shipped_head_clamps_is_flagged(tmp_path):
