@@ -64,15 +64,16 @@ clean:
 	rm -rf _build book/_build artifacts/smoke
 
 # Chapter 11's heavy results (issue 18; ../shared needed): the image recipe's variants and learning
-# curve over 9 seeds (12 min), and which recipe closes the gap: 16 variants (anatomy, training, input size,
-# feature alignment and its held-out reading, bone detail, bone maps) x 3 seeds, the real labels inside the
-# training (4 settings x 3 seeds x 4 folds; joint_x32 x 9 seeds), the image recipe, bone_maps_all_dice,
-# bone_maps_no_carpals (the shipped recipe) and bone_maps_bones_dice x 9 seeds (~6 h on 2 cores, measured in parts with the first preparation; about 1 min a seed
-# for the image recipe, 4 for a bone-maps variant). A results file of another preparation is moved aside, not mixed in.
+# curve over 9 seeds (12 min), and which recipe closes the gap: 22 variants (anatomy, training, input size,
+# feature alignment and its held-out reading, bone detail, bone maps, the segmenter's training, map jitter) x 3
+# seeds, the real labels inside the training (4 settings x 3 seeds x 4 folds; joint_x32 x 9 seeds), the image
+# recipe and six bone-maps recipes, bone_maps_jitter (the shipped recipe) among them, x 9 seeds (~8 h on 2 cores,
+# measured in parts; about 1 min a seed for the image recipe, 3-4 for a bone-maps variant). A results file of
+# another preparation is moved aside, not mixed in.
 transfer-results: env
 	$(PY) -m baa.experiments.transfer run --seeds 9
 	$(PY) -m baa.experiments.transfer_recipes
-	$(PY) -m baa.experiments.transfer_recipes --variants images,bone_maps_all_dice,bone_maps_no_carpals,bone_maps_bones_dice --joint '' --seeds 9
+	$(PY) -m baa.experiments.transfer_recipes --variants images,bone_maps_all_dice,bone_maps_no_carpals,bone_maps_bones_dice,bone_maps_jitter_light,bone_maps_jitter --joint '' --seeds 9
 	$(PY) -m baa.experiments.transfer_recipes --variants '' --joint joint_x32 --seeds 9
 
 # The model shipped in baa/weights (issue 18): a bone segmenter and BoNet+ reading its maps, trained on

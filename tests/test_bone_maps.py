@@ -56,6 +56,18 @@ def test_the_chapter_s_example_holds_every_map_of_the_real_films_and_phantoms_ov
     assert ex["phantoms"]["masks"].shape == (3, 3, 8, 8)
 
 
+def test_the_epiphysis_target_is_the_growth_region_or_the_bone_inside_it():
+    m = torch.zeros(1, 3, 4, 4)
+    m[0, 0, :, :2] = 1.0  # bones: the left half
+    m[0, 2, :2] = 1.0  # the growth region: the top half
+    assert B.targets(m, T.Recipe()) is m
+    t = B.targets(m, replace(T.Recipe(), epiphysis_mask="bone"))
+    assert t[0, 2].sum() == 4 and t[0, 2, :2, :2].eq(1).all()  # the top-left quarter
+    assert torch.equal(t[:, :2], m[:, :2]) and m[0, 2].sum() == 8  # the other maps, and the masks given, untouched
+    with pytest.raises(ValueError, match="epiphysis mask"):
+        B.targets(m, replace(T.Recipe(), epiphysis_mask="nuclei"))
+
+
 def test_a_segmenter_trains_on_phantoms_and_finds_their_bones():
     data = T.phantom_inputs(24, 32, seed=0, render_size=64, workers=1, masks=True)
     r = replace(T.Recipe(), maps="bones", batch_size=8)

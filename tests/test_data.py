@@ -21,6 +21,7 @@ from baa.data import (
     load_csv,
     load_dha,
     load_rsna,
+    morphology_augment,
     summarize,
     tta_views,
 )
@@ -509,6 +510,21 @@ def test_blur_augment_blurs_a_share_and_keeps_the_rest():
         assert abs(float(a[i].mean() - x[i].mean())) < 1e-3
     assert sum(bool(grad(a[i]) < 0.9 * grad(x[i])) for i in blurred) >= len(blurred) // 2
     assert torch.equal(blur_augment(x, torch.Generator().manual_seed(3), p=0.0), x)
+
+
+def test_morphology_augment_erodes_or_dilates_a_share_of_the_maps():
+    g = lambda: torch.Generator().manual_seed(5)
+    maps = torch.zeros(64, 2, 9, 9)
+    maps[:, :, 3:6, 3:6] = 1.0  # a 3x3 square: dilated 5x5 (25 px), eroded to its centre (1 px)
+    a = morphology_augment(maps, g(), p=0.5)
+    assert torch.equal(a, morphology_augment(maps, g(), p=0.5))
+    area = a.sum((2, 3)).flatten()
+    assert set(area.tolist()) <= {1.0, 9.0, 25.0}
+    assert 0.3 < float((area == 9).float().mean()) < 0.7  # each channel on its own: about half unchanged
+    assert float((area == 25).float().mean()) == pytest.approx(float((area == 1).float().mean()), abs=0.15)
+    assert (morphology_augment(maps, g(), p=1.0, dilate=0.0).sum((2, 3)) == 1).all()  # erosion only
+    assert (morphology_augment(maps, g(), p=1.0, dilate=1.0).sum((2, 3)) == 25).all()
+    assert torch.equal(morphology_augment(maps, g(), p=0.0), maps)
 
 
 def test_flip_augment_is_lossless_and_random():

@@ -5,7 +5,7 @@ import torch
 
 from baa.models import BoNetPlus, BoneSegmenter, QualityClassifier, ResUNet
 from baa.train import (TrainConfig, adapt_batchnorm, fit_classifier, fit_regressor, fit_regressor_aligned, fit_restorer,
-                       fit_segmenter, load_checkpoint, pick_device, predict, segmenter_batches)
+                       fit_segmenter, load_checkpoint, pick_device, predict, regressor_batches, segmenter_batches)
 
 
 def _data(n=24, side=32):
@@ -139,6 +139,37 @@ def test_segmenter_learns_where_the_bright_bars_are():
     assert t.extra["loss"] == "bce_dice" and t.history[-1]["loss"] < 0.5 * t.history[0]["loss"]
     with pytest.raises(ValueError, match="segmenter loss"):
         fit_segmenter(BoneSegmenter(base=8, depth=2), data, cfg, loss="dice2")
+
+
+def test_segmenter_batches_blur_the_images_not_the_masks_and_warp_both_alike():
+    masks = torch.zeros(32, 3, 32, 32)
+    masks[:, :, 8:24, 14:18] = 1.0  # a bar
+    data = {"image": 0.1 + 0.8 * masks[:, :1], "masks": masks}
+    plain, _ = segmenter_batches()(data, torch.Generator().manual_seed(1))
+    x, y = segmenter_batches(blur=2.0)(data, torch.Generator().manual_seed(1))
+    assert torch.equal(y, masks) and not torch.equal(x, plain)
+    edge = lambda t: (t[..., 1:] - t[..., :-1]).abs().sum((1, 2, 3))
+    assert (edge(x) < 0.8 * edge(plain)).float().mean() > 0.25  # half the images blurred, the edges softened
+    x, y = segmenter_batches(zoom=0.7)(data, torch.Generator().manual_seed(1))
+    moved = ~(y == masks).flatten(1).all(1)
+    assert 0.25 < moved.float().mean() < 0.75  # half the images warped ...
+    bright, inside = x[:, 0] > 0.5, y[:, 0] > 0.5  # ... each with its masks: the bar is where its mask is
+    assert (bright == inside).float().mean() > 0.95
+
+
+def test_regressor_batches_jitter_the_maps_only_when_asked():
+    maps = torch.zeros(16, 2, 16, 16)
+    maps[:, :, 6:10, 6:10] = 1.0
+    data = {"image": maps, "age": torch.arange(16.0)}
+    plain, age = regressor_batches(augment=True)(data, torch.Generator().manual_seed(2))
+    same, _ = regressor_batches(augment=True, map_jitter=0.0)(data, torch.Generator().manual_seed(2))
+    assert torch.equal(plain, same) and torch.equal(age, data["age"])
+    # after the same warp and blur, every map eroded (less of it) or dilated (more)
+    eroded, _ = regressor_batches(map_jitter=1.0, map_dilate=0.0)(data, torch.Generator().manual_seed(2))
+    dilated, _ = regressor_batches(map_jitter=1.0, map_dilate=1.0)(data, torch.Generator().manual_seed(2))
+    assert (eroded.sum((2, 3)) < plain.sum((2, 3))).all() and (dilated.sum((2, 3)) > plain.sum((2, 3))).all()
+    off, _ = regressor_batches(augment=False, map_jitter=1.0)(data, torch.Generator().manual_seed(2))
+    assert torch.equal(off, maps)  # no augmentation: no jitter either
 
 
 def test_restorer_loss_is_l1_by_default_and_mse_on_request():

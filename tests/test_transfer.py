@@ -303,12 +303,22 @@ def test_model_card_compares_the_maps_read_with_all_three():
     assert text.startswith("BoNet+ reads the `bones` and `epiphyses` maps only.")
     assert "zero-shot r +0.20 ± 0.00 (beyond twice its error)" in text and "MAE -0.40 ± 0.08 y (beyond" in text
     assert "zero-shot bias -1.50 ± 0.82 y (within the spread)" in text
-    assert "Against `bone_maps_bones_dice` it is compared by" in text  # the other comparison, not yet measured
+    assert "Against `bone_maps_bones_dice` it is compared by" in text  # the other comparisons, not yet measured
+    assert "Against `bone_maps_no_carpals` it is compared by" in text
+    assert "Against BoNet+ reading all three maps (`bone_maps_all_dice`, 3 seeds; `two`, 3;" in text
     assert _maps_text(spread, ALL_MAPS, "bones,carpals,epiphyses") == "BoNet+ reads all three maps."
     assert "--variants bone_maps_all_dice,two" in _maps_text({}, "two", "bones,epiphyses")
-    one = _maps_text(spread, ALL_MAPS, "bones", others=((ALL_MAPS, "all three maps"),))
+    one = _maps_text(spread, ALL_MAPS, "bones", others=((ALL_MAPS, "BoNet+ reading all three maps"),))
     assert one == "BoNet+ reads the `bones` map only."  # not compared with itself
     assert _maps_text(spread, "images", "") == "BoNet+ reads the image, no maps."
+
+
+def test_model_card_names_the_map_jitter_of_the_recipe():
+    from baa.experiments.transfer_card import _jitter_text
+
+    assert _jitter_text({}) == "" and _jitter_text({"map_jitter": 0.0}) == ""
+    assert _jitter_text({"map_jitter": 0.25}).startswith(", each map dilated or eroded by one pixel with probability 0.25")
+    assert "each map eroded by" in _jitter_text({"map_jitter": 0.5, "map_dilate": 0.0})
 
 
 def test_model_card_says_where_the_recipe_stands_against_the_mean_age():

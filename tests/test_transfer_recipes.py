@@ -80,6 +80,12 @@ def test_every_variant_is_a_recipe_and_a_phantom():
         r = replace(T.Recipe(), **fields)
         PhantomConfig(**{f: v for f, v in r.phantoms().items() if f in T.ANATOMY})
         assert what
+    for reference, variants in R.MAPS_COMPARISONS.items():  # the chapter's verdicts compare variants that read maps
+        for v in (reference, *variants):
+            assert R.VARIANTS[v][1]["maps"]
+        # each differs from its reference in one setting, which maps BoNet+ reads or how a network is trained
+        assert all(len({k for k in {**R.VARIANTS[reference][1], **R.VARIANTS[v][1]}
+                        if R.VARIANTS[reference][1].get(k) != R.VARIANTS[v][1].get(k)}) == 1 for v in variants)
     with pytest.raises(SystemExit):
         R.main(["--variants", "no_such_variant"])
     with pytest.raises(SystemExit, match="no_such_joint"):

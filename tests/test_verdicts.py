@@ -171,6 +171,11 @@ def test_recipes_text_decides_each_difference_against_its_spread():
     res["variants"]["worse"] = {"seeds": ref}
     text = V.recipes_text(res, reference="better", only=("worse",))
     assert text.startswith("- **worse** (3 seeds) against better (3)") and "images" not in text and "zero-shot MAE +1.00y" in text
+    # a variant of one seed: against the reference's training of that seed, nothing decided
+    res["variants"]["once"] = {"seeds": [run(2.5, 2.0, 2)]}
+    text = V.recipes_text(res, only=("once",))
+    assert text.startswith("- **once** (1 seed) against the images training of the same seed (2; one seed each")
+    assert "zero-shot MAE -0.70y;" in text and "±" not in text and "lower" not in text
 
 
 def test_joint_text_compares_with_the_image_recipe_s_head_the_real_films_alone_and_the_baseline():

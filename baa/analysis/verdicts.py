@@ -387,7 +387,9 @@ def _verdict(d: float, se: float) -> str:
 def recipes_text(res: dict, reference: str = "images", only=None) -> str:
     """Chapter 11's reading of ``transfer_recipes``: each variant (of ``only``, where given) against ``reference``
     on each measure, the difference of the means over seeds and whether it exceeds twice its standard error;
-    otherwise it is within the spread between trainings and this set does not tell the two apart."""
+    otherwise it is within the spread between trainings and this set does not tell the two apart. A variant of one
+    seed is compared with the reference's training of the same seed (same phantoms), and nothing is decided: one
+    training has no spread of its own."""
     ref = res["variants"].get(reference, {}).get("seeds") or []
     if not ref:
         return f"No `{reference}` runs to compare with."
@@ -395,16 +397,20 @@ def recipes_text(res: dict, reference: str = "images", only=None) -> str:
     for name, v in res["variants"].items():
         if name == reference or not v["seeds"] or (only is not None and name not in only):
             continue
+        same = [e for e in ref if e.get("seed") == v["seeds"][0].get("seed")]
+        lone = len(v["seeds"]) == 1 and len(same) == 1
         parts = []
         for label, get, unit, needs in RECIPE_MEASURES:
             if needs and not all(needs in e for e in v["seeds"]):
                 continue
-            d, se = seed_difference([get(e) for e in ref], [get(e) for e in v["seeds"]])
+            d, se = seed_difference([get(e) for e in (same if lone else ref)], [get(e) for e in v["seeds"]])
             if np.isnan(d):
                 continue
-            parts.append(f"{label} {d:+.2f}{unit} ± {se:.2f} ({_verdict(d, se)})")
+            parts.append(f"{label} {d:+.2f}{unit}" if lone else f"{label} {d:+.2f}{unit} ± {se:.2f} ({_verdict(d, se)})")
         n = len(v["seeds"])
-        lines.append(f"- **{name}** ({n} seed{'s' if n > 1 else ''}) against {reference} ({len(ref)}): " + "; ".join(parts) + ".")
+        against = (f"against the {reference} training of the same seed ({v['seeds'][0]['seed']}; one seed each: no spread "
+                   f"measured, nothing decided)" if lone else f"against {reference} ({len(ref)})")
+        lines.append(f"- **{name}** ({n} seed{'s' if n > 1 else ''}) {against}: " + "; ".join(parts) + ".")
     return "\n".join(lines) if lines else f"Only `{reference}` has been run."
 
 

@@ -21,18 +21,36 @@ from baa.train import TrainConfig, fit_segmenter
 
 SEGMENTER_EPOCHS = 10  # chosen before the comparison: a one-seed trial at 20 fitted phantoms better, read films worse
 SEGMENTER_LR = 2e-3
+# What the segmenter learns as "epiphyses" (Recipe.epiphysis_mask): the renderer's growth region (nucleus, physis and
+# metaphyseal edge, 1.2x the bone end's width, present before the nucleus and after fusion), or only the bone inside
+# it (nucleus and metaphyseal edge: what a film shows).
+EPIPHYSIS_MASKS = ("growth", "bone")
 
 
 def train_segmenter(data: dict, r: Recipe, epochs: int = SEGMENTER_EPOCHS, progress: bool = False) -> BoneSegmenter:
     """A ``BoneSegmenter`` trained on phantoms ``data`` (``phantom_inputs(..., masks=True)``) as ``r``
-    feeds images to BoNet+ (standardised or not), with the loss ``r.seg_loss``, seeded by ``r.seed``; deterministic for a seed and
-    thread count."""
+    feeds images to BoNet+ (standardised or not), with the loss ``r.seg_loss`` and the augmentation
+    ``r.seg_blur``, ``r.seg_zoom``, seeded by ``r.seed``; deterministic for a seed and thread count."""
     torch.manual_seed(r.seed)
     model = BoneSegmenter()
     cfg = TrainConfig(epochs=epochs, batch_size=r.batch_size, lr=SEGMENTER_LR, schedule="cosine", seed=r.seed,
                       device="cpu", progress=progress)
-    fit_segmenter(model, {"image": _images(data, r), "masks": data["masks"]}, cfg, loss=r.seg_loss)
+    fit_segmenter(model, {"image": _images(data, r), "masks": targets(data["masks"], r)}, cfg, loss=r.seg_loss,
+                  blur=r.seg_blur, zoom=r.seg_zoom)
     return model.eval()
+
+
+def targets(masks: torch.Tensor, r: Recipe) -> torch.Tensor:
+    """The segmenter's targets (N, 3, S, S) from a phantom's masks (``BoneSegmenter.MAP_NAMES``), the epiphysis map
+    as ``r.epiphysis_mask`` names it (``EPIPHYSIS_MASKS``)."""
+    if r.epiphysis_mask not in EPIPHYSIS_MASKS:
+        raise ValueError(f"unknown epiphysis mask {r.epiphysis_mask!r}; choose one of {', '.join(EPIPHYSIS_MASKS)}")
+    if r.epiphysis_mask == "growth":
+        return masks
+    i, b = BoneSegmenter.MAP_NAMES.index("epiphyses"), BoneSegmenter.MAP_NAMES.index("bones")
+    out = masks.clone()
+    out[:, i] = torch.minimum(masks[:, i], masks[:, b])
+    return out
 
 
 def _images(d: dict, r: Recipe) -> torch.Tensor:
@@ -72,7 +90,7 @@ def areas_against_phantoms(maps: torch.Tensor, age, phantom_maps: torch.Tensor, 
 def dice(seg: BoneSegmenter, d: dict, r: Recipe, threshold: float = 0.5) -> dict:
     """The segmenter's Dice on phantoms ``d`` with masks (held-out ones: how well it learned), per map."""
     p = bone_maps(seg, _images(d, r)) > threshold
-    m = d["masks"] > 0.5
+    m = targets(d["masks"], r) > 0.5
     inter = (p & m).sum((0, 2, 3)).double()
     both = p.sum((0, 2, 3)).double() + m.sum((0, 2, 3)).double()
     return {n: float(2 * i / b) if b > 0 else float("nan") for n, i, b in zip(BoneSegmenter.MAP_NAMES, inter, both)}
@@ -84,7 +102,7 @@ def example(seg: BoneSegmenter, real: dict, held: dict, r: Recipe, n_phantoms: i
     order = np.argsort(held["age"].numpy())
     pick = torch.from_numpy(order[np.linspace(0, len(order) - 1, n_phantoms).round().astype(int)])
     parts = {k: {"image": _images(v, r), **{f: v[f] for f in ("age", "names", "ids") if f in v}} for k, v in real.items()}
-    parts["phantoms"] = {"image": _images(held, r)[pick], "masks": held["masks"][pick], "age": held["age"][pick]}
+    parts["phantoms"] = {"image": _images(held, r)[pick], "masks": targets(held["masks"][pick], r), "age": held["age"][pick]}
     out = {k: {**v, "maps": bone_maps(seg, v["image"])} for k, v in parts.items()}
     out["recipe"] = r.maps
     return out

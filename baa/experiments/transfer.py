@@ -74,6 +74,11 @@ class Recipe:
     detail: float = 0.0  # sigma (px at the input) of baa.data.prepare.bone_detail applied to every image (0: none)
     maps: str = ""  # BoNet+ reads these bone maps (comma-separated BoneSegmenter.MAP_NAMES; '': the image)
     seg_loss: str = "bce"  # the segmenter's loss, with maps (baa.train.SEGMENTER_LOSSES)
+    seg_blur: float = 0.0  # the segmenter's blur augmentation, largest sigma in px (baa.train.segmenter_batches; 0: none)
+    seg_zoom: float = 0.0  # the segmenter's warp of images with masks, smallest zoom (segmenter_batches; 0: none)
+    map_jitter: float = 0.0  # BoNet+ reading maps: share of maps eroded or dilated in training (baa.data.morphology_augment)
+    map_dilate: float = 0.5  # of those, the share dilated (the rest eroded)
+    epiphysis_mask: str = "growth"  # the segmenter's epiphysis target (baa.experiments.bone_maps.EPIPHYSIS_MASKS)
     threads: int = 2
 
     def phantoms(self) -> dict:
@@ -202,7 +207,7 @@ def train_bonet(data: dict, r: Recipe, progress: bool = False, unlabelled: torch
             raise ValueError("a recipe with align > 0 needs the unlabelled real films")
         fit_regressor_aligned(model, train, unlabelled, cfg, weight=r.align)
     else:
-        fit_regressor(model, train, cfg)
+        fit_regressor(model, train, cfg, map_jitter=r.map_jitter if r.maps else 0.0, map_dilate=r.map_dilate)
     return model.eval()
 
 

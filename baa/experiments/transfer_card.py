@@ -91,6 +91,7 @@ def model_card(shipped: dict | None = None, recipes: dict | None = None, images:
                        seed=r["seed"], head=meta["head"], threads=meta["threads"], torch=meta["torch"],
                        render=r.get("render_size", 128), spread=r.get("proportion_spread", 1.0),
                        maps=r.get("maps", "none"), seg_loss=r.get("seg_loss", "bce"), total=total, mib=total / 2**20,
+                       jitter=_jitter_text(r),
                        table="\n".join(lines), toddlers=tod or "(not measured)",
                        seeds=_seeds_text(spread.get(variant), spread.get(REFERENCE), ev, variant),
                        curve=_curve_text(ev), seconds=(shipped.get("shipped") or {}).get("seconds", "?"),
@@ -130,14 +131,16 @@ def _segmenter_text(m: dict, real: dict | None, toddlers: dict | None) -> str:
 
 
 ALL_MAPS = "bone_maps_all_dice"  # chapter 11's recipe with BoNet+ reading all three maps of the same segmenter
-# what the shipped recipe's maps are compared with: the same segmenter recipe, BoNet+ reading other maps
-OTHER_MAPS = ((ALL_MAPS, "all three maps"), ("bone_maps_bones_dice", "the bone map alone"))
+# what the shipped recipe is compared with: the same segmenter recipe, BoNet+ reading other maps or trained without
+# the map jitter
+OTHER_MAPS = ((ALL_MAPS, "BoNet+ reading all three maps"), ("bone_maps_bones_dice", "BoNet+ reading the bone map alone"),
+              ("bone_maps_no_carpals", "BoNet+ reading the bone and epiphysis maps, trained without the map jitter"))
 
 
 def _maps_text(spread: dict, variant: str, maps: str, others=OTHER_MAPS) -> str:
-    """Which maps BoNet+ reads, and what reading the maps of ``variant`` instead of each of ``others`` (the same
-    segmenter recipe, other maps) changed: each a difference of the means over seeds ± its standard error,
-    decided at twice it, or where it is measured."""
+    """Which maps BoNet+ reads, and what ``variant`` changed against each of ``others`` (the same segmenter
+    recipe; other maps, or other training on them): each a difference of the means over seeds ± its standard
+    error, decided at twice it, or where it is measured."""
     if not maps:
         return "BoNet+ reads the image, no maps."
     names = maps.split(",")
@@ -157,7 +160,7 @@ def _maps_text(spread: dict, variant: str, maps: str, others=OTHER_MAPS) -> str:
                                  ("zero-shot bias", lambda e: e["zero_shot"]["bias"], " y")):
             d, se = seed_difference([get(e) for e in a], [get(e) for e in b])
             parts.append(f"{label} {d:+.2f} ± {se:.2f}{unit} ({'within the spread' if abs(d) <= 2 * se else 'beyond twice its error'})")
-        out.append(f"Against BoNet+ reading {what} (`{other}`, {len(a)} seeds; `{variant}`, {len(b)}; difference of the "
+        out.append(f"Against {what} (`{other}`, {len(a)} seeds; `{variant}`, {len(b)}; difference of the "
                    f"means ± its standard error): " + "; ".join(parts) + ".")
     return " ".join(out)
 
@@ -184,6 +187,16 @@ def _against_mean(base: dict | None, v: dict | None) -> str:
     return (f"With its head ({SHIPPED_HEAD}, leave-one-out) the recipe's MAE, {m:.2f} ± {sd:.2f} y over {len(loo)} "
             f"training{'s' if len(loo) > 1 else ''}, is {word} that of always answering the mean age of the other films "
             f"({b:.2f} y), and far from the target.")
+
+
+def _jitter_text(r: dict) -> str:
+    """The card's words on BoNet+'s map jitter (``Recipe.map_jitter``), if its recipe has one."""
+    p, dilate = r.get("map_jitter", 0.0), r.get("map_dilate", Recipe.map_dilate)
+    if not p:
+        return ""
+    how = "dilated or eroded" if 0 < dilate < 1 else "dilated" if dilate else "eroded"
+    return (f", each map {how} by one pixel with probability {p:g} (`map_jitter`: the segmenter marks a real film's "
+            f"structures over other areas than a phantom's)")
 
 
 def _seeds_text(v: dict | None, ref: dict | None, ev: dict | None, variant: str) -> str:
@@ -249,7 +262,7 @@ film-scale ResUNet of the last section (`baa.weights.load_film_restorer()`). The
 `make weights` (= `python -m baa.experiments.shipped`, then `python -m baa.experiments.transfer_card`): the
 segmenter 10 epochs, Adam, lr 0.002, cosine schedule, loss `{seg_loss}` (cross-entropy with soft Dice), its weights
 then rounded to fp16 (as stored); BoNet+ Adam, lr {lr}, cosine schedule, L_MAE, {epochs} epochs, batch 32, the
-package's augmentation on the maps, fp32, {threads} threads, torch {torch}; then the head fitted on all 28 films
+package's augmentation on the maps{jitter}, fp32, {threads} threads, torch {torch}; then the head fitted on all 28 films
 ({head}: ridge regression of the residual age on BoNet+'s standardised features, alpha chosen by leave-one-out on
 the films). Deterministic: same machine and thread count, same bytes. Measured wall time of the phantom
 rendering and both trainings on the 2-core development machine: {seconds} s.

@@ -67,7 +67,31 @@ VARIANTS = {
     "bone_maps_bones_dice": ("the same segmenter; BoNet+ reads its bone map only (the segmenter marks less epiphysis "
                              "area on real films than on phantoms of their age: the model card)",
                              {"maps": "bones", "seg_loss": "bce_dice"}),
+    "bone_maps_seg_blur": ("bone and epiphysis maps from a segmenter trained on phantoms half of them blurred (sigma up to "
+                           "1.5 px, masks sharp): it marks little of the real films' finger epiphyses, whose physes a "
+                           "64-px film blurs", {"maps": "bones,epiphyses", "seg_loss": "bce_dice", "seg_blur": 1.5}),
+    "bone_maps_seg_zoom": ("bone and epiphysis maps from a segmenter trained on phantoms half of them warped with their "
+                           "masks, zoomed out to 0.7x: real films' fingers are thinner in the frame than the phantoms'",
+                           {"maps": "bones,epiphyses", "seg_loss": "bce_dice", "seg_zoom": 0.7}),
+    "bone_maps_visible_epiphyses": ("bone and epiphysis maps from a segmenter that learns as epiphyses only the bone inside "
+                                    "each growth region (nucleus and metaphyseal edge, which a film shows), not the whole "
+                                    "region with its physis and margin", {"maps": "bones,epiphyses", "seg_loss": "bce_dice",
+                                                                          "epiphysis_mask": "bone"}),
+    "bone_maps_jitter": ("the shipped recipe's maps; in BoNet+'s training each map is eroded or dilated by a pixel half the "
+                         "time, so that a map's area, which the segmenter gets wrong on real films, tells less",
+                         {"maps": "bones,epiphyses", "seg_loss": "bce_dice", "map_jitter": 0.5}),
+    "bone_maps_jitter_light": ("the same, each map eroded or dilated a quarter of the time",
+                               {"maps": "bones,epiphyses", "seg_loss": "bce_dice", "map_jitter": 0.25}),
+    "bone_maps_erode": ("the same, each map eroded (never dilated) half the time: the segmenter marks less on real films "
+                        "than on phantoms", {"maps": "bones,epiphyses", "seg_loss": "bce_dice", "map_jitter": 0.5,
+                                             "map_dilate": 0.0}),
 }
+# Chapter 11's verdicts on the bone-maps recipes: a recipe -> the variants that change one thing of it (which maps
+# BoNet+ reads; how the segmenter learns; how BoNet+ is trained on the maps)
+MAPS_COMPARISONS = {"bone_maps_all_dice": ("bone_maps_no_carpals", "bone_maps_bones_dice"),
+                    "bone_maps_no_carpals": ("bone_maps_seg_blur", "bone_maps_seg_zoom", "bone_maps_visible_epiphyses",
+                                             "bone_maps_jitter_light", "bone_maps_jitter"),
+                    "bone_maps_jitter": ("bone_maps_erode",)}
 # name -> (what, how many times each labelled real film is repeated, whether the recipe's 1600 phantoms join them)
 JOINT = {"joint_x8": ("the image recipe's phantoms with the real films of the other folds among them, each "
                       "repeated x8 (~10 % of an epoch)", 8, True),

@@ -14,7 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from baa import degrade as D
-from baa.data.augment import P_WARP, augment, blur_augment, flip_augment
+from baa.data.augment import P_WARP, augment, blur_augment, flip_augment, morphology_augment
+from baa.data.augment import augment as geometric_augment  # segmenter_batches' argument `augment` hides it
 from baa.metrics import LOSSES, loss_coral, loss_mae, loss_soft_dice, mae
 from baa.paper import KINDS
 from baa.train.device import bf16_supported
@@ -46,12 +47,17 @@ def _augment_regressor(x: torch.Tensor, g: torch.Generator, on: bool, recipe: st
     return blur_augment(augment(x, generator=g, p_warp=P_WARP), generator=g)
 
 
-def regressor_batches(augment: bool = True, qualities: tuple[str, ...] | None = None, recipe: str = "beyond") -> Callable:
+def regressor_batches(augment: bool = True, qualities: tuple[str, ...] | None = None, recipe: str = "beyond",
+                      map_jitter: float = 0.0, map_dilate: float = 0.5) -> Callable:
     """Batches for BoNet+: images augmented as ``recipe`` says -> age in years. ``qualities`` (e.g.
-    all four classes) degrades each image with one drawn quality, as NQ is trained (section 3.3)."""
+    all four classes) degrades each image with one drawn quality, as NQ is trained (section 3.3).
+    ``map_jitter`` > 0 (bone maps only): each map eroded or dilated with that probability, a share
+    ``map_dilate`` of them dilated (``data.morphology_augment``)."""
 
     def batch_fn(batch: dict, g: torch.Generator):
         x = _augment_regressor(batch["image"], g, augment, recipe)
+        if augment and map_jitter > 0:
+            x = morphology_augment(x, g, map_jitter, map_dilate)
         if qualities:
             x, _ = D.degrade_mixed(x, g, qualities)
         return x, batch["age"].float()
@@ -106,18 +112,21 @@ def regression_val(images: torch.Tensor, age: torch.Tensor, batch_size: int = 64
 
 
 def fit_regressor(model: nn.Module, train: dict, config: TrainConfig, loss: str = "mae", val: dict | None = None,
-                  qualities: tuple[str, ...] | None = None, augment: bool = True, recipe: str = "beyond", **kw) -> Trainer:
+                  qualities: tuple[str, ...] | None = None, augment: bool = True, recipe: str = "beyond",
+                  map_jitter: float = 0.0, map_dilate: float = 0.5, **kw) -> Trainer:
     """Train BoNet+ with L_MAE or L_MSE (Table 2) under ``recipe`` (``REGRESSOR_RECIPES``; ``paper``
-    also turns precise BN off); ``val`` = ``{"image", "age"}`` for the bar's MAE."""
+    also turns precise BN off); ``val`` = ``{"image", "age"}`` for the bar's MAE; ``map_jitter``,
+    ``map_dilate``: ``regressor_batches``'."""
     if recipe not in REGRESSOR_RECIPES:
         raise ValueError(f"unknown BoNet+ recipe {recipe!r}; choose {', '.join(REGRESSOR_RECIPES)}")
     if recipe == "paper":
         config = dataclasses.replace(config, bn_recalibration=0)
     precision = "bf16" if config.amp_cpu and bf16_supported("cpu") else "fp32"
     val_fn = regression_val(val["image"], val["age"], precision=precision) if val is not None else None
-    t = Trainer(model, train, regressor_batches(augment, qualities, recipe), LOSSES[loss], config, val_fn=val_fn,
-                monitor="val_mae", extra={"task": "regressor", "loss": loss, "qualities": qualities, "recipe": recipe,
-                                          **kw.pop("extra", {})}, **kw)
+    extra = {"task": "regressor", "loss": loss, "qualities": qualities, "recipe": recipe,
+             **({"map_jitter": map_jitter, "map_dilate": map_dilate} if map_jitter else {}), **kw.pop("extra", {})}
+    t = Trainer(model, train, regressor_batches(augment, qualities, recipe, map_jitter, map_dilate), LOSSES[loss], config,
+                val_fn=val_fn, monitor="val_mae", extra=extra, **kw)
     t.fit()
     return t
 
@@ -198,19 +207,28 @@ def fit_restorer(model: nn.Module, train: dict, config: TrainConfig, kinds: tupl
     return t
 
 
-def segmenter_batches(augment: bool = True, gamma_sd: float = 0.3, noise: float = 0.03) -> Callable:
+def segmenter_batches(augment: bool = True, gamma_sd: float = 0.3, noise: float = 0.03, blur: float = 0.0,
+                      zoom: float = 0.0) -> Callable:
     """Batches for the bone segmenter: (image, its masks). ``augment`` varies the exposure of each image
     (gamma, log-normal with SD ``gamma_sd``; Gaussian noise of SD up to ``noise``) and nothing of its
-    geometry, so the masks stay where the bones are."""
+    geometry, so the masks stay where the bones are. ``blur`` > 0 also blurs half the images (``blur_augment``,
+    sigma up to ``blur`` px) while their masks stay sharp: the segmenter learns to find a bone whose edges a
+    detector or a downsampled film has softened. ``zoom`` > 0 warps half the images with their masks (section
+    4.1's rotation and shift, zoom from ``zoom`` to 1.1): bones thinner in the frame than the phantom's."""
 
     def batch_fn(batch: dict, g: torch.Generator):
-        x = batch["image"]
+        x, m = batch["image"], batch["masks"].float()
+        if augment and zoom > 0:
+            xm = geometric_augment(torch.cat([x, m], 1), g, zoom=(zoom, 1.1), p_warp=P_WARP)
+            x, m = xm[:, : x.shape[1]], xm[:, x.shape[1]:]
         if augment:
             n = len(x)
             gam = torch.exp(gamma_sd * torch.randn(n, 1, 1, 1, generator=g)).to(x.device)
             sd = (noise * torch.rand(n, 1, 1, 1, generator=g)).to(x.device)
             x = x.clamp(0, 1) ** gam + sd * torch.randn(x.shape, generator=g).to(x.device)
-        return x, batch["masks"].float()
+            if blur > 0:
+                x = blur_augment(x, g, max_sigma=blur)
+        return x, m
 
     return batch_fn
 
@@ -225,12 +243,14 @@ SEGMENTER_LOSSES = {"bce": F.binary_cross_entropy_with_logits, "bce_dice": _bce_
 
 
 def fit_segmenter(model: nn.Module, train: dict, config: TrainConfig, augment: bool = True, loss: str = "bce",
-                  **kw) -> Trainer:
+                  blur: float = 0.0, zoom: float = 0.0, **kw) -> Trainer:
     """Train a ``BoneSegmenter`` on phantoms ``{"image", "masks"}`` with ``loss`` (``SEGMENTER_LOSSES``): a
-    per-pixel binary cross-entropy, with or without the soft Dice."""
+    per-pixel binary cross-entropy, with or without the soft Dice; ``blur``, ``zoom``: ``segmenter_batches``'."""
     if loss not in SEGMENTER_LOSSES:
         raise ValueError(f"unknown segmenter loss {loss!r}; choose one of {', '.join(SEGMENTER_LOSSES)}")
-    t = Trainer(model, train, segmenter_batches(augment), SEGMENTER_LOSSES[loss], config,
-                extra={"task": "segmenter", "loss": loss, **kw.pop("extra", {})}, **kw)
+    extra = {"task": "segmenter", "loss": loss, **({"blur": blur} if blur else {}), **({"zoom": zoom} if zoom else {}),
+             **kw.pop("extra", {})}
+    t = Trainer(model, train, segmenter_batches(augment, blur=blur, zoom=zoom), SEGMENTER_LOSSES[loss], config,
+                extra=extra, **kw)
     t.fit()
     return t
