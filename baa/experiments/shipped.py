@@ -105,7 +105,8 @@ def rebuild(out: Path | None = None, r: Recipe = SHIPPED, head: str = SHIPPED_HE
     return info
 
 
-LATER = ("align", "detail", "maps", "seg_loss", "seg_blur", "seg_zoom", "epiphysis_mask", "map_jitter", "map_dilate")  # Recipe fields newer than the first shipped model
+# Recipe fields newer than the first shipped model
+LATER = ("align", "detail", "maps", "seg_loss", "seg_blur", "seg_zoom", "epiphysis_mask", "map_jitter", "map_dilate")
 
 
 def recipe_meta(r: Recipe) -> dict:

@@ -77,8 +77,8 @@ VARIANTS = {
                                     "each growth region (nucleus and metaphyseal edge, which a film shows), not the whole "
                                     "region with its physis and margin", {"maps": "bones,epiphyses", "seg_loss": "bce_dice",
                                                                           "epiphysis_mask": "bone"}),
-    "bone_maps_jitter": ("the shipped recipe's maps; in BoNet+'s training each map is eroded or dilated by a pixel half the "
-                         "time, so that a map's area, which the segmenter gets wrong on real films, tells less",
+    "bone_maps_jitter": ("bone_maps_no_carpals' maps; in BoNet+'s training each map is eroded or dilated by a pixel half "
+                         "the time, so that a map's area, which the segmenter gets wrong on real films, tells less",
                          {"maps": "bones,epiphyses", "seg_loss": "bce_dice", "map_jitter": 0.5}),
     "bone_maps_jitter_light": ("the same, each map eroded or dilated a quarter of the time",
                                {"maps": "bones,epiphyses", "seg_loss": "bce_dice", "map_jitter": 0.25}),
