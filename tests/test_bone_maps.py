@@ -11,6 +11,7 @@ import torch
 
 from baa.experiments import bone_maps as B
 from baa.experiments import transfer as T
+from baa.models import BoNetPlus
 
 
 class Threshold(torch.nn.Module):
@@ -88,3 +89,20 @@ def test_map_areas_are_shares_of_the_frame_and_compared_with_phantoms_of_the_sam
     assert r[0, 0] == 2.0 and r[1, 1] == 0.5 and r[1, 0] == 0.0
     assert np.isnan(r[0, 1])  # no carpal in the phantoms of that age: no ratio
     assert np.isnan(B.areas_against_phantoms(maps, [30.0, 1.0], phantoms, [0.5, 1.4, 9.5])[0]).all()  # none that old
+
+
+def test_map_sensitivity_reads_the_maps_as_segmented_then_each_grown_or_shrunk():
+    torch.manual_seed(0)
+    bonet = BoNetPlus(width=0.125, in_channels=2).eval()
+    maps = torch.zeros(6, 2, 32, 32)
+    maps[:, :, 10:20, 12:18] = 1.0
+    maps[:, 1, 22:26, 14:16] = 1.0
+    age = np.linspace(2, 12, 6)
+    rows = B.map_sensitivity(bonet, maps, age, ("bones", "epiphyses"), steps=(-1, 2))
+    assert [(r["map"], r["step"]) for r in rows] == [("", 0), ("bones", -1), ("bones", 2), ("epiphyses", -1),
+                                                     ("epiphyses", 2)]
+    assert rows[0] == {"map": "", "step": 0, **T.scores(T.network_inputs(bonet, maps)[1], age)}
+    grown = maps.clone()
+    grown[:, 1:] = torch.nn.functional.max_pool2d(torch.nn.functional.max_pool2d(maps[:, 1:], 3, 1, 1), 3, 1, 1)
+    assert rows[-1]["mae"] == pytest.approx(T.scores(T.network_inputs(bonet, grown)[1], age)["mae"])
+    assert rows[-1]["mae"] != rows[0]["mae"]

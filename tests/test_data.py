@@ -527,6 +527,22 @@ def test_morphology_augment_erodes_or_dilates_a_share_of_the_maps():
     assert torch.equal(morphology_augment(maps, g(), p=0.0), maps)
 
 
+def test_morphology_augment_radius_draws_one_or_more_pixels():
+    g = lambda: torch.Generator().manual_seed(6)
+    maps = torch.zeros(200, 2, 13, 13)
+    maps[:, :, 4:9, 4:9] = 1.0  # 5x5: dilated to 7x7 or 9x9, eroded to 3x3 or its centre
+    a = morphology_augment(maps, g(), p=1.0, radius=2)
+    area = a.sum((2, 3)).flatten()
+    assert set(area.tolist()) == {1.0, 9.0, 49.0, 81.0}
+    assert float((area >= 49).float().mean()) == pytest.approx(0.5, abs=0.1)
+    assert float(((area == 81) | (area == 1)).float().mean()) == pytest.approx(0.5, abs=0.1)  # k=2 half the time
+    one = morphology_augment(maps, g(), p=1.0)
+    assert set(one.sum((2, 3)).flatten().tolist()) == {9.0, 49.0}
+    assert torch.equal(one, morphology_augment(maps, g(), p=1.0, radius=1))
+    with pytest.raises(ValueError, match="radius"):
+        morphology_augment(maps, g(), radius=0)
+
+
 def test_flip_augment_is_lossless_and_random():
     x = torch.from_numpy(np.stack([hand(32, 32, seed=s) for s in range(16)]))[:, None]
     a = flip_augment(x, torch.Generator().manual_seed(3))
@@ -585,3 +601,12 @@ def test_collimation_bands_do_not_flip_polarity():
     imgs = render(torch.arange(60), seed=0, config=PhantomConfig(size=64, collimation=True))["image"][:, 0].numpy()
     assert sum(detect_inverted(i) for i in imgs) == 0
     assert sum(detect_inverted(1 - i) for i in imgs) == len(imgs)
+
+
+def test_grow_dilates_or_erodes_by_whole_pixels():
+    from baa.data import grow
+
+    maps = torch.zeros(1, 1, 11, 11)
+    maps[..., 3:8, 3:8] = 1.0  # 5x5
+    assert [float(grow(maps, k).sum()) for k in (-2, -1, 0, 1, 2)] == [1.0, 9.0, 25.0, 49.0, 81.0]
+    assert torch.equal(grow(maps, 0), maps)

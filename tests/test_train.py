@@ -168,6 +168,8 @@ def test_regressor_batches_jitter_the_maps_only_when_asked():
     eroded, _ = regressor_batches(map_jitter=1.0, map_dilate=0.0)(data, torch.Generator().manual_seed(2))
     dilated, _ = regressor_batches(map_jitter=1.0, map_dilate=1.0)(data, torch.Generator().manual_seed(2))
     assert (eroded.sum((2, 3)) < plain.sum((2, 3))).all() and (dilated.sum((2, 3)) > plain.sum((2, 3))).all()
+    wide, _ = regressor_batches(map_jitter=1.0, map_dilate=1.0, map_radius=3)(data, torch.Generator().manual_seed(2))
+    assert (wide.sum((2, 3)) >= dilated.sum((2, 3))).all() and (wide.sum((2, 3)) > dilated.sum((2, 3))).any()
     off, _ = regressor_batches(augment=False, map_jitter=1.0)(data, torch.Generator().manual_seed(2))
     assert torch.equal(off, maps)  # no augmentation: no jitter either
 

@@ -319,6 +319,21 @@ def test_model_card_names_the_map_jitter_of_the_recipe():
     assert _jitter_text({}) == "" and _jitter_text({"map_jitter": 0.0}) == ""
     assert _jitter_text({"map_jitter": 0.25}).startswith(", each map dilated or eroded by one pixel with probability 0.25")
     assert "each map eroded by" in _jitter_text({"map_jitter": 0.5, "map_dilate": 0.0})
+    assert "by 1 to 2 pixels with probability 0.5" in _jitter_text({"map_jitter": 0.5, "map_radius": 2})
+
+
+def test_model_card_says_when_the_build_time_is_unknown():
+    from baa.experiments.transfer_card import _wall_text
+
+    assert _wall_text(188.3).endswith("development machine: 188.3 s.")
+    assert "not measured" in _wall_text(None)
+
+
+def test_train_bonet_refuses_a_map_jitter_without_maps():
+    from baa.experiments.transfer import Recipe, train_bonet
+
+    with pytest.raises(ValueError, match="map_jitter"):
+        train_bonet({"image": torch.zeros(2, 1, 64, 64), "age": torch.ones(2), "male": torch.ones(2)}, Recipe(map_jitter=0.5))
 
 
 def test_model_card_says_where_the_recipe_stands_against_the_mean_age():
@@ -352,3 +367,16 @@ def test_heldout_zero_shot_never_aligns_on_the_film_it_reads(monkeypatch):
     assert out["pred"] == [float(i + 1 + 10 * (i % 2)) for i in range(n)]
     assert out["zero_shot"]["mae"] == pytest.approx(10 * 3 / 7)
 
+
+
+def test_chapter_says_which_shipped_file_was_measured(tmp_path):
+    from baa.experiments.shipped import measured_text
+    from baa.weights import sha256
+
+    assert "make measure-weights" in measured_text(None)
+    f = tmp_path / "bonet_real.pt"
+    f.write_bytes(b"weights")
+    assert measured_text({"shipped": {"sha256": sha256(f)}}, f).endswith("the file `baa assess` reads.")
+    other = measured_text({"shipped": {"sha256": "0" * 64}}, f)
+    assert other.startswith("Measured: a build with sha256 000000000000…, not the bonet_real.pt") and "another draw" in other
+    assert "(absent)" in measured_text({"shipped": {"sha256": "0" * 64}}, tmp_path / "none.pt")

@@ -106,6 +106,15 @@ def test_rebuild_is_deterministic(tmp_path):
     assert res["evaluation"]["cv"]["ridge_residual"]["mae"] > 0 and len(res["evaluation"]["toddlers"]) > 0
     state = torch.load(tmp_path / "a" / "bonet_real.pt", weights_only=False)
     assert {v.dtype for v in state["segmenter"]["model"].values() if v.is_floating_point()} == {torch.float16}
+    assert state["meta"]["cpu"] == torch.backends.cpu.get_cpu_capability()
+    # the file measured as it is (no training) gives what its build measured, and keeps the build's wall time
+    assert S.measure(tmp_path / "a" / "bonet_real.pt", record) == a
+    again = json.loads(record.read_text())
+    # fp32 noise only (~1e-6): the loaded networks are the trained ones
+    assert again["evaluation"]["zero_shot"] == pytest.approx(res["evaluation"]["zero_shot"], rel=1e-4, abs=1e-5)
+    assert again["evaluation"]["cv"]["ridge_residual"] == pytest.approx(res["evaluation"]["cv"]["ridge_residual"],
+                                                                         rel=1e-4, abs=1e-5)
+    assert S.measure(tmp_path / "a" / "bonet_real.pt", tmp_path / "new.json")["seconds"] is None
     m = load_shipped(tmp_path / "a" / "bonet_real.pt")
     assert m["size"] == 32 and m["pipe"].maps == tuple(S.SHIPPED.maps.split(","))
     i, age = next(iter(m["meta"]["rsna_ages"].items()))

@@ -73,10 +73,20 @@ def _warp(images: torch.Tensor, u: torch.Tensor, max_rotation: float, max_shift:
     return F.grid_sample(images.to(dtype), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def grow(maps: torch.Tensor, steps: int) -> torch.Tensor:
+    """Maps (N, C, H, W) dilated ``steps`` times by a 3x3 maximum (``steps`` > 0) or eroded ``-steps`` times by a
+    3x3 minimum (< 0): a map's area changed as :func:`morphology_augment` changes it, at test time (chapter 11
+    measures how much BoNet+'s age hangs on it)."""
+    for _ in range(abs(steps)):
+        maps = F.max_pool2d(maps, 3, 1, 1) if steps > 0 else -F.max_pool2d(-maps, 3, 1, 1)
+    return maps
+
+
 def morphology_augment(maps: torch.Tensor, generator: torch.Generator | None = None, p: float = 0.5,
-                       dilate: float = 0.5) -> torch.Tensor:
+                       dilate: float = 0.5, radius: int = 1) -> torch.Tensor:
     """Beyond the paper, for a network that reads bone maps (chapter 11): each channel of each image is, with
-    probability ``p``, dilated (a share ``dilate`` of them) or eroded by a 3x3 maximum or minimum.
+    probability ``p``, dilated (a share ``dilate`` of them) or eroded by a 3x3 maximum or minimum, applied
+    ``k`` times, ``k`` drawn uniformly from 1 .. ``radius`` (a (2k+1)-px square).
 
     Why: a segmenter marks a real film's structures thinner or thicker than a phantom's (the model card
     measures each map's area against phantoms); a reader trained on maps whose areas vary learns what the
@@ -84,12 +94,20 @@ def morphology_augment(maps: torch.Tensor, generator: torch.Generator | None = N
     n, c = maps.shape[:2]
     if n == 0 or p <= 0:
         return maps
+    if radius < 1:
+        raise ValueError(f"radius must be at least 1, not {radius}")
     gdev = generator.device if generator is not None else torch.device("cpu")
     u = torch.rand((n, c, 2), generator=generator, device=gdev, dtype=torch.float64).to(maps.device)
-    dil = F.max_pool2d(maps, 3, 1, 1)
-    ero = -F.max_pool2d(-maps, 3, 1, 1)
     on, grow = (u[..., 0] < p)[..., None, None], (u[..., 1] < dilate)[..., None, None]
-    return torch.where(on, torch.where(grow, dil, ero), maps)
+    # radius 1 draws nothing more: the same bytes as before radius existed
+    k = (torch.randint(1, radius + 1, (n, c), generator=generator, device=gdev).to(maps.device)[..., None, None]
+         if radius > 1 else None)
+    dil, ero, out = maps, maps, maps
+    for step in range(1, radius + 1):
+        dil, ero = F.max_pool2d(dil, 3, 1, 1), -F.max_pool2d(-ero, 3, 1, 1)
+        pick = on if k is None else on & (k == step)
+        out = torch.where(pick, torch.where(grow, dil, ero), out)
+    return out
 
 
 def tta_views(images: torch.Tensor, views: int, seed: int = 0) -> torch.Tensor:

@@ -14,8 +14,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from baa.experiments.transfer import Recipe
-from baa.models import BoneSegmenter
+from baa.data import grow
+from baa.experiments.transfer import Recipe, network_inputs, scores
+from baa.models import BoneSegmenter, BoNetPlus
 from baa.models.resunet import segment
 from baa.train import TrainConfig, fit_segmenter
 
@@ -85,6 +86,21 @@ def areas_against_phantoms(maps: torch.Tensor, age, phantom_maps: torch.Tensor, 
                     for t in age]).reshape(len(age), p.shape[1])
     with np.errstate(divide="ignore", invalid="ignore"):
         return a / ref
+
+
+def map_sensitivity(bonet: BoNetPlus, maps: torch.Tensor, age, names, steps=(-1, 1, 2)) -> list[dict]:
+    """BoNet+'s zero-shot reading (``transfer.scores`` against ``age``) of ``maps`` (N, C, S, S; channels ``names``)
+    as segmented (step 0, first), then with one map at a time grown (step > 0) or shrunk (< 0) by that many pixels
+    (``data.grow``): how much its age hangs on a map's area, which the segmenter gets wrong on real films.
+    Rows ``{"map", "step", "mae", "r", "bias", "rmse"}``."""
+    y = np.asarray(age, dtype=np.float64)
+    rows = [{"map": "", "step": 0, **scores(network_inputs(bonet, maps)[1], y)}]
+    for c, name in enumerate(names):
+        for k in steps:
+            x = maps.clone()
+            x[:, c:c + 1] = grow(maps[:, c:c + 1], k)
+            rows.append({"map": name, "step": int(k), **scores(network_inputs(bonet, x)[1], y)})
+    return rows
 
 
 def dice(seg: BoneSegmenter, d: dict, r: Recipe, threshold: float = 0.5) -> dict:

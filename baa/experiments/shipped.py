@@ -11,6 +11,7 @@ every head by leave-one-out, the learning curve, the toddlers) into ``artifacts/
 which the model card (``transfer_card``) and chapter 11 render.
 
     python -m baa.experiments.shipped          # rebuild and measure (make weights; then transfer_card)
+    python -m baa.experiments.shipped --measure   # measure the committed file as it is (no training)
 
 Layer: experiments.
 """
@@ -36,7 +37,7 @@ from baa.phantom import PhantomConfig
 from baa.train import predict
 from baa.weights import HERE as WEIGHTS_DIR
 from baa.weights import CalibratedBoNet, ShippedPipeline, save_state, sha256
-from baa.weights.model import half_precision
+from baa.weights.model import build, half_precision
 
 # chapter 11: over nine seeds, zero-shot MAE lower than bone_maps_no_carpals', r and leave-one-out MAE within the spread
 SHIPPED_VARIANT = "bone_maps_jitter"
@@ -96,17 +97,47 @@ def rebuild(out: Path | None = None, r: Recipe = SHIPPED, head: str = SHIPPED_HE
     model = train_bonet(data, r, progress, unlabelled=unlabelled(real, r))
     info = save_shipped(model, real, r, head, out, time.time() - t0, seg)
     if record is not None:
-        res = versioned.begin(Path(record), {})
-        res.update(shipped=info, variant=SHIPPED_VARIANT if r == SHIPPED else None,
-                   baseline=mean_age_baseline(real["rsna"]["age"].numpy().astype(np.float64)),
-                   evaluation=evaluate(model, real, r, "shipped"))
-        Path(record).parent.mkdir(parents=True, exist_ok=True)
-        Path(record).write_text(json.dumps(res, indent=1))
+        _record(Path(record), info, model, real, r)
     return info
 
 
+def measure(path: Path | None = None, record: Path = SHIPPED_JSON) -> dict:
+    """The networks of a shipped file (default ``baa/weights/bonet_real.pt``) measured on the real films as
+    ``rebuild(record=...)`` measures a fresh build, with no training, into ``record``.
+
+    Why: the rebuild is deterministic on one machine only; on another CPU the same seed trains another draw
+    of the recipe (chapter 11), so the committed file is measured as it is. ``seconds`` (the rebuild's wall
+    time) is kept from an earlier record of the same file, else None: a file does not record it."""
+    f = Path(path or WEIGHTS_DIR / "bonet_real.pt")
+    state = torch.load(f, map_location="cpu", weights_only=False)
+    r = replace(Recipe(), **state["meta"]["recipe"])
+    torch.set_num_threads(r.threads)
+    real = real_inputs(r.size)
+    if real is None:
+        raise FileNotFoundError(f"{shared_dir() / 'rsna-dev'}: the real labelled films are needed to measure")
+    pipe = build(state)
+    if pipe.segmenter is not None:
+        real = {k: with_maps(pipe.segmenter, v, r) for k, v in real.items()}
+    info = {"path": str(f), "bytes": f.stat().st_size, "sha256": sha256(f), "seconds": None}
+    before = (versioned.load(Path(record)) or {}).get("shipped") or {}
+    if before.get("sha256") == info["sha256"]:
+        info["seconds"] = before.get("seconds")
+    _record(Path(record), info, pipe.regressor.bonet, real, r)
+    return info
+
+
+def _record(record: Path, info: dict, model: BoNetPlus, real: dict, r: Recipe) -> None:
+    res = versioned.begin(record, {})
+    res.update(shipped=info, variant=SHIPPED_VARIANT if r == SHIPPED else None,
+               baseline=mean_age_baseline(real["rsna"]["age"].numpy().astype(np.float64)),
+               evaluation=evaluate(model, real, r, "shipped"))
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(res, indent=1))
+
+
 # Recipe fields newer than the first shipped model
-LATER = ("align", "detail", "maps", "seg_loss", "seg_blur", "seg_zoom", "epiphysis_mask", "map_jitter", "map_dilate")
+LATER = ("align", "detail", "maps", "seg_loss", "seg_blur", "seg_zoom", "epiphysis_mask",
+         "map_jitter", "map_dilate", "map_radius")
 
 
 def recipe_meta(r: Recipe) -> dict:
@@ -131,7 +162,9 @@ def save_shipped(model, real, r: Recipe, head: str, out: Path | None, seconds: f
     out.parent.mkdir(parents=True, exist_ok=True)
     with torch.inference_mode():
         ages = predict(pipe.regressor, r.view(real["rsna"]), batch_size=16, device="cpu", tta=TTA)
+    # the CPU's kernels: another set trains another draw from the same seed
     meta = {"recipe": recipe_meta(r), "head": head, "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "cpu": torch.backends.cpu.get_cpu_capability(),
             "rsna_ages": dict(zip(real["rsna"]["ids"], [round(float(a), 4) for a in ages]))}
     torch.save(save_state(pipe, r.size, meta), out)
     return {"path": str(out), "bytes": out.stat().st_size, "sha256": sha256(out), "seconds": round(seconds, 1)}
@@ -140,6 +173,21 @@ def save_shipped(model, real, r: Recipe, head: str, out: Path | None, seconds: f
 def load_shipped_results(path: Path = SHIPPED_JSON) -> dict | None:
     """What ``rebuild(record=...)`` measured, if measured with the current preparation."""
     return versioned.load(path)
+
+
+def measured_text(res: dict | None, weights: Path | None = None) -> str:
+    """Chapter 11's line on which file ``res`` (``load_shipped_results``) measured: the one in ``baa/weights``
+    that ``baa assess`` reads (or ``weights``), or a rebuild that is not it; or how to measure it."""
+    if res is None:
+        return ("Not measured yet: `python -m baa.experiments.shipped` (`make weights`) rebuilds and measures; "
+                "`--measure` (`make measure-weights`) measures the committed file as it is.")
+    f = Path(weights or WEIGHTS_DIR / "bonet_real.pt")
+    got, have = res["shipped"]["sha256"], sha256(f) if f.exists() else None
+    if got == have:
+        return f"Measured: {f.name}, sha256 {got[:12]}…, the file `baa assess` reads."
+    which = f"the {f.name} `baa assess` reads ({have[:12]}…)" if have else f"{f} (absent)"
+    return (f"Measured: a build with sha256 {got[:12]}…, not {which}: on another machine the same seed trains another "
+            "draw of the recipe; `make measure-weights` measures the committed file.")
 
 
 def as_results(res: dict | None) -> dict | None:
@@ -151,7 +199,11 @@ def as_results(res: dict | None) -> dict | None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m baa.experiments.shipped", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=None, help="write the model here instead of baa/weights (nothing measured)")
+    ap.add_argument("--measure", action="store_true", help="measure the shipped file as it is, no training")
     a = ap.parse_args(argv)
+    if a.measure:
+        print(json.dumps(measure(), indent=1))
+        return
     print(json.dumps(rebuild(Path(a.out)) if a.out else rebuild(record=SHIPPED_JSON), indent=1))
 
 

@@ -78,6 +78,7 @@ class Recipe:
     seg_zoom: float = 0.0  # the segmenter's warp of images with masks, smallest zoom (segmenter_batches; 0: none)
     map_jitter: float = 0.0  # BoNet+ reading maps: share of maps eroded or dilated in training (baa.data.morphology_augment)
     map_dilate: float = 0.5  # of those, the share dilated (the rest eroded)
+    map_radius: int = 1  # of those, each by 1 .. map_radius pixels
     epiphysis_mask: str = "growth"  # the segmenter's epiphysis target (baa.experiments.bone_maps.EPIPHYSIS_MASKS)
     threads: int = 2
 
@@ -202,12 +203,14 @@ def train_bonet(data: dict, r: Recipe, progress: bool = False, unlabelled: torch
     cfg = TrainConfig(epochs=r.epochs, batch_size=r.batch_size, lr=r.lr, schedule="cosine", seed=r.seed,
                       device="cpu", progress=progress, bn_recalibration=16)
     train = {"image": x, "age": data["age"], "male": data["male"]}
+    if r.map_jitter and not r.maps:
+        raise ValueError("a recipe with map_jitter > 0 reads bone maps: set maps")
     if r.align:
         if unlabelled is None:
             raise ValueError("a recipe with align > 0 needs the unlabelled real films")
         fit_regressor_aligned(model, train, unlabelled, cfg, weight=r.align)
     else:
-        fit_regressor(model, train, cfg, map_jitter=r.map_jitter if r.maps else 0.0, map_dilate=r.map_dilate)
+        fit_regressor(model, train, cfg, map_jitter=r.map_jitter, map_dilate=r.map_dilate, map_radius=r.map_radius)
     return model.eval()
 
 

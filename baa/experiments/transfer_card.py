@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 
-from baa.experiments.bone_maps import areas_against_phantoms
+from baa.experiments.bone_maps import areas_against_phantoms, map_sensitivity
 from baa.experiments.shipped import SHIPPED_VARIANT, load_shipped_results
 from baa.experiments.transfer import (ANATOMY, N_HELD_OUT, PHANTOM_TEST, SHIPPED_HEAD, TTA, Recipe, load_results, mean_sd,
                                       phantom_inputs, real_inputs)
@@ -86,6 +86,7 @@ def model_card(shipped: dict | None = None, recipes: dict | None = None, images:
                 f"bound with a warning)")
     spread = recipes.get("variants", {})
     segmenter = _segmenter_text(m, real, (ev or {}).get("toddlers"))
+    sensitivity = _sensitivity_text(m, real)
     total = sum((WEIGHTS_DIR / f).stat().st_size for f in FILES)
     return CARD.format(files=rows, n=r["n"], size=r["size"], width=r["width"], epochs=r["epochs"], lr=r["lr"],
                        seed=r["seed"], head=meta["head"], threads=meta["threads"], torch=meta["torch"],
@@ -94,8 +95,8 @@ def model_card(shipped: dict | None = None, recipes: dict | None = None, images:
                        jitter=_jitter_text(r),
                        table="\n".join(lines), toddlers=tod or "(not measured)",
                        seeds=_seeds_text(spread.get(variant), spread.get(REFERENCE), ev, variant),
-                       curve=_curve_text(ev), seconds=(shipped.get("shipped") or {}).get("seconds", "?"),
-                       against_mean=_against_mean(base, spread.get(variant)), segmenter=segmenter,
+                       curve=_curve_text(ev), wall=_wall_text((shipped.get("shipped") or {}).get("seconds")),
+                       against_mean=_against_mean(base, spread.get(variant)), segmenter=segmenter, sensitivity=sensitivity,
                        maps_text=_maps_text(spread, variant, r.get("maps", "")))
 
 
@@ -128,6 +129,21 @@ def _segmenter_text(m: dict, real: dict | None, toddlers: dict | None) -> str:
                 f"{np.corrcoef(rank(area), rank(read))[0, 1]:.2f}"
                 f"{', although BoNet+ does not read the carpal map' if 'carpals' in unread else ''}.")
     return out
+
+
+def _sensitivity_text(m: dict, real: dict | None) -> str:
+    """How much the shipped BoNet+'s zero-shot age on the rsna-dev films hangs on each map's area
+    (``bone_maps.map_sensitivity``: one map at a time grown or shrunk at test time)."""
+    pipe = m["pipe"]
+    if pipe.segmenter is None or not real:
+        return ""
+    rs = real["rsna"]
+    rows = map_sensitivity(pipe.regressor.bonet, pipe.network_view(rs["image"]), rs["age"].numpy(), pipe.maps)
+    fmt = lambda s: f"MAE {s['mae']:.2f} y, bias {s['bias']:+.2f} y, r {s['r']:.2f}"  # noqa: E731
+    jittered = " although it learned them jittered" if m["meta"]["recipe"].get("map_jitter") else ""
+    return (f"Its zero-shot age hangs on a map's area{jittered} (`bone_maps.map_sensitivity`: "
+            f"one map of the 28 films at a time grown or shrunk by whole pixels at test time): as segmented {fmt(rows[0])}; "
+            + "; ".join(f"{s['map']} {s['step']:+d} px {fmt(s)}" for s in rows[1:]) + ".")
 
 
 ALL_MAPS = "bone_maps_all_dice"  # chapter 11's recipe with BoNet+ reading all three maps of the same segmenter
@@ -189,13 +205,23 @@ def _against_mean(base: dict | None, v: dict | None) -> str:
             f"({b:.2f} y), and far from the target.")
 
 
+def _wall_text(seconds) -> str:
+    """The card's sentence on the rebuild's wall time, which a measurement of the file alone (``--measure``)
+    does not know."""
+    if seconds is None:
+        return "The wall time of its build was not measured with this file."
+    return f"Measured wall time of the phantom rendering and both trainings on the 2-core development machine: {seconds} s."
+
+
 def _jitter_text(r: dict) -> str:
     """The card's words on BoNet+'s map jitter (``Recipe.map_jitter``), if its recipe has one."""
     p, dilate = r.get("map_jitter", 0.0), r.get("map_dilate", Recipe.map_dilate)
     if not p:
         return ""
     how = "dilated or eroded" if 0 < dilate < 1 else "dilated" if dilate else "eroded"
-    return (f", each map {how} by one pixel with probability {p:g} (`map_jitter`: the segmenter marks a real film's "
+    radius = int(r.get("map_radius", Recipe.map_radius))
+    by = "one pixel" if radius == 1 else f"1 to {radius} pixels"
+    return (f", each map {how} by {by} with probability {p:g} (`map_jitter`: the segmenter marks a real film's "
             f"structures over other areas than a phantom's)")
 
 
@@ -264,8 +290,9 @@ segmenter 10 epochs, Adam, lr 0.002, cosine schedule, loss `{seg_loss}` (cross-e
 then rounded to fp16 (as stored); BoNet+ Adam, lr {lr}, cosine schedule, L_MAE, {epochs} epochs, batch 32, the
 package's augmentation on the maps{jitter}, fp32, {threads} threads, torch {torch}; then the head fitted on all 28 films
 ({head}: ridge regression of the residual age on BoNet+'s standardised features, alpha chosen by leave-one-out on
-the films). Deterministic: same machine and thread count, same bytes. Measured wall time of the phantom
-rendering and both trainings on the 2-core development machine: {seconds} s.
+the films). Deterministic: same machine (CPU kernels) and thread count, same bytes; another machine trains another
+draw of the recipe from the same seed (chapter 11's recipe table gives the spread over nine seeds), and
+`python -m baa.experiments.shipped --measure` measures the committed file as it is, with no training. {wall}
 
 ## Measured errors (rsna-dev; `python -m baa.experiments.shipped`, chapter 11)
 
@@ -293,6 +320,7 @@ labels (cross-validated) <= 1.2 y. {against_mean}
 - The segmenter learned the phantom's bones and reads real films otherwise (chapter 11 shows its maps). {segmenter}
   Carpal area tells age (the carpals ossify through childhood), and the youngest films' wrists are marked as
   carpals over an area no phantom of their age shows, and less epiphysis area (the ratios above). {maps_text}
+  {sensitivity}
 - The phantom's anatomy is not yet the real one (tubular bones as straight rods, the thumb on a thin web,
   carpals apart). What else chapter 11 tried was measured on images, not maps, and with the first preparation
   (`recipes_prep1.json`), against the image recipe: the anatomy variants (plump infants, fanned fingers, packed

@@ -85,13 +85,16 @@ VARIANTS = {
     "bone_maps_erode": ("the same, each map eroded (never dilated) half the time: the segmenter marks less on real films "
                         "than on phantoms", {"maps": "bones,epiphyses", "seg_loss": "bce_dice", "map_jitter": 0.5,
                                              "map_dilate": 0.0}),
+    "bone_maps_jitter_wide": ("the same jitter half the time, each map by one or two pixels: the shipped model still reads "
+                              "a film's epiphysis map grown by a pixel as years younger", {"maps": "bones,epiphyses",
+                              "seg_loss": "bce_dice", "map_jitter": 0.5, "map_radius": 2}),
 }
 # Chapter 11's verdicts on the bone-maps recipes: a recipe -> the variants that change one thing of it (which maps
 # BoNet+ reads; how the segmenter learns; how BoNet+ is trained on the maps)
 MAPS_COMPARISONS = {"bone_maps_all_dice": ("bone_maps_no_carpals", "bone_maps_bones_dice"),
                     "bone_maps_no_carpals": ("bone_maps_seg_blur", "bone_maps_seg_zoom", "bone_maps_visible_epiphyses",
                                              "bone_maps_jitter_light", "bone_maps_jitter"),
-                    "bone_maps_jitter": ("bone_maps_erode",)}
+                    "bone_maps_jitter": ("bone_maps_erode", "bone_maps_jitter_wide")}
 # name -> (what, how many times each labelled real film is repeated, whether the recipe's 1600 phantoms join them)
 JOINT = {"joint_x8": ("the image recipe's phantoms with the real films of the other folds among them, each "
                       "repeated x8 (~10 % of an epoch)", 8, True),

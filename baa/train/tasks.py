@@ -48,16 +48,16 @@ def _augment_regressor(x: torch.Tensor, g: torch.Generator, on: bool, recipe: st
 
 
 def regressor_batches(augment: bool = True, qualities: tuple[str, ...] | None = None, recipe: str = "beyond",
-                      map_jitter: float = 0.0, map_dilate: float = 0.5) -> Callable:
+                      map_jitter: float = 0.0, map_dilate: float = 0.5, map_radius: int = 1) -> Callable:
     """Batches for BoNet+: images augmented as ``recipe`` says -> age in years. ``qualities`` (e.g.
     all four classes) degrades each image with one drawn quality, as NQ is trained (section 3.3).
     ``map_jitter`` > 0 (bone maps only): each map eroded or dilated with that probability, a share
-    ``map_dilate`` of them dilated (``data.morphology_augment``)."""
+    ``map_dilate`` of them dilated, by 1 .. ``map_radius`` pixels (``data.morphology_augment``)."""
 
     def batch_fn(batch: dict, g: torch.Generator):
         x = _augment_regressor(batch["image"], g, augment, recipe)
         if augment and map_jitter > 0:
-            x = morphology_augment(x, g, map_jitter, map_dilate)
+            x = morphology_augment(x, g, map_jitter, map_dilate, map_radius)
         if qualities:
             x, _ = D.degrade_mixed(x, g, qualities)
         return x, batch["age"].float()
@@ -113,10 +113,10 @@ def regression_val(images: torch.Tensor, age: torch.Tensor, batch_size: int = 64
 
 def fit_regressor(model: nn.Module, train: dict, config: TrainConfig, loss: str = "mae", val: dict | None = None,
                   qualities: tuple[str, ...] | None = None, augment: bool = True, recipe: str = "beyond",
-                  map_jitter: float = 0.0, map_dilate: float = 0.5, **kw) -> Trainer:
+                  map_jitter: float = 0.0, map_dilate: float = 0.5, map_radius: int = 1, **kw) -> Trainer:
     """Train BoNet+ with L_MAE or L_MSE (Table 2) under ``recipe`` (``REGRESSOR_RECIPES``; ``paper``
     also turns precise BN off); ``val`` = ``{"image", "age"}`` for the bar's MAE; ``map_jitter``,
-    ``map_dilate``: ``regressor_batches``'."""
+    ``map_dilate``, ``map_radius``: ``regressor_batches``'."""
     if recipe not in REGRESSOR_RECIPES:
         raise ValueError(f"unknown BoNet+ recipe {recipe!r}; choose {', '.join(REGRESSOR_RECIPES)}")
     if recipe == "paper":
@@ -124,8 +124,9 @@ def fit_regressor(model: nn.Module, train: dict, config: TrainConfig, loss: str 
     precision = "bf16" if config.amp_cpu and bf16_supported("cpu") else "fp32"
     val_fn = regression_val(val["image"], val["age"], precision=precision) if val is not None else None
     extra = {"task": "regressor", "loss": loss, "qualities": qualities, "recipe": recipe,
-             **({"map_jitter": map_jitter, "map_dilate": map_dilate} if map_jitter else {}), **kw.pop("extra", {})}
-    t = Trainer(model, train, regressor_batches(augment, qualities, recipe, map_jitter, map_dilate), LOSSES[loss], config,
+             **({"map_jitter": map_jitter, "map_dilate": map_dilate} if map_jitter else {}),
+             **({"map_radius": map_radius} if map_jitter and map_radius != 1 else {}), **kw.pop("extra", {})}
+    t = Trainer(model, train, regressor_batches(augment, qualities, recipe, map_jitter, map_dilate, map_radius), LOSSES[loss], config,
                 val_fn=val_fn, monitor="val_mae", extra=extra, **kw)
     t.fit()
     return t
