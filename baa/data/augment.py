@@ -98,7 +98,7 @@ def morphology_augment(maps: torch.Tensor, generator: torch.Generator | None = N
         raise ValueError(f"radius must be at least 1, not {radius}")
     gdev = generator.device if generator is not None else torch.device("cpu")
     u = torch.rand((n, c, 2), generator=generator, device=gdev, dtype=torch.float64).to(maps.device)
-    on, grow = (u[..., 0] < p)[..., None, None], (u[..., 1] < dilate)[..., None, None]
+    on, grows = (u[..., 0] < p)[..., None, None], (u[..., 1] < dilate)[..., None, None]
     # radius 1 draws nothing more: the same bytes as before radius existed
     k = (torch.randint(1, radius + 1, (n, c), generator=generator, device=gdev).to(maps.device)[..., None, None]
          if radius > 1 else None)
@@ -106,7 +106,7 @@ def morphology_augment(maps: torch.Tensor, generator: torch.Generator | None = N
     for step in range(1, radius + 1):
         dil, ero = F.max_pool2d(dil, 3, 1, 1), -F.max_pool2d(-ero, 3, 1, 1)
         pick = on if k is None else on & (k == step)
-        out = torch.where(pick, torch.where(grow, dil, ero), out)
+        out = torch.where(pick, torch.where(grows, dil, ero), out)
     return out
 
 

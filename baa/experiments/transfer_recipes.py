@@ -86,7 +86,7 @@ VARIANTS = {
                         "than on phantoms", {"maps": "bones,epiphyses", "seg_loss": "bce_dice", "map_jitter": 0.5,
                                              "map_dilate": 0.0}),
     "bone_maps_jitter_wide": ("the same jitter half the time, each map by one or two pixels: the shipped model still reads "
-                              "a film's epiphysis map grown by a pixel as years younger", {"maps": "bones,epiphyses",
+                              "a film's epiphysis map grown by a pixel as over a year younger", {"maps": "bones,epiphyses",
                               "seg_loss": "bce_dice", "map_jitter": 0.5, "map_radius": 2}),
 }
 # Chapter 11's verdicts on the bone-maps recipes: a recipe -> the variants that change one thing of it (which maps
