@@ -104,7 +104,7 @@ def morphology_augment(maps: torch.Tensor, generator: torch.Generator | None = N
          if radius > 1 else None)
     dil, ero, out = maps, maps, maps
     for step in range(1, radius + 1):
-        dil, ero = F.max_pool2d(dil, 3, 1, 1), -F.max_pool2d(-ero, 3, 1, 1)
+        dil, ero = grow(dil, 1), grow(ero, -1)
         pick = on if k is None else on & (k == step)
         out = torch.where(pick, torch.where(grows, dil, ero), out)
     return out
