@@ -368,7 +368,6 @@ def test_heldout_zero_shot_never_aligns_on_the_film_it_reads(monkeypatch):
     assert out["zero_shot"]["mae"] == pytest.approx(10 * 3 / 7)
 
 
-
 def test_chapter_says_which_shipped_file_was_measured(tmp_path):
     from baa.experiments.shipped import measured_text
     from baa.weights import sha256

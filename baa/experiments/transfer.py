@@ -197,14 +197,14 @@ def train_bonet(data: dict, r: Recipe, progress: bool = False, unlabelled: torch
     the package's augmentation; deterministic for a seed and thread count. With ``r.align`` > 0, its
     features are also pulled towards those of ``unlabelled`` images (real films prepared the same way;
     ``baa.train.fit_regressor_aligned``)."""
+    if r.map_jitter and not r.maps:
+        raise ValueError("a recipe with map_jitter > 0 reads bone maps: set maps")
     torch.manual_seed(r.seed)
     model = BoNetPlus(width=r.width, in_channels=len(r.maps.split(",")) if r.maps else 1)
     x = r.view(data)
     cfg = TrainConfig(epochs=r.epochs, batch_size=r.batch_size, lr=r.lr, schedule="cosine", seed=r.seed,
                       device="cpu", progress=progress, bn_recalibration=16)
     train = {"image": x, "age": data["age"], "male": data["male"]}
-    if r.map_jitter and not r.maps:
-        raise ValueError("a recipe with map_jitter > 0 reads bone maps: set maps")
     if r.align:
         if unlabelled is None:
             raise ValueError("a recipe with align > 0 needs the unlabelled real films")
