@@ -86,6 +86,20 @@ def test_bone_segmenter_gives_one_logit_per_map():
     assert isinstance(s2, BoneSegmenter) and torch.equal(s2.eval()(torch.ones(1, 1, 16, 16)), s(torch.ones(1, 1, 16, 16)))
 
 
+def test_tubular_map_is_the_bone_map_where_the_carpal_map_is_not():
+    """``tubular`` (``BoneSegmenter.DERIVED``): bones x (1 - carpals) of the learned maps, beside them in any
+    order; an unknown name is refused with the names there are."""
+    s = BoneSegmenter(depth=2).eval()
+    x = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    learned = s.maps(x)
+    got = s.maps(x, ("epiphyses", "tubular"))
+    assert torch.equal(got[:, 0], learned[:, 2])
+    assert torch.allclose(got[:, 1], learned[:, 0] * (1 - learned[:, 1]))
+    assert (got[:, 1] <= learned[:, 0]).all() and (got[:, 1] < learned[:, 0]).any()
+    with pytest.raises(ValueError, match="unknown map.*tubular"):
+        s.maps(x, ("wrist",))
+
+
 def test_quality_classifier_four_way():
     q = QualityClassifier(width=0.125).eval()
     assert q(torch.rand(3, 1, 64, 64)).shape == (3, 4)

@@ -159,3 +159,14 @@ def test_occlusion_bands_move_the_output_only_where_it_reads():
     assert torch.allclose(d[:, [0, 1, 2, 3, 6, 7]], torch.zeros(3, 6))
     assert torch.allclose(d[:, 4], -x[:, 0, 16:20].sum((1, 2))) and (d[:, 5] < 0).all()
 
+
+
+def test_occlusion_bands_of_one_channel_leave_the_others_as_they_are():
+    """Blanking band 4 of channel 1 only: an output that reads channel 0 there does not move; one that reads
+    channel 1 does, as much as when every channel is blanked."""
+    x = torch.rand(2, 2, 32, 32) + 0.5
+    read0 = lambda t: t[:, 0, 16:20].sum((1, 2))
+    read1 = lambda t: t[:, 1, 16:20].sum((1, 2))
+    assert torch.equal(occlusion_bands(read0, x, bands=8, channels=[1]), torch.zeros(2, 8))
+    assert torch.allclose(occlusion_bands(read1, x, bands=8, channels=[1]), occlusion_bands(read1, x, bands=8))
+    assert (occlusion_bands(read1, x, bands=8, channels=[1])[:, 4] < 0).all()

@@ -311,6 +311,25 @@ def test_model_card_compares_the_maps_read_with_all_three():
     one = _maps_text(spread, ALL_MAPS, "bones", others=((ALL_MAPS, "BoNet+ reading all three maps"),))
     assert one == "BoNet+ reads the `bones` map only."  # not compared with itself
     assert _maps_text(spread, "images", "") == "BoNet+ reads the image, no maps."
+    assert "Against `bone_maps_jitter_tubular` it is compared by" in text
+
+
+def test_model_card_reads_a_joint_training_on_bone_maps_against_its_recipe_s_head():
+    from baa.experiments.transfer_card import _joint_maps_text
+
+    run = lambda k, m: {"seed": k, "cv": {T.SHIPPED_HEAD: {"mae": m}}}  # noqa: E731
+    joint = lambda *ks: {"variant": "bone_maps_jitter", "repeat": 32, "folds": 4,  # noqa: E731
+                         "seeds": [{"seed": k, "cv": {"mae": 1.5 + 0.1 * k, "r": 0.7}} for k in ks]}
+    res = {"variants": {"bone_maps_jitter": {"seeds": [run(k, 2.5 + 0.1 * k) for k in range(3)]}},
+           "joint": {"joint_x32": {**joint(0, 1), "variant": "images"}, "maps_joint_x32": joint(0)}}
+    one = _joint_maps_text(res)
+    assert one.startswith("On bone maps: `maps_joint_x32` (`bone_maps_jitter`'s maps, the other folds' real films among "
+                          "the phantoms x32, 4 folds, 1 seed): MAE 1.50 y, r 0.70")
+    assert one.endswith("on the same seed, leave-one-out: MAE 2.50 y (one seed decides nothing).")
+    assert one.count("joint_x32") == 1  # the image recipe's joint training is not on maps
+    two = _joint_maps_text({**res, "joint": {"maps_joint_x32": joint(0, 1)}})
+    assert "2 seeds): MAE 1.55 y" in two and "(leave-one-out, 2 seeds): MAE -1.00 ± 0.07 y (beyond twice its error)." in two
+    assert _joint_maps_text({"joint": {"joint_x8": {**joint(0), "variant": "images"}}}) == "None of these was tried on bone maps."
 
 
 def test_model_card_names_the_map_jitter_of_the_recipe():
@@ -379,3 +398,50 @@ def test_chapter_says_which_shipped_file_was_measured(tmp_path):
     other = measured_text({"shipped": {"sha256": "0" * 64}}, f)
     assert other.startswith("Measured: a build with sha256 000000000000…, not the bonet_real.pt") and "another draw" in other
     assert "(absent)" in measured_text({"shipped": {"sha256": "0" * 64}}, tmp_path / "none.pt")
+
+
+def test_chapter_occlusion_blanks_each_map_alone_where_bonet_reads_several():
+    """Chapter 11's band occlusion (``domains.occlusion``): all maps at once for every set, and for the RSNA
+    films one map at a time; a network that reads one map (or the image) gets no per-map rows."""
+    from types import SimpleNamespace
+
+    from baa.book import domains as D
+    from baa.models import BoNetPlus
+    torch.manual_seed(0)
+    x = lambda n: torch.rand(n, 2, 32, 32)  # noqa: E731
+    real = {"rsna": {"input": x(3), "age": torch.tensor([2.0, 6.0, 9.0])}}
+    inp = {"real": real, "phantoms": {"input": x(4), "age": torch.tensor([1.0, 5.0, 8.0, 12.0])}}
+    pipe = SimpleNamespace(regressor=SimpleNamespace(bonet=BoNetPlus(width=0.125, in_channels=2).eval()),
+                           maps=("tubular", "epiphyses"))
+    occ = D.occlusion({**inp, "models": {"pipe": pipe}}, bands=4, tta=1)
+    assert list(occ) == ["RSNA films", "RSNA films, tubular map only", "RSNA films, epiphyses map only",
+                         "phantoms of the same ages"]
+    assert all(v.shape == (3, 4) for v in occ.values())
+    assert not np.allclose(occ["RSNA films, tubular map only"], occ["RSNA films"])
+    pipe.maps = ("bones",)
+    assert list(D.occlusion({**inp, "models": {"pipe": pipe}}, bands=4, tta=1)) == ["RSNA films", "phantoms of the same ages"]
+
+
+_PHANTOM_BYTES = """
+import hashlib, torch
+from baa.experiments.transfer import phantom_inputs
+torch.set_num_threads(1)
+d = phantom_inputs(24, 64, 0, workers=1, masks=True)
+print(hashlib.sha256(d["raw"].numpy().tobytes() + d["masks"].numpy().tobytes()).hexdigest())
+"""
+
+
+def test_training_phantoms_are_the_same_bytes_whatever_the_vector_instructions():
+    """The phantoms a rebuild trains on (rendered, randomised, written as PNGs, prepared) do not hang on the
+    machine's SIMD: numpy held to x86-64-v2 and torch to AVX2 give the bytes of the machine's own best (so a
+    rebuild on another x86 CPU with AVX2 differs by its trainings' kernels only: chapter 11)."""
+    import os
+    import subprocess
+    import sys
+
+    def digest(**env):
+        out = subprocess.run([sys.executable, "-c", _PHANTOM_BYTES], capture_output=True, text=True, check=True,
+                             env={**os.environ, **env})
+        return out.stdout.split()[-1]
+
+    assert digest() == digest(NPY_DISABLE_CPU_FEATURES="X86_V4 X86_V3", ATEN_CPU_CAPABILITY="avx2")

@@ -69,7 +69,17 @@ def test_joint_rows_and_figure():
     fig = D.figure_joint(res, baseline=2.9)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["images + ridge_residual (LOO)", "joint_x8 (4-fold)"]
     plt.close("all")
-    assert {"joint_x8", "real_only"} <= set(R.JOINT) and all(k > 0 for _, k, _ in R.JOINT.values())
+    # a joint training of another recipe: that recipe's head is drawn too, before the joint rows
+    res["variants"]["bone_maps_jitter"] = {"what": "m", "recipe": {}, "seeds": [_scores(1)]}
+    res["joint"]["maps_joint_x32"] = {"what": "mj", "repeat": 32, "folds": 4, "variant": "bone_maps_jitter",
+                                      "seeds": [{"seed": 0, "cv": s(1.5), "toddler_max": 3.0}]}
+    fig = D.figure_joint(res, baseline=2.9)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        "images + ridge_residual (LOO)", "bone_maps_jitter + ridge_residual (LOO)", "joint_x8 (4-fold)",
+        "maps_joint_x32 (4-fold)"]
+    plt.close("all")
+    assert R.JOINT["maps_joint_x32"][3] == "bone_maps_jitter" and R.JOINT["maps_joint_x32"][3] in R.VARIANTS
+    assert {"joint_x8", "real_only"} <= set(R.JOINT) and all(k > 0 for _, k, _, _ in R.JOINT.values())
     assert not R.JOINT["real_only"][2] and R.JOINT["joint_x8"][2]
 
 
@@ -107,10 +117,10 @@ def test_results_of_another_preparation_are_kept_apart(tmp_path, monkeypatch):
     renamed = {"variants": {"images": {**old["variants"]["shipped"], "what": R.VARIANTS["images"][0]}},
                "joint": {"joint_x8": {**old["joint"]["joint_x8"], "what": R.JOINT["joint_x8"][0]}}}
     assert R.load_earlier(out) == {1: renamed} and versioned.load(versioned.archived(1, out)) is None  # not today's
-    assert R.latest("joint", out) == (1, renamed)  # nothing newer holds a joint training
+    assert R.holding("joint", out) == [(1, renamed)]  # nothing newer holds a joint training
     out.write_text(json.dumps({**res, "variants": {"shipped": {"seeds": [_scores(1)]}}}))
-    assert R.latest("variants", out)[0] == T.PREPARATION
-    assert R.latest("nothing", out) is None
+    assert [v for v, _ in R.holding("variants", out)] == [T.PREPARATION, 1]
+    assert R.holding("nothing", out) == []
     res, _, _ = R._start(out, T.Recipe())  # the same preparation: resumed
     assert res["variants"]["images"]["seeds"] == [_scores(1)]  # resumed under today's name
 
@@ -196,6 +206,14 @@ def test_joint_training_never_reads_a_film_it_trained_on(monkeypatch):
         assert torch.equal(data["age"][m:], films + 1) and data["male"][m:].eq(1).all()
     assert out["pred"] == [float(i + 1 + 10 * (i % 3)) for i in range(n)]
     assert out["cv"]["mae"] == pytest.approx(10.0) and out["toddlers"] == {"a.png": 10.0, "b.png": 10.0}
+    # a recipe reading maps trains on the phantoms' maps and the other folds' films' maps, and reads its fold's maps
+    trained.clear()
+    for d in (phantoms, rsna, real["toddlers"]):
+        d["maps"] = d["image"].repeat(1, 2, 1, 1)
+    out = R.joint_cv(phantoms, T.Recipe(maps="bones,epiphyses"), real, folds=3, repeat=2)
+    assert [len(d["maps"]) for d in trained] == [m + 2 * (n - n // 3)] * 3
+    assert torch.equal(trained[0]["maps"][m:, 1, 0, 0], trained[0]["image"][m:, 0, 0, 0])
+    assert out["pred"] == [float(i + 1 + 10 * (i % 3)) for i in range(n)]
 
 
 @pytest.mark.slow

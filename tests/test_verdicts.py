@@ -195,3 +195,8 @@ def test_joint_text_compares_with_the_image_recipe_s_head_the_real_films_alone_a
     assert "against real_only (2 seeds): MAE +0.05y ± 0.08 (within the spread)" in first and "unrun" not in text
     assert alone.startswith("- **real_only** (2 seeds, 4-fold)") and "against real_only" not in alone
     assert V.joint_text({"variants": {}}) == "No joint training has been run."
+    # a setting that trains another recipe is read against that recipe's head
+    res["variants"]["bone_maps_jitter"] = {"seeds": [{**e, "cv": {"ridge_residual": s(2.5 + 0.1 * e["seed"])}} for e in ref]}
+    res["joint"] = {"maps_joint_x32": {"folds": 4, "variant": "bone_maps_jitter",
+                                       "seeds": [{"seed": k, "cv": s(2.5 + 0.1 * k)} for k in range(3)]}}
+    assert "against bone_maps_jitter with ridge_residual (leave-one-out, 3 seeds): MAE +0.00y" in V.joint_text(res)

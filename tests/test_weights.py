@@ -43,7 +43,7 @@ def test_load_shipped_has_load_models_keys():
         ages = m["pipe"].regressor(tta_views(r, 4))
     # BoNet+ reads the segmenter's maps its recipe names (chapter 11: the bones and the epiphyses) of the standardised image
     maps = m["pipe"].maps
-    assert maps and set(maps) <= set(BoneSegmenter.MAP_NAMES) and m["meta"]["recipe"]["maps"] == ",".join(maps)
+    assert maps and set(maps) <= {*BoneSegmenter.MAP_NAMES, *BoneSegmenter.DERIVED} and m["meta"]["recipe"]["maps"] == ",".join(maps)
     assert r.shape == (2, len(maps), m["size"], m["size"]) and 0 <= r.min() and r.max() <= 1 and torch.isfinite(ages).all()
 
 

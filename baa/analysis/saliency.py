@@ -277,15 +277,17 @@ def describe(e: float) -> str:
 
 @torch.no_grad()
 def occlusion_bands(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, bands: int = 8,
-                    fill: float = 0.0) -> torch.Tensor:
+                    fill: float = 0.0, channels=None) -> torch.Tensor:
     """(N, bands): the change of ``fn``'s output (N,) for each image when its rows of band ``b`` (top
-    to bottom, ``bands`` equal bands) are set to ``fill`` (0: the standardised background)."""
+    to bottom, ``bands`` equal bands) are set to ``fill`` (0: the standardised background), in every channel or
+    in the ``channels`` listed (of bone maps: which map the output is read from)."""
     h = images.shape[-2]
     edges = np.linspace(0, h, bands + 1).round().astype(int)
+    pick = slice(None) if channels is None else list(channels)
     base = fn(images)
     out = []
     for b in range(bands):
         x = images.clone()
-        x[..., edges[b]:edges[b + 1], :] = fill
+        x[:, pick, edges[b]:edges[b + 1], :] = fill
         out.append(fn(x) - base)
     return torch.stack(out, 1)

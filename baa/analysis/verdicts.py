@@ -416,11 +416,10 @@ def recipes_text(res: dict, reference: str = "images", only=None) -> str:
 
 def joint_text(res: dict, reference: str = "images", head: str = "ridge_residual", alone: str = "real_only") -> str:
     """Chapter 11's reading of the real labels inside the training (``transfer_recipes.JOINT``): each
-    setting's cross-validated MAE and r against the ``reference`` recipe's ``head`` under leave-one-out,
-    and a setting with phantoms against ``alone`` (the real films without them: what the phantom adds);
-    each the difference of the means over seeds and whether it exceeds twice its standard error. The
-    mean-age baseline (leave-one-out) is named beside each MAE."""
-    ref = res.get("variants", {}).get(reference, {}).get("seeds") or []
+    setting's cross-validated MAE and r against its own recipe's ``head`` under leave-one-out (the setting's
+    ``variant``; ``reference`` where it names none), and a setting with phantoms against ``alone`` (the real films
+    without them: what the phantom adds); each the difference of the means over seeds and whether it exceeds
+    twice its standard error. The mean-age baseline (leave-one-out) is named beside each MAE."""
     joint = res.get("joint", {})
     solo = (joint.get(alone) or {}).get("seeds") or []
     base = res.get("baseline", {}).get("mean_loo", {}).get("mae")
@@ -430,8 +429,10 @@ def joint_text(res: dict, reference: str = "images", head: str = "ridge_residual
         runs = v["seeds"]
         if not runs:
             continue
+        own = v.get("variant", reference)
+        ref = res.get("variants", {}).get(own, {}).get("seeds") or []
         parts = []
-        for other, label, get_other in ((ref, f"{reference} with {head} (leave-one-out, {len(ref)} seeds)",
+        for other, label, get_other in ((ref, f"{own} with {head} (leave-one-out, {len(ref)} seeds)",
                                          lambda e: e["cv"][head]),
                                         (solo if name != alone else [], f"{alone} ({len(solo)} seeds)", lambda e: e["cv"])):
             if other:

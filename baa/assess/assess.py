@@ -163,7 +163,7 @@ def _assess_one(path, models: dict, male: float | None, save_dir: Path | None, t
         rgb = torch.zeros(3, *restored.shape[-2:])
         names = getattr(pipe, "maps", ()) or BoneSegmenter.MAP_NAMES[:restored.shape[1]]
         for k, name in enumerate(names):  # each map in its own colour; a map not read stays dark
-            rgb[BoneSegmenter.MAP_NAMES.index(name)] = restored[0, k]
+            rgb[BoneSegmenter.MAP_NAMES.index(BoneSegmenter.DERIVED.get(name, name))] = restored[0, k]
         save_image(rgb.permute(1, 2, 0).numpy(), out)
         res["maps"] = str(out)
     return res

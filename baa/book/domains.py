@@ -126,14 +126,18 @@ def figure_projection(proj: dict):
 def occlusion(inp: dict, bands: int = 8, tta: int = 4) -> dict:
     """How much the shipped BoNet+ as trained (no head) moves its age when one horizontal band of its
     input (the bone maps, where it reads maps) is blanked (``saliency.occlusion_bands``), per image: the
-    real RSNA films, for each of them the held-out phantom nearest in age, and the toddler films. Returns
-    ``{name: (N, bands) array}``."""
-    bonet = inp["models"]["pipe"].regressor.bonet
+    real RSNA films (and, where it reads several maps, the band of one map at a time), for each of them the
+    held-out phantom nearest in age, and the toddler films. Returns ``{name: (N, bands) array}``."""
+    pipe = inp["models"]["pipe"]
+    bonet = pipe.regressor.bonet
     fn = lambda x: torch.from_numpy(network_inputs(bonet, x, tta=tta)[1])
     out = {}
     if inp["real"]:
         ra, pa = inp["real"]["rsna"]["age"].numpy(), inp["phantoms"]["age"].numpy()
         out["RSNA films"] = occlusion_bands(fn, inp["real"]["rsna"]["input"], bands).numpy()
+        maps = getattr(pipe, "maps", ())
+        for c, name in enumerate(maps if len(maps) > 1 else ()):
+            out[f"RSNA films, {name} map only"] = occlusion_bands(fn, inp["real"]["rsna"]["input"], bands, channels=[c]).numpy()
         nearest = np.abs(pa[None] - ra[:, None]).argmin(1)
         out["phantoms of the same ages"] = occlusion_bands(fn, inp["phantoms"]["input"][nearest], bands).numpy()
         if "toddlers" in inp["real"]:
@@ -247,9 +251,12 @@ def joint_table(res: dict):
 def figure_joint(res: dict, reference: str = "images", head: str = "ridge_residual", baseline: float | None = None):
     """Real labels used two ways, every seed's MAE and r on rsna-dev: ``reference``'s ``head`` fitted on the
     phantom-trained features (leave-one-out), and each joint training (the real films among the phantoms,
-    k-fold); ``baseline``, the mean-age MAE, dashed."""
-    rows = [(f"{reference} + {head} (LOO)", [e["cv"][head] for e in res["variants"].get(reference, {}).get("seeds", [])])]
-    rows += [(f"{n} ({v['folds']}-fold)", [e["cv"] for e in v["seeds"]]) for n, v in res.get("joint", {}).items()]
+    k-fold); ``reference`` and each other recipe a joint training trains (its ``variant``) first; ``baseline``, the
+    mean-age MAE, dashed."""
+    joint = res.get("joint", {})
+    recipes = dict.fromkeys([reference, *(v.get("variant", reference) for v in joint.values())])
+    rows = [(f"{n} + {head} (LOO)", [e["cv"][head] for e in res["variants"].get(n, {}).get("seeds", [])]) for n in recipes]
+    rows += [(f"{n} ({v['folds']}-fold)", [e["cv"] for e in v["seeds"]]) for n, v in joint.items()]
     rows = [(n, runs) for n, runs in rows if runs]
     fig, axes = plt.subplots(1, 2, figsize=(8, 0.5 * len(rows) + 1.6), sharey=True)
     for ax, (key, title) in zip(axes, (("mae", "rsna-dev, MAE (y)"), ("r", "rsna-dev, r"))):

@@ -72,7 +72,7 @@ class Recipe:
     carpal_scale: float = 1.0  # PhantomConfig.carpal_scale
     align: float = 0.0  # weight of the CORAL alignment with the unlabelled real films (0: none)
     detail: float = 0.0  # sigma (px at the input) of baa.data.prepare.bone_detail applied to every image (0: none)
-    maps: str = ""  # BoNet+ reads these bone maps (comma-separated BoneSegmenter.MAP_NAMES; '': the image)
+    maps: str = ""  # BoNet+ reads these bone maps (comma-separated BoneSegmenter.MAP_NAMES or DERIVED; '': the image)
     seg_loss: str = "bce"  # the segmenter's loss, with maps (baa.train.SEGMENTER_LOSSES)
     seg_blur: float = 0.0  # the segmenter's blur augmentation, largest sigma in px (baa.train.segmenter_batches; 0: none)
     seg_zoom: float = 0.0  # the segmenter's warp of images with masks, smallest zoom (segmenter_batches; 0: none)

@@ -18,7 +18,7 @@ from baa.experiments.bone_maps import areas_against_phantoms, map_sensitivity
 from baa.experiments.shipped import SHIPPED_VARIANT, load_shipped_results
 from baa.experiments.transfer import (ANATOMY, N_HELD_OUT, PHANTOM_TEST, SHIPPED_HEAD, TTA, Recipe, load_results, mean_sd,
                                       phantom_inputs, real_inputs)
-from baa.experiments.transfer_recipes import REFERENCE, load_recipes
+from baa.experiments.transfer_recipes import REFERENCE, VARIANTS, load_recipes
 from baa.metrics import seed_difference
 from baa.models import BoneSegmenter
 from baa.train import predict
@@ -97,7 +97,7 @@ def model_card(shipped: dict | None = None, recipes: dict | None = None, images:
                        seeds=_seeds_text(spread.get(variant), spread.get(REFERENCE), ev, variant),
                        curve=_curve_text(ev), wall=_wall_text((shipped.get("shipped") or {}).get("seconds")),
                        against_mean=_against_mean(base, spread.get(variant)), segmenter=segmenter, sensitivity=sensitivity,
-                       maps_text=_maps_text(spread, variant, r.get("maps", "")))
+                       maps_text=_maps_text(spread, variant, r.get("maps", "")), joint_maps=_joint_maps_text(recipes))
 
 
 def _segmenter_text(m: dict, real: dict | None, toddlers: dict | None) -> str:
@@ -150,7 +150,35 @@ ALL_MAPS = "bone_maps_all_dice"  # chapter 11's recipe with BoNet+ reading all t
 # what the shipped recipe is compared with: the same segmenter recipe, BoNet+ reading other maps or trained without
 # the map jitter
 OTHER_MAPS = ((ALL_MAPS, "BoNet+ reading all three maps"), ("bone_maps_bones_dice", "BoNet+ reading the bone map alone"),
-              ("bone_maps_no_carpals", "BoNet+ reading the bone and epiphysis maps, trained without the map jitter"))
+              ("bone_maps_no_carpals", "BoNet+ reading the bone and epiphysis maps, trained without the map jitter"),
+              ("bone_maps_jitter_tubular", "BoNet+ reading the bone map without what the carpal map marks (`tubular`), "
+               "with the same jitter"))
+
+
+def _joint_maps_text(recipes: dict) -> str:
+    """The real labels inside BoNet+'s training on bone maps (the ``transfer_recipes.JOINT`` settings whose recipe
+    reads maps): each one's k-fold MAE and r, against its own recipe's head under leave-one-out on the same seeds
+    (a difference of the means ± its standard error from two seeds of each; with one, the two values, undecided)."""
+    out = []
+    for name, v in recipes.get("joint", {}).items():
+        recipe, runs = v.get("variant", REFERENCE), v.get("seeds") or []
+        if not runs or not VARIANTS.get(recipe, ("", {}))[1].get("maps"):
+            continue
+        seeds = {e["seed"] for e in runs}
+        ref = [e for e in (recipes.get("variants", {}).get(recipe) or {}).get("seeds", []) if e["seed"] in seeds]
+        mae = [e["cv"]["mae"] for e in runs]
+        text = (f"`{name}` (`{recipe}`'s maps, the other folds' real films among the phantoms x{v['repeat']}, "
+                f"{v['folds']} folds, {len(runs)} seed{'s' if len(runs) > 1 else ''}): MAE {np.mean(mae):.2f} y, "
+                f"r {np.mean([e['cv']['r'] for e in runs]):.2f}")
+        head = [e["cv"][SHIPPED_HEAD]["mae"] for e in ref]
+        if len(runs) >= 2 and len(ref) >= 2:
+            d, se = seed_difference(head, mae)
+            text += (f"; against `{recipe}` with {SHIPPED_HEAD} (leave-one-out, {len(ref)} seeds): MAE {d:+.2f} ± {se:.2f} y "
+                     f"({'within the spread' if abs(d) <= 2 * se else 'beyond twice its error'})")
+        elif ref:
+            text += f"; `{recipe}` with {SHIPPED_HEAD} on the same seed, leave-one-out: MAE {np.mean(head):.2f} y (one seed decides nothing)"
+        out.append(text)
+    return "On bone maps: " + "; ".join(out) + "." if out else "None of these was tried on bone maps."
 
 
 def _maps_text(spread: dict, variant: str, maps: str, others=OTHER_MAPS) -> str:
@@ -291,8 +319,9 @@ then rounded to fp16 (as stored); BoNet+ Adam, lr {lr}, cosine schedule, L_MAE, 
 package's augmentation on the maps{jitter}, fp32, {threads} threads, torch {torch}; then the head fitted on all 28 films
 ({head}: ridge regression of the residual age on BoNet+'s standardised features, alpha chosen by leave-one-out on
 the films). Deterministic: same machine (CPU kernels) and thread count, same bytes; another machine trains another
-draw of the recipe from the same seed (chapter 11's recipe table gives the spread over nine seeds), and
-`python -m baa.experiments.shipped --measure` measures the committed file as it is, with no training. {wall}
+draw of the recipe from the same seed (chapter 11's recipe table gives the spread over nine seeds): the phantoms it
+trains on are the same bytes whatever the x86 CPU's vector instructions from AVX2 up (tested), the trainings' kernels
+are not. `python -m baa.experiments.shipped --measure` measures the committed file as it is, with no training. {wall}
 
 ## Measured errors (rsna-dev; `python -m baa.experiments.shipped`, chapter 11)
 
@@ -330,7 +359,7 @@ labels (cross-validated) <= 1.2 y. {against_mean}
   films it did not align on, and lowered r and raised the leave-one-out error with the head; showing the network
   only the bones' detail (`bone_detail`) did the same; the real labels inside BoNet+'s own training (`joint_x8`,
   `joint_x32`, `joint_x128`, four folds) left no cross-validated MAE outside the image recipe's spread, and BoNet+
-  trained on the real films alone (`real_only`) read them as well. None of these was tried on bone maps.
+  trained on the real films alone (`real_only`) read them as well. {joint_maps}
 - {size} px input: fine epiphyseal detail (capping, fusion lines) is below its resolution; a 128-px input
   (`input_128`, images, first preparation) learned the phantoms better and read the real films no better.
 - The preparation (`baa.data.prepare`, version 2) finds the hand inside an exposed field brighter than the

@@ -88,20 +88,28 @@ VARIANTS = {
     "bone_maps_jitter_wide": ("the same jitter half the time, each map by one or two pixels: the shipped model still reads "
                               "a film's epiphysis map grown by a pixel as over a year younger", {"maps": "bones,epiphyses",
                               "seg_loss": "bce_dice", "map_jitter": 0.5, "map_radius": 2}),
+    "bone_maps_jitter_tubular": ("the same jitter; BoNet+ reads the tubular bones (the bone map where the carpal map is "
+                                 "not) and the epiphyses: occluding the wrist of the bone map lowers the shipped model's "
+                                 "reading of a real film most, and the segmenter marks real wrists as carpals over more "
+                                 "area than phantoms'", {"maps": "tubular,epiphyses", "seg_loss": "bce_dice",
+                                                         "map_jitter": 0.5}),
 }
 # Chapter 11's verdicts on the bone-maps recipes: a recipe -> the variants that change one thing of it (which maps
 # BoNet+ reads; how the segmenter learns; how BoNet+ is trained on the maps)
 MAPS_COMPARISONS = {"bone_maps_all_dice": ("bone_maps_no_carpals", "bone_maps_bones_dice"),
                     "bone_maps_no_carpals": ("bone_maps_seg_blur", "bone_maps_seg_zoom", "bone_maps_visible_epiphyses",
                                              "bone_maps_jitter_light", "bone_maps_jitter"),
-                    "bone_maps_jitter": ("bone_maps_erode", "bone_maps_jitter_wide")}
-# name -> (what, how many times each labelled real film is repeated, whether the recipe's 1600 phantoms join them)
+                    "bone_maps_jitter": ("bone_maps_erode", "bone_maps_jitter_wide", "bone_maps_jitter_tubular")}
+# name -> (what, how many times each labelled real film is repeated, whether the recipe's 1600 phantoms join them,
+# the variant whose recipe is trained: its phantoms and, with maps, its segmenter's maps of phantoms and films)
 JOINT = {"joint_x8": ("the image recipe's phantoms with the real films of the other folds among them, each "
-                      "repeated x8 (~10 % of an epoch)", 8, True),
-         "joint_x32": ("the same, the real films repeated x32 (~30 % of an epoch)", 32, True),
-         "joint_x128": ("the same, the real films repeated x128 (~60 % of an epoch)", 128, True),
+                      "repeated x8 (~10 % of an epoch)", 8, True, "images"),
+         "joint_x32": ("the same, the real films repeated x32 (~30 % of an epoch)", 32, True, "images"),
+         "joint_x128": ("the same, the real films repeated x128 (~60 % of an epoch)", 128, True, "images"),
          "real_only": ("no phantom: the other folds' real films alone, repeated x76 (as many steps as the "
-                       "phantoms give)", 76, False)}
+                       "phantoms give)", 76, False, "images"),
+         "maps_joint_x32": ("the shipped recipe (bone_maps_jitter): its segmenter's maps of the phantoms with its maps of "
+                            "the real films of the other folds among them, each repeated x32", 32, True, "bone_maps_jitter")}
 JOINT_FOLDS = 4
 UNLEARNED = 0.1  # a segmenter's map with a held-out Dice below this was not learned (it marks ~nothing)
 RECIPES_JSON = OUT / "recipes.json"
@@ -170,9 +178,10 @@ def joint_cv(data: dict, r: Recipe, real: dict, folds: int = 4, repeat: int = 8,
     y = rs["age"].numpy().astype(np.float64)
     fold = np.arange(len(y)) % folds
     pred, tod = np.zeros(len(y)), []
+    keys = ("image", "raw", "maps") if r.maps else ("image", "raw")  # with maps: the segmenter's of phantoms and films
     for k in tqdm(range(folds), desc=f"joint training, {folds} folds", leave=False, disable=not progress):
         held = torch.from_numpy(fold == k)
-        train = {key: torch.cat([data[key], rs[key][~held].repeat(repeat, 1, 1, 1)]) for key in ("image", "raw")}
+        train = {key: torch.cat([data[key], rs[key][~held].repeat(repeat, 1, 1, 1)]) for key in keys}
         for key in ("age", "male"):
             train[key] = torch.cat([data[key].float(), rs[key][~held].float().repeat(repeat)])
         model = train_bonet(train, r)
@@ -189,24 +198,29 @@ def joint_cv(data: dict, r: Recipe, real: dict, folds: int = 4, repeat: int = 8,
 
 def compare_joint(names=tuple(JOINT), seeds: int = 3, out: Path = RECIPES_JSON, base: Recipe = Recipe()) -> dict:
     """Each ``JOINT`` setting on seeds ``base.seed ..``: ``joint_cv`` (``JOINT_FOLDS`` trainings a
-    seed) on the image recipe's phantoms (or on none: the real films alone). Written to ``out`` under
-    ``"joint"`` after every seed; a rerun skips what the file holds."""
+    seed) on its variant's phantoms (or on none: the real films alone); a variant with maps first trains that
+    seed's segmenter, and BoNet+ reads its maps of phantoms and films. Written to ``out`` under ``"joint"``
+    after every seed; a rerun skips what the file holds."""
     res, real, out = _start(out, base)
     for name in names:
-        res.setdefault("joint", {}).setdefault(name, {"what": JOINT[name][0], "repeat": JOINT[name][1],
-                                                      "phantoms": JOINT[name][2], "folds": JOINT_FOLDS, "seeds": []})
+        what, repeat, with_phantoms, variant = JOINT[name]
+        res.setdefault("joint", {}).setdefault(name, {"what": what, "repeat": repeat, "phantoms": with_phantoms,
+                                                      "variant": variant, "folds": JOINT_FOLDS, "seeds": []})
     order = [*JOINT, *(n for n in res["joint"] if n not in JOINT)]  # the table's rows in JOINT's order
     res["joint"] = {n: res["joint"][n] for n in order if n in res["joint"]}
     out.write_text(json.dumps(res, indent=1))
     todo = [(n, s) for n in names for s in range(base.seed, base.seed + seeds)
             if s not in {e["seed"] for e in res["joint"][n]["seeds"]}]
     for name, s in tqdm(todo, desc="joint training x seeds"):
-        rs = replace(base, seed=s)
-        _, repeat, with_phantoms = JOINT[name]
-        data = cached_phantoms(rs, out.parent)
+        _, repeat, with_phantoms, variant = JOINT[name]
+        rs = replace(base, **VARIANTS[variant][1], seed=s)
+        data, films = cached_phantoms(rs, out.parent), real
+        if rs.maps:
+            seg = train_segmenter(data, rs)
+            data, films = with_maps(seg, data, rs), {k: with_maps(seg, v, rs) for k, v in real.items()}
         if not with_phantoms:
             data = {k: v[:0] for k, v in data.items()}
-        j = joint_cv(data, rs, real, JOINT_FOLDS, repeat, progress=True)
+        j = joint_cv(data, rs, films, JOINT_FOLDS, repeat, progress=True)
         res["joint"][name]["seeds"].append({"seed": s, "cv": j["cv"], "toddler_max": j.get("toddler_max")})
         out.write_text(json.dumps(res, indent=1))
     return res
@@ -255,12 +269,12 @@ def load_earlier(path: Path = RECIPES_JSON) -> dict:
     return {v: _renamed(json.loads(f.read_text())) for v, f in files.items() if f.exists()}
 
 
-def latest(part: str, path: Path = RECIPES_JSON) -> tuple[int, dict] | None:
-    """``(preparation, results)``: the newest results that hold ``part`` (``"variants"`` or ``"joint"``), the
-    current preparation's first, then the earlier ones'; None when none does."""
+def holding(part: str, path: Path = RECIPES_JSON) -> list[tuple[int, dict]]:
+    """``[(preparation, results)]``: every preparation's results that hold ``part`` (``"variants"`` or ``"joint"``),
+    the current preparation's first, then the earlier ones', newest first; empty when none does."""
     now = load_recipes(path)
     found = ({PREPARATION: now} if now else {}) | load_earlier(path)
-    return next(((v, res) for v, res in found.items() if res.get(part)), None)
+    return [(v, res) for v, res in found.items() if res.get(part)]
 
 
 def recipe_rows(res: dict, head: str = SHIPPED_HEAD) -> list[dict]:

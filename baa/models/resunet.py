@@ -85,6 +85,9 @@ class BoneSegmenter(ResUNet):
     film instead of the film, so that what it learned from the phantom is anatomy, not the phantom's look."""
 
     MAP_NAMES = ("bones", "carpals", "epiphyses")
+    # maps made of the learned ones: "tubular", every bone the carpal map does not mark (phalanges, metacarpals,
+    # radius, ulna), so that a reader of it sees no wrist, whose packing on real films reads as an older hand
+    DERIVED = {"tubular": "bones"}  # name -> the learned map it is part of (its colour in `baa assess --save`)
 
     def __init__(self, base: int = 16, depth: int = 3, width: float = 1.0, in_channels: int = 1):
         super().__init__(base, depth, width, in_channels)
@@ -104,7 +107,18 @@ class BoneSegmenter(ResUNet):
 def segment(seg: nn.Module, x: torch.Tensor, channels=BoneSegmenter.MAP_NAMES, batch_size: int = 64) -> torch.Tensor:
     """(N, len(channels), H, W) in [0, 1]: the sigmoid of ``seg``'s logits (one per ``BoneSegmenter.MAP_NAMES``)
     for images ``x``, the named maps, in eval mode and in batches."""
-    pick = [BoneSegmenter.MAP_NAMES.index(c) for c in channels]
+    unknown = [c for c in channels if c not in BoneSegmenter.MAP_NAMES and c not in BoneSegmenter.DERIVED]
+    if unknown:
+        raise ValueError(f"unknown map(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(BoneSegmenter.MAP_NAMES + tuple(BoneSegmenter.DERIVED))}")
     seg.eval()
-    out = [torch.sigmoid(seg(x[i:i + batch_size]).float())[:, pick] for i in range(0, len(x), batch_size)]
-    return torch.cat(out).contiguous() if out else torch.zeros(0, len(pick), *x.shape[-2:])
+    out = [_named(torch.sigmoid(seg(x[i:i + batch_size]).float()), channels) for i in range(0, len(x), batch_size)]
+    return torch.cat(out).contiguous() if out else torch.zeros(0, len(channels), *x.shape[-2:])
+
+
+def _named(maps: torch.Tensor, channels) -> torch.Tensor:
+    """The maps ``channels`` names from the learned ones (B, 3, H, W): a learned map as it is, ``tubular`` the
+    bone map where the carpal map is not (bones x (1 - carpals))."""
+    m = dict(zip(BoneSegmenter.MAP_NAMES, maps.unbind(1)))
+    m["tubular"] = m["bones"] * (1 - m["carpals"])
+    return torch.stack([m[c] for c in channels], 1)
