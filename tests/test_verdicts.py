@@ -200,3 +200,8 @@ def test_joint_text_compares_with_the_image_recipe_s_head_the_real_films_alone_a
     res["joint"] = {"maps_joint_x32": {"folds": 4, "variant": "bone_maps_jitter",
                                        "seeds": [{"seed": k, "cv": s(2.5 + 0.1 * k)} for k in range(3)]}}
     assert "against bone_maps_jitter with ridge_residual (leave-one-out, 3 seeds): MAE +0.00y" in V.joint_text(res)
+    # one seed: read against the same seed's training, and nothing decided
+    res["joint"]["maps_joint_x32"]["seeds"] = [{"seed": 1, "cv": s(2.0)}]
+    one = V.joint_text(res)
+    assert ("against bone_maps_jitter with ridge_residual (leave-one-out, the same seed, 1; one seed each: nothing "
+            "decided): MAE -0.60y, r +0.00.") in one and "±" not in one

@@ -419,7 +419,8 @@ def joint_text(res: dict, reference: str = "images", head: str = "ridge_residual
     setting's cross-validated MAE and r against its own recipe's ``head`` under leave-one-out (the setting's
     ``variant``; ``reference`` where it names none), and a setting with phantoms against ``alone`` (the real films
     without them: what the phantom adds); each the difference of the means over seeds and whether it exceeds
-    twice its standard error. The mean-age baseline (leave-one-out) is named beside each MAE."""
+    twice its standard error. A setting of one seed is compared with the other's training of the same seed, and
+    nothing is decided (as ``recipes_text``). The mean-age baseline (leave-one-out) is named beside each MAE."""
     joint = res.get("joint", {})
     solo = (joint.get(alone) or {}).get("seeds") or []
     base = res.get("baseline", {}).get("mean_loo", {}).get("mae")
@@ -432,14 +433,19 @@ def joint_text(res: dict, reference: str = "images", head: str = "ridge_residual
         own = v.get("variant", reference)
         ref = res.get("variants", {}).get(own, {}).get("seeds") or []
         parts = []
-        for other, label, get_other in ((ref, f"{own} with {head} (leave-one-out, {len(ref)} seeds)",
-                                         lambda e: e["cv"][head]),
-                                        (solo if name != alone else [], f"{alone} ({len(solo)} seeds)", lambda e: e["cv"])):
+        for other, label, get_other in ((ref, f"{own} with {head} (leave-one-out, ", lambda e: e["cv"][head]),
+                                        (solo if name != alone else [], f"{alone} (", lambda e: e["cv"])):
+            lone = len(runs) == 1
+            if lone:  # one training has no spread of its own: the other's training of the same seed, undecided
+                other = [e for e in other if e.get("seed") == runs[0].get("seed")]
             if other:
                 diffs = [(m, *seed_difference([get(get_other(e)) for e in other], [get(e["cv"]) for e in runs]), unit)
                          for m, get, unit in measures]
-                parts.append(f"against {label}: " + ", ".join(f"{m} {d:+.2f}{unit} ± {se:.2f} ({_verdict(d, se)})"
-                                                            for m, d, se, unit in diffs))
+                parts.append(f"against {label}" + (f"the same seed, {runs[0].get('seed')}; one seed each: nothing "
+                                                     f"decided): " + ", ".join(f"{m} {d:+.2f}{unit}" for m, d, _, unit in diffs)
+                                                     if lone else f"{len(other)} seeds): " + ", ".join(
+                                                         f"{m} {d:+.2f}{unit} ± {se:.2f} ({_verdict(d, se)})"
+                                                         for m, d, se, unit in diffs)))
         mae = np.mean([e["cv"]["mae"] for e in runs])
         vs_base = f" (the mean-age baseline: {base:.2f} y)" if base is not None else ""
         lines.append(f"- **{name}** ({len(runs)} seed{'s' if len(runs) > 1 else ''}, {v['folds']}-fold): MAE "
