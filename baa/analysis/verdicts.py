@@ -432,20 +432,22 @@ def joint_text(res: dict, reference: str = "images", head: str = "ridge_residual
             continue
         own = v.get("variant", reference)
         ref = res.get("variants", {}).get(own, {}).get("seeds") or []
+        lone = len(runs) == 1  # one training has no spread of its own: the other's of the same seed, undecided
         parts = []
         for other, label, get_other in ((ref, f"{own} with {head} (leave-one-out, ", lambda e: e["cv"][head]),
                                         (solo if name != alone else [], f"{alone} (", lambda e: e["cv"])):
-            lone = len(runs) == 1
-            if lone:  # one training has no spread of its own: the other's training of the same seed, undecided
+            if lone:
                 other = [e for e in other if e.get("seed") == runs[0].get("seed")]
-            if other:
-                diffs = [(m, *seed_difference([get(get_other(e)) for e in other], [get(e["cv"]) for e in runs]), unit)
-                         for m, get, unit in measures]
-                parts.append(f"against {label}" + (f"the same seed, {runs[0].get('seed')}; one seed each: nothing "
-                                                     f"decided): " + ", ".join(f"{m} {d:+.2f}{unit}" for m, d, _, unit in diffs)
-                                                     if lone else f"{len(other)} seeds): " + ", ".join(
-                                                         f"{m} {d:+.2f}{unit} ± {se:.2f} ({_verdict(d, se)})"
-                                                         for m, d, se, unit in diffs)))
+            if not other:
+                continue
+            diffs = [(m, *seed_difference([get(get_other(e)) for e in other], [get(e["cv"]) for e in runs]), unit)
+                     for m, get, unit in measures]
+            if lone:
+                parts.append(f"against {label}the same seed, {runs[0].get('seed')}; one seed each: nothing decided): "
+                             + ", ".join(f"{m} {d:+.2f}{unit}" for m, d, _, unit in diffs))
+            else:
+                parts.append(f"against {label}{len(other)} seeds): "
+                             + ", ".join(f"{m} {d:+.2f}{unit} ± {se:.2f} ({_verdict(d, se)})" for m, d, se, unit in diffs))
         mae = np.mean([e["cv"]["mae"] for e in runs])
         vs_base = f" (the mean-age baseline: {base:.2f} y)" if base is not None else ""
         lines.append(f"- **{name}** ({len(runs)} seed{'s' if len(runs) > 1 else ''}, {v['folds']}-fold): MAE "

@@ -155,6 +155,11 @@ OTHER_MAPS = ((ALL_MAPS, "BoNet+ reading all three maps"), ("bone_maps_bones_dic
                "with the same jitter"))
 
 
+def _decided(d: float, se: float) -> str:
+    """A difference of means read at twice its standard error, in the card's words."""
+    return "within the spread" if abs(d) <= 2 * se else "beyond twice its error"
+
+
 def _joint_maps_text(recipes: dict) -> str:
     """The real labels inside BoNet+'s training on bone maps (the ``transfer_recipes.JOINT`` settings whose recipe
     reads maps): each one's k-fold MAE and r, against its own recipe's head under leave-one-out on the same seeds
@@ -173,10 +178,11 @@ def _joint_maps_text(recipes: dict) -> str:
         head = [e["cv"][SHIPPED_HEAD]["mae"] for e in ref]
         if len(runs) >= 2 and len(ref) >= 2:
             d, se = seed_difference(head, mae)
-            text += (f"; against `{recipe}` with {SHIPPED_HEAD} (leave-one-out, {len(ref)} seeds): MAE {d:+.2f} ± {se:.2f} y "
-                     f"({'within the spread' if abs(d) <= 2 * se else 'beyond twice its error'})")
+            text += (f"; against `{recipe}` with {SHIPPED_HEAD} (leave-one-out, {len(ref)} seeds): "
+                     f"MAE {d:+.2f} ± {se:.2f} y ({_decided(d, se)})")
         elif ref:
-            text += f"; `{recipe}` with {SHIPPED_HEAD} on the same seed, leave-one-out: MAE {np.mean(head):.2f} y (one seed decides nothing)"
+            text += (f"; `{recipe}` with {SHIPPED_HEAD} on the same seed, leave-one-out: MAE {np.mean(head):.2f} y "
+                     "(one seed decides nothing)")
         out.append(text)
     return "On bone maps: " + "; ".join(out) + "." if out else "None of these was tried on bone maps."
 
@@ -203,7 +209,7 @@ def _maps_text(spread: dict, variant: str, maps: str, others=OTHER_MAPS) -> str:
                                  (f"{SHIPPED_HEAD} leave-one-out MAE", lambda e: e["cv"][SHIPPED_HEAD]["mae"], " y"),
                                  ("zero-shot bias", lambda e: e["zero_shot"]["bias"], " y")):
             d, se = seed_difference([get(e) for e in a], [get(e) for e in b])
-            parts.append(f"{label} {d:+.2f} ± {se:.2f}{unit} ({'within the spread' if abs(d) <= 2 * se else 'beyond twice its error'})")
+            parts.append(f"{label} {d:+.2f} ± {se:.2f}{unit} ({_decided(d, se)})")
         out.append(f"Against {what} (`{other}`, {len(a)} seeds; `{variant}`, {len(b)}; difference of the "
                    f"means ± its standard error): " + "; ".join(parts) + ".")
     return " ".join(out)

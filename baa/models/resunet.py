@@ -86,7 +86,7 @@ class BoneSegmenter(ResUNet):
 
     MAP_NAMES = ("bones", "carpals", "epiphyses")
     # maps made of the learned ones: "tubular", every bone the carpal map does not mark (phalanges, metacarpals,
-    # radius, ulna), so that a reader of it sees no wrist, whose packing on real films reads as an older hand
+    # radius, ulna), so that a reader of it sees no carpals, which the segmenter marks over more area on real films
     DERIVED = {"tubular": "bones"}  # name -> the learned map it is part of (its colour in `baa assess --save`)
 
     def __init__(self, base: int = 16, depth: int = 3, width: float = 1.0, in_channels: int = 1):
