@@ -22,8 +22,6 @@ import torch
 
 from baa.analysis.saliency import occlusion_bands
 from baa.book.viz import image_grid
-from baa.data.prepare import prepare_full
-from baa.data.shared import real_files
 from baa.experiments import film_restore, film_router
 from baa.experiments.transfer import (ANATOMY, HEADS, PHANTOM_TEST, TTA, Recipe, mean_sd, network_inputs, phantom_inputs,
                                       real_inputs, scores)
@@ -48,17 +46,18 @@ def chapter_inputs(n_phantoms: int = 48, size: int | None = None, seed: int = 0)
     return {"models": m, "phantoms": view(ph), "real": real and {k: view(v) for k, v in real.items()}, "size": size}
 
 
-def exposed_fields(size: int = 64) -> pd.DataFrame | None:
-    """One row per real film of ``../shared``: its set, name, age (rsna-dev) and whether the preparation found
-    its hand inside an exposed field (``prepare_full``'s ``info["exposed_field"]``); None when it is absent."""
-    files = real_files()
-    if files is None:
+def exposed_fields(real: dict | None) -> pd.DataFrame | None:
+    """One row per real film of ``real`` (``real_inputs``): its set, name, age (rsna-dev) and whether the
+    preparation found its hand inside an exposed field (``prepare_full``'s ``info["exposed_field"]``); None when
+    ``../shared`` is absent."""
+    if real is None:
         return None
-    ages = [float(r["boneage"]) / 12 for r in files["rows"]] + [float("nan")] * len(files["toddlers"])
-    sets = ["rsna-dev"] * len(files["rsna"]) + ["toddlers"] * len(files["toddlers"])
-    paths = files["rsna"] + files["toddlers"]
-    return pd.DataFrame({"set": sets, "film": [p.name for p in paths], "age": ages,
-                         "exposed field": [prepare_full(p, size).info["exposed_field"] for p in paths]})
+    parts = [("rsna-dev", real["rsna"], real["rsna"]["ids"], real["rsna"]["age"].tolist())]
+    if "toddlers" in real:
+        t = real["toddlers"]
+        parts.append(("toddlers", t, t["names"], [float("nan")] * len(t["names"])))
+    return pd.DataFrame([{"set": s, "film": str(n), "age": a, "exposed field": bool(e)}
+                         for s, d, names, ages in parts for n, a, e in zip(names, ages, d["exposed_field"].tolist())])
 
 
 def figure_domains(inp: dict, n: int = 8):

@@ -106,17 +106,17 @@ def _init_worker():
     torch.set_num_threads(1)
 
 
-def _prep(args) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _prep(args) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
     path, size, comps = args
     p = prepare_full(path, size, companion=comps)
     t = p.tensor[0, 0].numpy()
-    return t, standardise_image(t), None if comps is None else p.companion[0].numpy()
+    return t, standardise_image(t), None if comps is None else p.companion[0].numpy(), bool(p.info["exposed_field"])
 
 
-def prepare_files(paths, size: int, workers: int = 2, companions=None):
-    """``(prepared, standardised)`` (N,1,S,S) for the files ``paths``, as ``baa assess`` prepares them. With
-    ``companions`` (one (C,H,W) array per file: e.g. a phantom's masks) also their maps (N,C,S,S), moved as
-    their images were."""
+def prepare_files(paths, size: int, workers: int = 2, companions=None) -> dict:
+    """The files ``paths`` as ``baa assess`` prepares them: ``{"raw", "image" (standardised), "exposed_field"}``,
+    (N,1,S,S) and (N,) bool (the hand was found inside an exposed field). With ``companions`` (one (C,H,W)
+    array per file: e.g. a phantom's masks) also ``"masks"`` (N,C,S,S), moved as their images were."""
     comps = companions if companions is not None else [None] * len(paths)
     jobs = [(str(p), int(size), c) for p, c in zip(paths, comps)]
     if workers > 1 and len(jobs) > 8:
@@ -124,11 +124,12 @@ def prepare_files(paths, size: int, workers: int = 2, companions=None):
             res = pool.map(_prep, jobs, chunksize=8)
     else:
         res = [_prep(j) for j in jobs]
-    raw = torch.from_numpy(np.stack([r[0] for r in res]))[:, None]
-    std = torch.from_numpy(np.stack([r[1] for r in res]))[:, None]
-    if companions is None:
-        return raw, std
-    return raw, std, torch.from_numpy(np.stack([r[2] for r in res]))
+    out = {"raw": torch.from_numpy(np.stack([r[0] for r in res]))[:, None],
+           "image": torch.from_numpy(np.stack([r[1] for r in res]))[:, None],
+           "exposed_field": torch.tensor([r[3] for r in res])}
+    if companions is not None:
+        out["masks"] = torch.from_numpy(np.stack([r[2] for r in res]))
+    return out
 
 
 def phantom_inputs(n: int, size: int, seed: int = 0, start: int = 0, appearance: bool = True,
@@ -158,26 +159,24 @@ def phantom_inputs(n: int, size: int, seed: int = 0, start: int = 0, appearance:
             ages.append(r["label"].float())
             males.append(r["male"].float())
         prepared = prepare_files(paths, size, workers, comps if masks else None)
-    out = {"raw": prepared[0], "image": prepared[1], "age": torch.cat(ages), "male": torch.cat(males)}
+    out = {"raw": prepared["raw"], "image": prepared["image"], "age": torch.cat(ages), "male": torch.cat(males)}
     if masks:
-        out["masks"] = prepared[2]
+        out["masks"] = prepared["masks"]
     return out
 
 
 def real_inputs(size: int, workers: int = 2) -> dict | None:
-    """The real films at the network's input: ``{"rsna": {"raw", "image", "age", "male", "ids"},
-    "toddlers": {"raw", "image", "names"}}``; None when ``../shared`` is absent."""
+    """The real films at the network's input: ``{"rsna": {"raw", "image", "exposed_field", "age", "male", "ids"},
+    "toddlers": {"raw", "image", "exposed_field", "names"}}`` (``prepare_files``); None when ``../shared`` is absent."""
     files = real_files()
     if files is None:
         return None
     rows, paths, tods = files["rows"], files["rsna"], files["toddlers"]
-    raw, std = prepare_files(paths, size, workers)
-    out = {"rsna": {"raw": raw, "image": std, "ids": [r["id"] for r in rows],
+    out = {"rsna": {**prepare_files(paths, size, workers), "ids": [r["id"] for r in rows],
                     "age": torch.tensor([float(r["boneage"]) / 12 for r in rows]),
                     "male": torch.tensor([1.0 if r["male"].strip().lower() in ("true", "1") else 0.0 for r in rows])}}
     if tods:
-        raw, std = prepare_files(tods, size, workers)
-        out["toddlers"] = {"raw": raw, "image": std, "names": [p.name for p in tods]}
+        out["toddlers"] = {**prepare_files(tods, size, workers), "names": [p.name for p in tods]}
     return out
 
 
