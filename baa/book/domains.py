@@ -52,12 +52,14 @@ def exposed_fields(real: dict | None) -> pd.DataFrame | None:
     ``../shared`` is absent."""
     if real is None:
         return None
-    parts = [("rsna-dev", real["rsna"], real["rsna"]["ids"], real["rsna"]["age"].tolist())]
+    rs = real["rsna"]
+    frames = [pd.DataFrame({"set": "rsna-dev", "film": rs["ids"], "age": rs["age"].numpy(),
+                            "exposed field": rs["exposed_field"].numpy()})]
     if "toddlers" in real:
         t = real["toddlers"]
-        parts.append(("toddlers", t, t["names"], [float("nan")] * len(t["names"])))
-    return pd.DataFrame([{"set": s, "film": str(n), "age": a, "exposed field": bool(e)}
-                         for s, d, names, ages in parts for n, a, e in zip(names, ages, d["exposed_field"].tolist())])
+        frames.append(pd.DataFrame({"set": "toddlers", "film": t["names"], "age": np.nan,
+                                    "exposed field": t["exposed_field"].numpy()}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def figure_domains(inp: dict, n: int = 8):
