@@ -66,8 +66,8 @@ clean:
 # Chapter 11's heavy results (issue 18; ../shared needed): the image recipe's variants and learning curve over 9
 # seeds (12 min), and which recipe closes the gap: 24 variants (anatomy, training, input size, feature alignment
 # and its held-out reading, bone detail, bone maps, the segmenter's training, map jitter, the bones without the
-# wrist) x 3 seeds, the real labels inside the training (5 settings, one on the shipped recipe's maps, x 3 seeds x
-# 4 folds; joint_x32 and maps_joint_x32 x 9 seeds), the image recipe and eight bone-maps recipes, bone_maps_jitter
+# wrist) x 3 seeds, the real labels inside the training (6 settings, two on the shipped recipe's maps, x 3 seeds x
+# 4 folds; joint_x32, maps_joint_x32 and maps_finetune_x32 x 9 seeds), the image recipe and eight bone-maps recipes, bone_maps_jitter
 # (the shipped recipe) among them, x 9 seeds (~11 h on 2 cores, measured in parts; about 1 min a seed for the image
 # recipe, 3-4 for a bone-maps variant, ~8 for a joint training on maps). A results file of another preparation is
 # moved aside, not mixed in.
@@ -76,7 +76,7 @@ transfer-results: env
 	$(PY) -m baa.experiments.transfer_recipes
 	$(PY) -m baa.experiments.transfer_recipes --variants images,bone_maps_all_dice,bone_maps_no_carpals,bone_maps_bones_dice,bone_maps_jitter_light,bone_maps_jitter,bone_maps_jitter_wide,bone_maps_jitter_tubular --joint '' --seeds 9
 	$(PY) -m baa.experiments.transfer_recipes --variants '' --joint joint_x32 --seeds 9
-	$(PY) -m baa.experiments.transfer_recipes --variants '' --joint maps_joint_x32 --seeds 9
+	$(PY) -m baa.experiments.transfer_recipes --variants '' --joint maps_joint_x32,maps_finetune_x32 --seeds 9
 
 # The model shipped in baa/weights (issue 18): a bone segmenter and BoNet+ reading its maps, trained on
 # phantoms, its head on the 28 films of ../shared/rsna-dev (~5 min, then ~2 min measuring it into

@@ -331,6 +331,9 @@ def test_model_card_reads_a_joint_training_on_bone_maps_against_its_recipe_s_hea
     two = _joint_maps_text({**res, "joint": {"maps_joint_x32": joint(0, 1)}})
     assert "2 seeds): MAE 1.55 y" in two and "(leave-one-out, 2 seeds): MAE -1.00 ± 0.07 y (beyond twice its error)." in two
     assert _joint_maps_text({"joint": {"joint_x8": {**joint(0), "variant": "images"}}}) == "None of these was tried on bone maps."
+    tuned = _joint_maps_text({**res, "joint": {"maps_finetune_x32": {**joint(0, 1), "phantoms": "before"}}})
+    assert tuned.startswith("On bone maps: `maps_finetune_x32` (`bone_maps_jitter`'s maps, BoNet+ trained on the phantoms, "
+                            "then fine-tuned on the other folds' real films alone x32, 4 folds, 2 seeds)")
 
 
 def test_model_card_names_the_map_jitter_of_the_recipe():

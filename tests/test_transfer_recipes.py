@@ -16,6 +16,7 @@ from baa.book import domains as D
 from baa.experiments import transfer as T
 from baa.experiments import transfer_recipes as R
 from baa.experiments import versioned
+from baa.models import BoNetPlus
 from baa.phantom import PhantomConfig
 
 RSNA = Path(__file__).resolve().parents[1].parent / "shared" / "rsna-dev"
@@ -80,7 +81,8 @@ def test_joint_rows_and_figure():
     plt.close("all")
     assert R.JOINT["maps_joint_x32"][3] == "bone_maps_jitter" and R.JOINT["maps_joint_x32"][3] in R.VARIANTS
     assert {"joint_x8", "real_only"} <= set(R.JOINT) and all(k > 0 for _, k, _, _ in R.JOINT.values())
-    assert not R.JOINT["real_only"][2] and R.JOINT["joint_x8"][2]
+    assert all(v[2] in R.PHANTOMS for v in R.JOINT.values())
+    assert (R.JOINT["real_only"][2], R.JOINT["joint_x8"][2], R.JOINT["maps_finetune_x32"][2]) == ("none", "among", "before")
 
 
 def test_every_variant_is_a_recipe_and_a_phantom():
@@ -214,6 +216,35 @@ def test_joint_training_never_reads_a_film_it_trained_on(monkeypatch):
     assert [len(d["maps"]) for d in trained] == [m + 2 * (n - n // 3)] * 3
     assert torch.equal(trained[0]["maps"][m:, 1, 0, 0], trained[0]["image"][m:, 0, 0, 0])
     assert out["pred"] == [float(i + 1 + 10 * (i % 3)) for i in range(n)]
+    # fine-tuning: each fold tunes the one phantom-trained network on its training films alone, none trained afresh
+    trained.clear()
+    tuned = []
+    monkeypatch.setattr(R, "train_bonet", lambda *a, **k: pytest.fail("a fold trained a network from scratch"))
+    monkeypatch.setattr(R, "fine_tune", lambda model, data, r: tuned.append((model, data)) or len(tuned))
+    none = {k: v[:0] for k, v in phantoms.items()}
+    out = R.joint_cv(none, T.Recipe(), real, folds=3, repeat=2, pretrained="phantom-trained")
+    assert [t[0] for t in tuned] == ["phantom-trained"] * 3
+    for k, (_, data) in enumerate(tuned):
+        assert set(data["image"][:, 0, 0, 0].tolist()) == {float(i) for i in range(n) if i % 3 != k}
+    assert out["pred"] == [float(i + 1 + 10 * (i % 3)) for i in range(n)]
+
+
+def test_fine_tune_trains_a_copy_on_the_films_alone():
+    """``fine_tune`` leaves the phantom-trained network as it is, moves a copy towards the films' ages, and gives
+    the same bytes for the same seed."""
+    torch.manual_seed(0)
+    r = T.Recipe(width=0.125, batch_size=4, size=32)
+    model = BoNetPlus(width=r.width).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    films = {"image": torch.rand(8, 1, 32, 32), "raw": torch.rand(8, 1, 32, 32), "age": torch.full((8,), 15.0),
+             "male": torch.ones(8)}
+    a, b = T.fine_tune(model, films, r, epochs=2), T.fine_tune(model, films, r, epochs=2)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+    assert not torch.equal(a.state_dict()["out.2.weight"], before["out.2.weight"])
+    with torch.no_grad():
+        old, new = model(films["image"]).mean(), a(films["image"]).mean()
+    assert abs(float(new) - 15.0) < abs(float(old) - 15.0)
 
 
 @pytest.mark.slow

@@ -172,7 +172,9 @@ def _joint_maps_text(recipes: dict) -> str:
         seeds = {e["seed"] for e in runs}
         ref = [e for e in (recipes.get("variants", {}).get(recipe) or {}).get("seeds", []) if e["seed"] in seeds]
         mae = [e["cv"]["mae"] for e in runs]
-        text = (f"`{name}` (`{recipe}`'s maps, the other folds' real films among the phantoms x{v['repeat']}, "
+        how = ("BoNet+ trained on the phantoms, then fine-tuned on the other folds' real films alone"
+               if v.get("phantoms") == "before" else "the other folds' real films among the phantoms")
+        text = (f"`{name}` (`{recipe}`'s maps, {how} x{v['repeat']}, "
                 f"{v['folds']} folds, {len(runs)} seed{'s' if len(runs) > 1 else ''}): MAE {np.mean(mae):.2f} y, "
                 f"r {np.mean([e['cv']['r'] for e in runs]):.2f}")
         head = [e["cv"][SHIPPED_HEAD]["mae"] for e in ref]

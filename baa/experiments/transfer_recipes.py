@@ -2,8 +2,8 @@
 variants of the phantom's anatomy and of the training, each trained on several seeds and scored on
 held-out phantoms, on the real films zero-shot (as trained and with AdaBN) and with the shipped head
 under leave-one-out, so that every difference is read against the spread between trainings; and the
-real labels inside BoNet+'s own training (``JOINT``: the labelled films among the phantoms, or alone,
-k-fold). A variant with ``maps`` (``bone_maps``) first trains a segmenter on each seed's phantoms
+real labels inside BoNet+'s own training (``JOINT``: the labelled films among the phantoms, after them by
+fine-tuning the phantom-trained network, or alone; k-fold). A variant with ``maps`` (``bone_maps``) first trains a segmenter on each seed's phantoms
 (``baa.experiments.bone_maps``); BoNet+ then reads its maps, and the first seed's maps of the real films are
 saved beside the results for chapter 11 (``bone_maps_<variant>.pt``).
 
@@ -32,8 +32,10 @@ from tqdm.auto import tqdm
 from baa.experiments import versioned
 from baa.experiments.bone_maps import dice, example, train_segmenter, with_maps
 from baa.experiments.transfer import (N_HELD_OUT, OUT, PHANTOM_TEST, PREPARATION, SHIPPED_HEAD, Recipe, cached_phantoms, evaluate,
-                                      heldout_mae, heldout_zero_shot, mean_age_baseline, mean_sd, network_inputs,
-                                      real_inputs, scores, seed_scores, shared_dir, train_bonet, unlabelled)
+                                      fine_tune, heldout_mae, heldout_zero_shot, mean_age_baseline, mean_sd,
+                                      network_inputs, real_inputs, scores, seed_scores, shared_dir, train_bonet,
+                                      unlabelled)
+from baa.models import BoNetPlus
 
 # name -> (what changes from the image recipe, Recipe fields); the anatomy fields are PhantomConfig's
 VARIANTS = {
@@ -100,16 +102,22 @@ MAPS_COMPARISONS = {"bone_maps_all_dice": ("bone_maps_no_carpals", "bone_maps_bo
                     "bone_maps_no_carpals": ("bone_maps_seg_blur", "bone_maps_seg_zoom", "bone_maps_visible_epiphyses",
                                              "bone_maps_jitter_light", "bone_maps_jitter"),
                     "bone_maps_jitter": ("bone_maps_erode", "bone_maps_jitter_wide", "bone_maps_jitter_tubular")}
-# name -> (what, how many times each labelled real film is repeated, whether the recipe's 1600 phantoms join them,
-# the variant whose recipe is trained: its phantoms and, with maps, its segmenter's maps of phantoms and films)
+# name -> (what, how many times each labelled real film is repeated, where the recipe's 1600 phantoms come in
+# (PHANTOMS), the variant whose recipe is trained: its phantoms and, with maps, its segmenter's maps of both)
 JOINT = {"joint_x8": ("the image recipe's phantoms with the real films of the other folds among them, each "
-                      "repeated x8 (~10 % of an epoch)", 8, True, "images"),
-         "joint_x32": ("the same, the real films repeated x32 (~30 % of an epoch)", 32, True, "images"),
-         "joint_x128": ("the same, the real films repeated x128 (~60 % of an epoch)", 128, True, "images"),
+                      "repeated x8 (~10 % of an epoch)", 8, "among", "images"),
+         "joint_x32": ("the same, the real films repeated x32 (~30 % of an epoch)", 32, "among", "images"),
+         "joint_x128": ("the same, the real films repeated x128 (~60 % of an epoch)", 128, "among", "images"),
          "real_only": ("no phantom: the other folds' real films alone, repeated x76 (as many steps as the "
-                       "phantoms give)", 76, False, "images"),
+                       "phantoms give)", 76, "none", "images"),
          "maps_joint_x32": ("the shipped recipe (bone_maps_jitter): its segmenter's maps of the phantoms with its maps of "
-                            "the real films of the other folds among them, each repeated x32", 32, True, "bone_maps_jitter")}
+                            "the real films of the other folds among them, each repeated x32", 32, "among", "bone_maps_jitter"),
+         "maps_finetune_x32": ("the shipped recipe's BoNet+, trained on the phantoms' maps, then fine-tuned on its "
+                               "segmenter's maps of the other folds' real films alone, each repeated x32 (5 epochs, a "
+                               "tenth of the learning rate)", 32, "before", "bone_maps_jitter")}
+# the phantoms in the same training as the films, before them (BoNet+ trained on them, then fine-tuned on the films:
+# transfer.fine_tune), or not at all
+PHANTOMS = ("among", "before", "none")
 JOINT_FOLDS = 4
 UNLEARNED = 0.1  # a segmenter's map with a held-out Dice below this was not learned (it marks ~nothing)
 RECIPES_JSON = OUT / "recipes.json"
@@ -168,11 +176,13 @@ def compare(variants=tuple(VARIANTS), seeds: int = 3, out: Path = RECIPES_JSON, 
     return res
 
 
-def joint_cv(data: dict, r: Recipe, real: dict, folds: int = 4, repeat: int = 8, progress: bool = False) -> dict:
+def joint_cv(data: dict, r: Recipe, real: dict, folds: int = 4, repeat: int = 8, progress: bool = False,
+             pretrained: BoNetPlus | None = None) -> dict:
     """The real labels inside the network's training, cross-validated: ``folds`` trainings of BoNet+ on the
     phantoms ``data`` plus the rsna-dev films outside one fold (each repeated ``repeat`` times beside the
     phantoms), each reading its own fold's films (film ``i`` is in fold ``i % folds``) and the toddlers. No
-    film is scored by a network that trained on it. Returns ``{"cv": scores, "pred", "toddlers" (mean over
+    film is scored by a network that trained on it. With ``pretrained`` (BoNet+ trained on the phantoms), each fold
+    fine-tunes a copy of it on ``data`` plus its films instead (``transfer.fine_tune``). Returns ``{"cv": scores, "pred", "toddlers" (mean over
     the folds' networks), "toddler_max"}``."""
     rs = real["rsna"]
     y = rs["age"].numpy().astype(np.float64)
@@ -184,7 +194,7 @@ def joint_cv(data: dict, r: Recipe, real: dict, folds: int = 4, repeat: int = 8,
         train = {key: torch.cat([data[key], rs[key][~held].repeat(repeat, 1, 1, 1)]) for key in keys}
         for key in ("age", "male"):
             train[key] = torch.cat([data[key].float(), rs[key][~held].float().repeat(repeat)])
-        model = train_bonet(train, r)
+        model = train_bonet(train, r) if pretrained is None else fine_tune(pretrained, train, r)
         pred[fold == k] = network_inputs(model, r.view(rs)[held])[1]
         if "toddlers" in real:
             tod.append(network_inputs(model, r.view(real["toddlers"]))[1])
@@ -198,13 +208,14 @@ def joint_cv(data: dict, r: Recipe, real: dict, folds: int = 4, repeat: int = 8,
 
 def compare_joint(names=tuple(JOINT), seeds: int = 3, out: Path = RECIPES_JSON, base: Recipe = Recipe()) -> dict:
     """Each ``JOINT`` setting on seeds ``base.seed ..``: ``joint_cv`` (``JOINT_FOLDS`` trainings a
-    seed) on its variant's phantoms (or on none: the real films alone); a variant with maps first trains that
-    seed's segmenter, and BoNet+ reads its maps of phantoms and films. Written to ``out`` under ``"joint"``
+    seed) with its variant's phantoms among the films, before them (BoNet+ trained on the phantoms, its zero-shot
+    scores kept beside, then fine-tuned on each fold's films) or none (the real films alone); a variant with maps
+    first trains that seed's segmenter, and BoNet+ reads its maps of phantoms and films. Written to ``out`` under ``"joint"``
     after every seed; a rerun skips what the file holds."""
     res, real, out = _start(out, base)
     for name in names:
-        what, repeat, with_phantoms, variant = JOINT[name]
-        res.setdefault("joint", {}).setdefault(name, {"what": what, "repeat": repeat, "phantoms": with_phantoms,
+        what, repeat, phantoms, variant = JOINT[name]
+        res.setdefault("joint", {}).setdefault(name, {"what": what, "repeat": repeat, "phantoms": phantoms,
                                                       "variant": variant, "folds": JOINT_FOLDS, "seeds": []})
     order = [*JOINT, *(n for n in res["joint"] if n not in JOINT)]  # the table's rows in JOINT's order
     res["joint"] = {n: res["joint"][n] for n in order if n in res["joint"]}
@@ -212,16 +223,21 @@ def compare_joint(names=tuple(JOINT), seeds: int = 3, out: Path = RECIPES_JSON, 
     todo = [(n, s) for n in names for s in range(base.seed, base.seed + seeds)
             if s not in {e["seed"] for e in res["joint"][n]["seeds"]}]
     for name, s in tqdm(todo, desc="joint training x seeds"):
-        _, repeat, with_phantoms, variant = JOINT[name]
+        _, repeat, phantoms, variant = JOINT[name]
         rs = replace(base, **VARIANTS[variant][1], seed=s)
         data, films = cached_phantoms(rs, out.parent), real
         if rs.maps:
             seg = train_segmenter(data, rs)
             data, films = with_maps(seg, data, rs), {k: with_maps(seg, v, rs) for k, v in real.items()}
-        if not with_phantoms:
+        pretrained, zero_shot = None, {}
+        if phantoms == "before":  # the recipe's own network (as compare trains it), then the films alone
+            pretrained = train_bonet(data, rs)
+            zero_shot = {"zero_shot": scores(network_inputs(pretrained, rs.view(films["rsna"]))[1],
+                                             films["rsna"]["age"].numpy().astype(np.float64))}
+        if phantoms != "among":
             data = {k: v[:0] for k, v in data.items()}
-        j = joint_cv(data, rs, films, JOINT_FOLDS, repeat, progress=True)
-        res["joint"][name]["seeds"].append({"seed": s, "cv": j["cv"], "toddler_max": j.get("toddler_max")})
+        j = joint_cv(data, rs, films, JOINT_FOLDS, repeat, progress=True, pretrained=pretrained)
+        res["joint"][name]["seeds"].append({"seed": s, "cv": j["cv"], "toddler_max": j.get("toddler_max"), **zero_shot})
         out.write_text(json.dumps(res, indent=1))
     return res
 

@@ -120,5 +120,6 @@ def _named(maps: torch.Tensor, channels) -> torch.Tensor:
     """The maps ``channels`` names from the learned ones (B, 3, H, W): a learned map as it is, ``tubular`` the
     bone map where the carpal map is not (bones x (1 - carpals))."""
     m = dict(zip(BoneSegmenter.MAP_NAMES, maps.unbind(1)))
-    m["tubular"] = m["bones"] * (1 - m["carpals"])
+    if "tubular" in channels:  # computed only where asked for
+        m["tubular"] = m["bones"] * (1 - m["carpals"])
     return torch.stack([m[c] for c in channels], 1)
