@@ -334,6 +334,10 @@ def test_model_card_reads_a_joint_training_on_bone_maps_against_its_recipe_s_hea
     tuned = _joint_maps_text({**res, "joint": {"maps_finetune_x32": {**joint(0, 1), "phantoms": "before"}}})
     assert tuned.startswith("On bone maps: `maps_finetune_x32` (`bone_maps_jitter`'s maps, BoNet+ trained on the phantoms, "
                             "then fine-tuned on the other folds' real films alone x32, 4 folds, 2 seeds)")
+    for k, e in enumerate(res["variants"]["bone_maps_jitter"]["seeds"]):  # the head's r recorded: r is read too
+        e["cv"][T.SHIPPED_HEAD]["r"] = 0.5 + 0.02 * k
+    assert _joint_maps_text({**res, "joint": {"maps_joint_x32": joint(0, 1)}}).endswith(
+        "MAE -1.00 ± 0.07 y (beyond twice its error), r +0.19 ± 0.01 (beyond twice its error).")
 
 
 def test_model_card_names_the_map_jitter_of_the_recipe():

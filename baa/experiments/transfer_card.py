@@ -182,6 +182,9 @@ def _joint_maps_text(recipes: dict) -> str:
             d, se = seed_difference(head, mae)
             text += (f"; against `{recipe}` with {SHIPPED_HEAD} (leave-one-out, {len(ref)} seeds): "
                      f"MAE {d:+.2f} ± {se:.2f} y ({_decided(d, se)})")
+            if all("r" in e["cv"][SHIPPED_HEAD] for e in ref):
+                d, se = seed_difference([e["cv"][SHIPPED_HEAD]["r"] for e in ref], [e["cv"]["r"] for e in runs])
+                text += f", r {d:+.2f} ± {se:.2f} ({_decided(d, se)})"
         elif ref:
             text += (f"; `{recipe}` with {SHIPPED_HEAD} on the same seed, leave-one-out: MAE {np.mean(head):.2f} y "
                      "(one seed decides nothing)")

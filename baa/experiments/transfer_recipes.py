@@ -3,9 +3,9 @@ variants of the phantom's anatomy and of the training, each trained on several s
 held-out phantoms, on the real films zero-shot (as trained and with AdaBN) and with the shipped head
 under leave-one-out, so that every difference is read against the spread between trainings; and the
 real labels inside BoNet+'s own training (``JOINT``: the labelled films among the phantoms, after them by
-fine-tuning the phantom-trained network, or alone; k-fold). A variant with ``maps`` (``bone_maps``) first trains a segmenter on each seed's phantoms
-(``baa.experiments.bone_maps``); BoNet+ then reads its maps, and the first seed's maps of the real films are
-saved beside the results for chapter 11 (``bone_maps_<variant>.pt``).
+fine-tuning the phantom-trained network, or alone; k-fold). A variant with ``maps`` (``bone_maps``) first
+trains a segmenter on each seed's phantoms (``baa.experiments.bone_maps``); BoNet+ then reads its maps, and the
+first seed's maps of the real films are saved beside the results for chapter 11 (``bone_maps_<variant>.pt``).
 
     python -m baa.experiments.transfer_recipes            # every variant, 3 seeds -> artifacts/transfer/recipes.json
     python -m baa.experiments.transfer_recipes --variants images,packed_carpals --joint '' --seeds 2
@@ -181,9 +181,9 @@ def joint_cv(data: dict, r: Recipe, real: dict, folds: int = 4, repeat: int = 8,
     """The real labels inside the network's training, cross-validated: ``folds`` trainings of BoNet+ on the
     phantoms ``data`` plus the rsna-dev films outside one fold (each repeated ``repeat`` times beside the
     phantoms), each reading its own fold's films (film ``i`` is in fold ``i % folds``) and the toddlers. No
-    film is scored by a network that trained on it. With ``pretrained`` (BoNet+ trained on the phantoms), each fold
-    fine-tunes a copy of it on ``data`` plus its films instead (``transfer.fine_tune``). Returns ``{"cv": scores, "pred", "toddlers" (mean over
-    the folds' networks), "toddler_max"}``."""
+    film is scored by a network that trained on it. With ``pretrained`` (BoNet+ trained on the phantoms), each
+    fold fine-tunes a copy of it on ``data`` plus its films instead (``transfer.fine_tune``). Returns ``{"cv":
+    scores, "pred", "toddlers" (mean over the folds' networks), "toddler_max"}``."""
     rs = real["rsna"]
     y = rs["age"].numpy().astype(np.float64)
     fold = np.arange(len(y)) % folds
@@ -210,8 +210,8 @@ def compare_joint(names=tuple(JOINT), seeds: int = 3, out: Path = RECIPES_JSON, 
     """Each ``JOINT`` setting on seeds ``base.seed ..``: ``joint_cv`` (``JOINT_FOLDS`` trainings a
     seed) with its variant's phantoms among the films, before them (BoNet+ trained on the phantoms, its zero-shot
     scores kept beside, then fine-tuned on each fold's films) or none (the real films alone); a variant with maps
-    first trains that seed's segmenter, and BoNet+ reads its maps of phantoms and films. Written to ``out`` under ``"joint"``
-    after every seed; a rerun skips what the file holds."""
+    first trains that seed's segmenter, and BoNet+ reads its maps of phantoms and films. Written to ``out`` under
+    ``"joint"`` after every seed; a rerun skips what the file holds."""
     res, real, out = _start(out, base)
     for name in names:
         what, repeat, phantoms, variant = JOINT[name]
