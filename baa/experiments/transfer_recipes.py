@@ -31,10 +31,10 @@ from tqdm.auto import tqdm
 
 from baa.experiments import versioned
 from baa.experiments.bone_maps import dice, example, train_segmenter, with_maps
-from baa.experiments.transfer import (N_HELD_OUT, OUT, PHANTOM_TEST, PREPARATION, SHIPPED_HEAD, Recipe, cached_phantoms, evaluate,
-                                      fine_tune, heldout_mae, heldout_zero_shot, mean_age_baseline, mean_sd,
-                                      network_inputs, real_inputs, scores, seed_scores, shared_dir, train_bonet,
-                                      unlabelled)
+from baa.experiments.transfer import (FINE_TUNE_EPOCHS, FINE_TUNE_LR, N_HELD_OUT, OUT, PHANTOM_TEST, PREPARATION,
+                                      SHIPPED_HEAD, Recipe, cached_phantoms, evaluate, fine_tune, heldout_mae,
+                                      heldout_zero_shot, mean_age_baseline, mean_sd, network_inputs, real_inputs,
+                                      scores, seed_scores, shared_dir, train_bonet, unlabelled)
 from baa.models import BoNetPlus
 
 # name -> (what changes from the image recipe, Recipe fields); the anatomy fields are PhantomConfig's
@@ -113,8 +113,9 @@ JOINT = {"joint_x8": ("the image recipe's phantoms with the real films of the ot
          "maps_joint_x32": ("the shipped recipe (bone_maps_jitter): its segmenter's maps of the phantoms with its maps of "
                             "the real films of the other folds among them, each repeated x32", 32, "among", "bone_maps_jitter"),
          "maps_finetune_x32": ("the shipped recipe's BoNet+, trained on the phantoms' maps, then fine-tuned on its "
-                               "segmenter's maps of the other folds' real films alone, each repeated x32 (5 epochs, a "
-                               "tenth of the learning rate)", 32, "before", "bone_maps_jitter")}
+                               "segmenter's maps of the other folds' real films alone, each repeated x32 "
+                               f"({FINE_TUNE_EPOCHS} epochs, {FINE_TUNE_LR:g} of the learning rate)", 32, "before",
+                               "bone_maps_jitter")}
 # the phantoms in the same training as the films, before them (BoNet+ trained on them, then fine-tuned on the films:
 # transfer.fine_tune), or not at all
 PHANTOMS = ("among", "before", "none")
