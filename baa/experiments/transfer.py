@@ -192,15 +192,18 @@ def unlabelled(real: dict, r: Recipe, leave_out: torch.Tensor | None = None) -> 
 # -- training ------------------------------------------------------------------------------------
 
 
-def train_bonet(data: dict, r: Recipe, progress: bool = False, unlabelled: torch.Tensor | None = None) -> BoNetPlus:
+def train_bonet(data: dict, r: Recipe, progress: bool = False, unlabelled: torch.Tensor | None = None,
+                start: BoNetPlus | None = None) -> BoNetPlus:
     """BoNet+ on ``data`` (standardised or raw per ``r.standardise``), L_MAE, Adam, cosine schedule,
     the package's augmentation; deterministic for a seed and thread count. With ``r.align`` > 0, its
     features are also pulled towards those of ``unlabelled`` images (real films prepared the same way;
-    ``baa.train.fit_regressor_aligned``)."""
+    ``baa.train.fit_regressor_aligned``). With ``start``, a copy of that network is trained on, not a new one
+    (``start`` is left as it is)."""
     if r.map_jitter and not r.maps:
         raise ValueError("a recipe with map_jitter > 0 reads bone maps: set maps")
     torch.manual_seed(r.seed)
-    model = BoNetPlus(width=r.width, in_channels=len(r.maps.split(",")) if r.maps else 1)
+    model = (BoNetPlus(width=r.width, in_channels=len(r.maps.split(",")) if r.maps else 1) if start is None
+             else copy.deepcopy(start).train())
     x = r.view(data)
     cfg = TrainConfig(epochs=r.epochs, batch_size=r.batch_size, lr=r.lr, schedule="cosine", seed=r.seed,
                       device="cpu", progress=progress, bn_recalibration=16)
@@ -222,14 +225,9 @@ FINE_TUNE_LR = 0.1  # of the recipe's lr
 def fine_tune(model: BoNetPlus, data: dict, r: Recipe, epochs: int = FINE_TUNE_EPOCHS, progress: bool = False) -> BoNetPlus:
     """A copy of the phantom-trained ``model`` trained further on ``data`` alone (real films with their ages):
     L_MAE, Adam at ``FINE_TUNE_LR`` of ``r.lr``, cosine schedule, the recipe's augmentation and map jitter, its
-    BatchNorm statistics then re-estimated on ``data``. ``model`` is left as it is; deterministic for a seed."""
-    torch.manual_seed(r.seed)
-    tuned = copy.deepcopy(model).train()
-    cfg = TrainConfig(epochs=epochs, batch_size=r.batch_size, lr=r.lr * FINE_TUNE_LR, schedule="cosine", seed=r.seed,
-                      device="cpu", progress=progress, bn_recalibration=16)
-    fit_regressor(tuned, {"image": r.view(data), "age": data["age"], "male": data["male"]}, cfg,
-                  map_jitter=r.map_jitter, map_dilate=r.map_dilate, map_radius=r.map_radius)
-    return tuned.eval()
+    BatchNorm statistics then re-estimated on ``data`` (``train_bonet`` from ``model``). ``model`` is left as it is;
+    deterministic for a seed."""
+    return train_bonet(data, replace(r, epochs=epochs, lr=r.lr * FINE_TUNE_LR, align=0.0), progress, start=model)
 
 
 def network_inputs(model: BoNetPlus, x: torch.Tensor, tta: int = TTA) -> tuple[np.ndarray, np.ndarray]:
