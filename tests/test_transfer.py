@@ -329,11 +329,18 @@ def test_model_card_reads_a_joint_training_on_bone_maps_against_its_recipe_s_hea
     assert one.endswith("on the same seed, leave-one-out: MAE 2.50 y (one seed decides nothing).")
     assert one.count("joint_x32") == 1  # the image recipe's joint training is not on maps
     two = _joint_maps_text({**res, "joint": {"maps_joint_x32": joint(0, 1)}})
-    assert "2 seeds): MAE 1.55 y" in two and "(leave-one-out, 2 seeds): MAE -1.00 ± 0.07 y (beyond twice its error)." in two
+    assert "2 seeds): MAE 1.55 y" in two
+    assert ("(leave-one-out, its 2 trainings of the same seeds stored beside it: MAE 2.55 ± 0.07 y): MAE -1.00 ± 0.07 y "
+            "(beyond twice its error)." in two)
     assert _joint_maps_text({"joint": {"joint_x8": {**joint(0), "variant": "images"}}}) == "None of these was tried on bone maps."
     tuned = _joint_maps_text({**res, "joint": {"maps_finetune_x32": {**joint(0, 1), "phantoms": "before"}}})
     assert tuned.startswith("On bone maps: `maps_finetune_x32` (`bone_maps_jitter`'s maps, BoNet+ trained on the phantoms, "
                             "then fine-tuned on the other folds' real films alone x32, 4 folds, 2 seeds)")
+    tuned = {"phantoms": "before", "true": [2.0, 4.0], "seeds": [  # the readings kept: its mean with the head as well
+        {"seed": k, "cv": {"mae": 1.0, "r": 0.7}, "pred": [2.0, 4.0 + k], "head_pred": [3.0, 4.0]} for k in (0, 1)]}
+    both = _joint_maps_text({**res, "joint": {"maps_finetune_x32": {**joint(0, 1), **tuned}}})
+    assert ("; `maps_finetune_x32 + ridge_residual` (film by film the mean of `maps_finetune_x32`'s reading and its "
+            "phantom-trained network's ridge_residual (leave-one-out), 2 seeds): MAE 0.38 y") in both
     for k, e in enumerate(res["variants"]["bone_maps_jitter"]["seeds"]):  # the head's r recorded: r is read too
         e["cv"][T.SHIPPED_HEAD]["r"] = 0.5 + 0.02 * k
     assert _joint_maps_text({**res, "joint": {"maps_joint_x32": joint(0, 1)}}).endswith(

@@ -9,9 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import torch
 
+from baa.analysis.verdicts import joint_text
 from baa.book import domains as D
 from baa.experiments import transfer as T
 from baa.experiments import transfer_recipes as R
@@ -162,9 +164,41 @@ def test_compare_scores_each_seed_and_resumes(tmp_path, monkeypatch):
     assert again["variants"] == res["variants"]
 
 
+def test_joint_readings_figure_draws_the_seeds_that_kept_readings():
+    """Each film's reading is the mean over the seeds that kept readings, its bar their SD; a fine-tuning setting
+    draws its head's and zero-shot readings beside and counts the films it reads closer than the head."""
+    s = {"mae": 1.0, "r": 0.5, "bias": 0.0}
+    kept = lambda seed, p, h: {"seed": seed, "cv": s, "pred": p, "head_pred": h, "zero_shot_pred": [9.0] * 3}  # noqa: E731
+    res = {"joint": {"maps_finetune_x32": {"true": [2.0, 6.0, 10.0], "seeds": [
+        kept(0, [2.0, 7.0, 13.0], [5.0, 6.0, 11.0]), kept(1, [4.0, 7.0, 11.0], [5.0, 6.0, 9.0]),
+        {"seed": 2, "cv": s}]},  # stored by an earlier version, without readings: left out
+        "maps_joint_x32": {"true": [2.0, 6.0, 10.0], "what": "mj", "folds": 4, "seeds": [{"seed": 0, "cv": s}]}}}
+    r = D.joint_readings(res["joint"]["maps_finetune_x32"])
+    assert r["seeds"] == 2 and r["pred"][0].tolist() == [3.0, 7.0, 12.0]
+    assert r["pred"][1] == pytest.approx([np.sqrt(2), 0.0, np.sqrt(2)]) and r["head_pred"][0].tolist() == [5.0, 6.0, 10.0]
+    assert D.joint_readings(res["joint"]["maps_joint_x32"]) is None
+    fig = D.figure_joint_readings(res)
+    assert len(fig.axes) == 1 and fig.axes[0].get_title() == "maps_finetune_x32, 2 seeds\ncloser than the head on 1 of 3 films"
+    assert D.figure_joint_readings({"joint": {"maps_joint_x32": res["joint"]["maps_joint_x32"]}}) is None
+    plt.close("all")
+    # fine-tuning and its head, film by film: one more setting, after it, of the seeds that kept both readings
+    res["joint"]["maps_finetune_x32"].update(phantoms="before", folds=4, variant="bone_maps_jitter", what="ft")
+    joint = R.with_head(res)
+    assert list(joint) == ["maps_finetune_x32", "maps_finetune_x32 + ridge_residual", "maps_joint_x32"]
+    both = joint["maps_finetune_x32 + ridge_residual"]["seeds"]
+    assert [e["pred"] for e in both] == [[3.5, 6.5, 12.0], [4.5, 6.5, 10.0]]
+    assert both[0]["cv"] == T.scores(np.array([3.5, 6.5, 12.0]), np.array([2.0, 6.0, 10.0]))
+    rows = R.joint_rows(res)
+    assert [r["variant"] for r in rows][:2] == ["maps_finetune_x32", "maps_finetune_x32 + ridge_residual"]
+    assert rows[1]["seeds"] == 2 and rows[1]["oldest toddler"] == ""
+    assert "- **maps_finetune_x32 + ridge_residual** (2 seeds, 4-fold): MAE 1.17 y." in joint_text(res)
+    assert R.with_head({"joint": {"maps_joint_x32": res["joint"]["maps_joint_x32"]}}) == {
+        "maps_joint_x32": res["joint"]["maps_joint_x32"]}  # the phantoms among the films: no head of their own
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not RSNA.is_dir(), reason="../shared/rsna-dev absent")
-def test_compare_joint_trains_each_fold_on_real_films_and_resumes(tmp_path, monkeypatch):
+def test_compare_joint_trains_each_fold_on_real_films_and_resumes(tmp_path, monkeypatch, capsys):
     base = T.Recipe(n=8, size=32, width=0.125, epochs=1, batch_size=4, render_size=64)
     n_rsna = len((RSNA / "boneage-training-dataset.csv").read_text().split()) - 1
     sizes, train_bonet = [], R.train_bonet
@@ -175,9 +209,20 @@ def test_compare_joint_trains_each_fold_on_real_films_and_resumes(tmp_path, monk
     assert sizes == [8 + R.JOINT["joint_x8"][1] * (n_rsna - h) for h in held]
     (run,) = res["joint"]["joint_x8"]["seeds"]
     assert run["seed"] == 0 and run["cv"]["mae"] > 0 and run["toddler_max"] is not None
+    joint = res["joint"]["joint_x8"]
+    assert len(run["pred"]) == len(joint["ids"]) == len(joint["true"]) == n_rsna and len(run["toddlers"]) == 10
+    assert T.scores(np.array(run["pred"]), np.array(joint["true"]))["mae"] == pytest.approx(run["cv"]["mae"])
+    # a seed stored without its readings (an earlier version) is trained again, and says its scores are the same
+    stored = R.load_recipes(out)
+    del stored["joint"]["joint_x8"]["seeds"][0]["pred"]
+    out.write_text(json.dumps(stored))
+    capsys.readouterr()
+    assert R.compare_joint(("joint_x8",), seeds=1, out=out, base=base)["joint"] == res["joint"]
+    assert "joint_x8, seed 0: readings added; its stored scores came out the same" in capsys.readouterr().out
     monkeypatch.setattr(R, "joint_cv", lambda *a, **k: pytest.fail("a finished seed was trained again"))
     assert R.compare_joint(("joint_x8",), seeds=1, out=out, base=base)["joint"] == res["joint"]
-    monkeypatch.setattr(R, "joint_cv", lambda data, *a, **k: sizes.append(len(data["age"])) or {"cv": {"mae": 1.0}})
+    monkeypatch.setattr(R, "joint_cv", lambda data, *a, **k: sizes.append(len(data["age"])) or {"cv": {"mae": 1.0},
+                                                                                             "pred": [1.0] * n_rsna})
     R.compare_joint(("real_only",), seeds=1, out=out, base=base)
     assert sizes[-1] == 0  # the real films alone: no phantom
     res = R.load_recipes(out)
@@ -185,6 +230,23 @@ def test_compare_joint_trains_each_fold_on_real_films_and_resumes(tmp_path, monk
     out.write_text(json.dumps(res))
     R.compare_joint(("real_only",), seeds=1, out=out, base=base)  # nothing left to train; the rows in JOINT's order
     assert list(R.load_recipes(out)["joint"]) == [n for n in R.JOINT if n in ("joint_x8", "real_only")]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not RSNA.is_dir(), reason="../shared/rsna-dev absent")
+def test_fine_tuning_keeps_the_readings_of_the_network_it_starts_from(tmp_path, monkeypatch):
+    """A setting whose phantoms come before the films keeps its phantom-trained network's zero-shot readings and its
+    head's leave-one-out readings: the very ones ``compare`` measures for that recipe and seed."""
+    base = T.Recipe(n=8, size=32, width=0.125, epochs=1, batch_size=4, render_size=64)
+    monkeypatch.setattr(R, "N_HELD_OUT", 8)
+    out = tmp_path / "recipes.json"
+    (recipe,) = R.compare(("bone_maps_jitter",), seeds=1, out=out, base=base)["variants"]["bone_maps_jitter"]["seeds"]
+    joint = R.compare_joint(("maps_finetune_x32",), seeds=1, out=out, base=base)["joint"]["maps_finetune_x32"]
+    (run,) = joint["seeds"]
+    y = np.array(joint["true"])
+    assert run["zero_shot"] == recipe["zero_shot"] == T.scores(np.array(run["zero_shot_pred"]), y)
+    assert T.scores(np.array(run["head_pred"]), y) == recipe["cv"][T.SHIPPED_HEAD]
+    assert len(run["pred"]) == len(y) and run["pred"] != run["zero_shot_pred"]
 
 
 def test_joint_training_never_reads_a_film_it_trained_on(monkeypatch):

@@ -16,6 +16,7 @@ from baa import paper
 from baa.analysis.report import PIPELINE_NAMES, POOR, QUALITY_NAMES, ccs_curves
 from baa.data.augment import TTA_VIEWS
 from baa.experiments.transfer import heldout_mae
+from baa.experiments.transfer_recipes import with_head
 from baa.metrics import seed_difference
 from baa.paper import QUALITIES
 from baa.profiles import is_trial
@@ -420,8 +421,9 @@ def joint_text(res: dict, reference: str = "images", head: str = "ridge_residual
     ``variant``; ``reference`` where it names none), and a setting with phantoms against ``alone`` (the real films
     without them: what the phantom adds); each the difference of the means over seeds and whether it exceeds
     twice its standard error. A setting of one seed is compared with the other's training of the same seed, and
-    nothing is decided (as ``recipes_text``). The mean-age baseline (leave-one-out) is named beside each MAE."""
-    joint = res.get("joint", {})
+    nothing is decided (as ``recipes_text``). The mean-age baseline (leave-one-out) is named beside each MAE.
+    A fine-tuning setting's mean with its head (``transfer_recipes.with_head``) is read as a setting too."""
+    joint = with_head(res, head)
     solo = (joint.get(alone) or {}).get("seeds") or []
     base = res.get("baseline", {}).get("mean_loo", {}).get("mae")
     measures = (("MAE", lambda s: s["mae"], "y"), ("r", lambda s: s["r"], ""))

@@ -4,7 +4,8 @@ features of both domains, where in its input the network reads its age (``occlus
 model's readings of the real films, the results of ``python -m baa.experiments.transfer run`` (predicted
 against true age, the learning curve) and of ``python -m baa.experiments.transfer_recipes`` (which
 phantom closes the gap, ``recipe_table``; the bone maps, ``figure_bone_maps``, and the toddlers' readings,
-``toddler_table``; the real labels inside the training, ``joint_table``); and
+``toddler_table``; the real labels inside the training, ``joint_table``, and their readings of each film,
+``figure_joint_readings``); and
 chapter 9's real film through ``baa restore``'s film-scale restorer (``film_restoration``) and the hand
 classifier's probabilities (``figure_hand_probabilities``).
 
@@ -25,7 +26,7 @@ from baa.book.viz import image_grid
 from baa.experiments import film_restore, film_router
 from baa.experiments.transfer import (ANATOMY, HEADS, PHANTOM_TEST, TTA, Recipe, mean_sd, network_inputs, phantom_inputs,
                                       real_inputs, scores)
-from baa.experiments.transfer_recipes import RECIPES_JSON, joint_rows, recipe_rows
+from baa.experiments.transfer_recipes import RECIPES_JSON, joint_rows, recipe_rows, with_head
 from baa.paper import KINDS
 from baa.train import predict
 from baa.weights import load_shipped
@@ -252,9 +253,9 @@ def joint_table(res: dict):
 def figure_joint(res: dict, reference: str = "images", head: str = "ridge_residual", baseline: float | None = None):
     """Real labels used two ways, every seed's MAE and r on rsna-dev: ``reference``'s ``head`` fitted on the
     phantom-trained features (leave-one-out), and each joint training (the real films among the phantoms,
-    k-fold); ``reference`` and each other recipe a joint training trains (its ``variant``) first; ``baseline``, the
-    mean-age MAE, dashed."""
-    joint = res.get("joint", {})
+    k-fold, and each ``with_head``); ``reference`` and each other recipe a joint training trains (its ``variant``)
+    first; ``baseline``, the mean-age MAE, dashed."""
+    joint = with_head(res, head)
     recipes = dict.fromkeys([reference, *(v.get("variant", reference) for v in joint.values())])
     rows = [(f"{n} + {head} (LOO)", [e["cv"][head] for e in res["variants"].get(n, {}).get("seeds", [])]) for n in recipes]
     rows += [(f"{n} ({v['folds']}-fold)", [e["cv"] for e in v["seeds"]]) for n, v in joint.items()]
@@ -270,6 +271,50 @@ def figure_joint(res: dict, reference: str = "images", head: str = "ridge_residu
             ax.legend(fontsize=7)
         ax.set_title(title, fontsize=8), ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(range(len(rows)), [n for n, _ in rows], fontsize=8), axes[0].invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def joint_readings(v: dict) -> dict | None:
+    """One joint setting's readings of each rsna-dev film over the seeds that kept them (``compare_joint``):
+    ``true``, and for each reading (``pred``, out of fold; "before": ``zero_shot_pred`` and ``head_pred``) the mean
+    and SD over seeds, film by film; None when no seed kept its readings."""
+    runs = [e for e in v["seeds"] if "pred" in e]
+    if not runs or "true" not in v:
+        return None
+    out = {"true": np.array(v["true"]), "seeds": len(runs)}
+    for key in ("pred", "head_pred", "zero_shot_pred"):
+        if all(key in e for e in runs):
+            a = np.array([e[key] for e in runs])
+            out[key] = (a.mean(0), a.std(0, ddof=1) if len(runs) > 1 else np.zeros(a.shape[1]))
+    return out
+
+
+def figure_joint_readings(res: dict, head: str = "ridge_residual"):
+    """Each joint setting's out-of-fold reading of every rsna-dev film against its true age (mean over the seeds
+    that kept readings, bar: SD over seeds); for a setting whose phantoms come before the films, its phantom-trained
+    network's ``head`` (leave-one-out) and zero-shot readings beside, and on how many films the setting reads closer
+    than the head (by the mean over seeds). The identity and the films' mean age on the same axes. None when no
+    setting kept readings."""
+    sets = [(n, r) for n, v in res.get("joint", {}).items() if (r := joint_readings(v))]
+    if not sets:
+        return None
+    fig, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 3.8), squeeze=False)
+    for ax, (name, r) in zip(axes[0], sets):
+        y, (m, sd) = r["true"], r["pred"]
+        title = f"{name}, {r['seeds']} seeds"
+        if "zero_shot_pred" in r:
+            ax.plot(y, r["zero_shot_pred"][0], "x", color="grey", ms=5, label="phantom-trained, zero-shot")
+        if "head_pred" in r:
+            ax.plot(y, r["head_pred"][0], "s", mfc="none", color="C1", ms=5, label=f"phantom-trained + {head} (LOO)")
+            closer = int((np.abs(m - y) < np.abs(r["head_pred"][0] - y)).sum())
+            title += f"\ncloser than the head on {closer} of {len(y)} films"
+        ax.errorbar(y, m, yerr=sd, fmt="o", ms=4, color="C0", elinewidth=0.8, label=f"{name} (out of fold)")
+        ax.plot([0, 18], [0, 18], "k--", lw=0.8)
+        ax.axhline(y.mean(), color="grey", lw=0.8)
+        ax.set_xlim(0, 18), ax.set_ylim(0, 20), ax.set_title(title, fontsize=8)
+        ax.set_xlabel("true age (y), rsna-dev", fontsize=8), ax.legend(fontsize=6, loc="upper left")
+    axes[0][0].set_ylabel("reading (y), mean over seeds")
     fig.tight_layout()
     return fig
 

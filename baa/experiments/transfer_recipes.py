@@ -33,7 +33,7 @@ from baa.experiments import versioned
 from baa.experiments.bone_maps import dice, example, train_segmenter, with_maps
 from baa.experiments.transfer import (FINE_TUNE_EPOCHS, FINE_TUNE_LR, N_HELD_OUT, OUT, PHANTOM_TEST, PREPARATION,
                                       SHIPPED_HEAD, Recipe, cached_phantoms, evaluate, fine_tune, heldout_mae,
-                                      heldout_zero_shot, mean_age_baseline, mean_sd, network_inputs, real_inputs,
+                                      heldout_zero_shot, loo, mean_age_baseline, mean_sd, network_inputs, real_inputs,
                                       scores, seed_scores, shared_dir, train_bonet, unlabelled)
 from baa.models import BoNetPlus
 
@@ -211,18 +211,22 @@ def compare_joint(names=tuple(JOINT), seeds: int = 3, out: Path = RECIPES_JSON, 
     """Each ``JOINT`` setting on seeds ``base.seed ..``: ``joint_cv`` (``JOINT_FOLDS`` trainings a
     seed) with its variant's phantoms among the films, before them (BoNet+ trained on the phantoms, its zero-shot
     scores kept beside, then fine-tuned on each fold's films) or none (the real films alone); a variant with maps
-    first trains that seed's segmenter, and BoNet+ reads its maps of phantoms and films. Written to ``out`` under
-    ``"joint"`` after every seed; a rerun skips what the file holds."""
+    first trains that seed's segmenter, and BoNet+ reads its maps of phantoms and films. Each seed keeps its
+    readings of every film (``pred``, out of fold; the toddlers'; "before": the phantom-trained network's zero-shot
+    ``zero_shot_pred`` and its ``SHIPPED_HEAD`` by leave-one-out, ``head_pred``). Written to ``out`` under
+    ``"joint"`` after every seed; a rerun skips what the file holds, and trains again a seed stored without its
+    readings (by an earlier version), saying whether its scores came out the same."""
     res, real, out = _start(out, base)
     for name in names:
         what, repeat, phantoms, variant = JOINT[name]
         res.setdefault("joint", {}).setdefault(name, {"what": what, "repeat": repeat, "phantoms": phantoms,
                                                       "variant": variant, "folds": JOINT_FOLDS, "seeds": []})
+        res["joint"][name].update(ids=list(real["rsna"]["ids"]), true=real["rsna"]["age"].tolist())
     order = [*JOINT, *(n for n in res["joint"] if n not in JOINT)]  # the table's rows in JOINT's order
     res["joint"] = {n: res["joint"][n] for n in order if n in res["joint"]}
     out.write_text(json.dumps(res, indent=1))
     todo = [(n, s) for n in names for s in range(base.seed, base.seed + seeds)
-            if s not in {e["seed"] for e in res["joint"][n]["seeds"]}]
+            if s not in {e["seed"] for e in res["joint"][n]["seeds"] if "pred" in e}]
     for name, s in tqdm(todo, desc="joint training x seeds"):
         _, repeat, phantoms, variant = JOINT[name]
         rs = replace(base, **VARIANTS[variant][1], seed=s)
@@ -233,27 +237,58 @@ def compare_joint(names=tuple(JOINT), seeds: int = 3, out: Path = RECIPES_JSON, 
         pretrained, zero_shot = None, {}
         if phantoms == "before":  # the recipe's own network (as compare trains it), then the films alone
             pretrained = train_bonet(data, rs)
-            zero_shot = {"zero_shot": scores(network_inputs(pretrained, rs.view(films["rsna"]))[1],
-                                             films["rsna"]["age"].numpy().astype(np.float64))}
+            y = films["rsna"]["age"].numpy().astype(np.float64)
+            F, p = network_inputs(pretrained, rs.view(films["rsna"]))
+            zero_shot = {"zero_shot": scores(p, y), "zero_shot_pred": p.tolist(),
+                         "head_pred": loo(SHIPPED_HEAD, F, p, y).tolist()}
         if phantoms != "among":
             data = {k: v[:0] for k, v in data.items()}
         j = joint_cv(data, rs, films, JOINT_FOLDS, repeat, progress=True, pretrained=pretrained)
-        res["joint"][name]["seeds"].append({"seed": s, "cv": j["cv"], "toddler_max": j.get("toddler_max"), **zero_shot})
+        entry = {"seed": s, "cv": j["cv"], "toddler_max": j.get("toddler_max"), **zero_shot,
+                 "pred": j["pred"], "toddlers": j.get("toddlers")}
+        runs = res["joint"][name]["seeds"]
+        if (old := next((e for e in runs if e["seed"] == s), None)) is not None:  # stored without its readings
+            same = all(np.isclose(old[k]["mae"], entry[k]["mae"], rtol=0, atol=1e-9) for k in ("cv", "zero_shot") if k in old)
+            tqdm.write(f"{name}, seed {s}: readings added; its stored scores came out {'the same' if same else 'DIFFERENT'}")
+            runs.remove(old)
+        runs.append(entry)
+        runs.sort(key=lambda e: e["seed"])
         out.write_text(json.dumps(res, indent=1))
     return res
 
 
-def joint_rows(res: dict) -> list[dict]:
-    """One row per ``JOINT`` setting: mean ± SD over seeds of its cross-validated MAE, r and bias on
-    rsna-dev and the oldest toddler reading."""
-    rows = []
+def with_head(res: dict, head: str = SHIPPED_HEAD) -> dict:
+    """``res["joint"]`` and, after each setting whose phantoms come before the films and whose seeds kept their
+    readings, one more, ``<name> + <head>``: film by film the mean of its out-of-fold reading and its phantom-trained
+    network's ``head`` under leave-one-out (``head_pred``), ``mean_of`` naming the setting. Neither model saw the
+    film, so their mean did not either.
+    The rule was set before any reading was kept: it is read against the head alone on the same seeds."""
+    out = {}
     for name, v in res.get("joint", {}).items():
+        out[name] = v
+        runs = [e for e in v["seeds"] if "head_pred" in e and "pred" in e]
+        if v.get("phantoms") == "before" and runs and "true" in v:
+            y = np.asarray(v["true"], np.float64)
+            mean = lambda e: (np.asarray(e["pred"]) + np.asarray(e["head_pred"])) / 2  # noqa: E731
+            out[f"{name} + {head}"] = {**v, "mean_of": name, "what": f"the mean of {name}'s reading and its "
+                                       f"phantom-trained network's {head} (leave-one-out), film by film",
+                                       "seeds": [{"seed": e["seed"], "cv": scores(mean(e), y), "pred": mean(e).tolist()}
+                                                 for e in runs]}
+    return out
+
+
+def joint_rows(res: dict) -> list[dict]:
+    """One row per ``JOINT`` setting (and each ``with_head``): mean ± SD over seeds of its cross-validated MAE, r
+    and bias on rsna-dev and the oldest toddler reading (blank where the toddlers were not read)."""
+    rows = []
+    for name, v in with_head(res).items():
         runs = v["seeds"]
         if runs:
             f = lambda get: mean_sd([get(e) for e in runs])
+            toddlers = f(lambda e: e["toddler_max"]) if all(e.get("toddler_max") is not None for e in runs) else ""
             rows.append({"variant": name, "what": v["what"], "seeds": len(runs), f"{v['folds']}-fold MAE":
                          f(lambda e: e["cv"]["mae"]), "r": f(lambda e: e["cv"]["r"]), "bias": f(lambda e: e["cv"]["bias"]),
-                         "oldest toddler": f(lambda e: e["toddler_max"])})
+                         "oldest toddler": toddlers})
     return rows
 
 
