@@ -341,6 +341,10 @@ def test_model_card_reads_a_joint_training_on_bone_maps_against_its_recipe_s_hea
     both = _joint_maps_text({**res, "joint": {"maps_finetune_x32": {**joint(0, 1), **tuned}}})
     assert ("; `maps_finetune_x32 + ridge_residual` (film by film the mean of `maps_finetune_x32`'s reading and its "
             "phantom-trained network's ridge_residual (leave-one-out), 2 seeds): MAE 0.38 y") in both
+    for k, e in enumerate(tuned["seeds"]):
+        e["toddlers"] = {"a.png": -1.0 - 2 * k, "b.png": 2.0}
+    both = _joint_maps_text({**res, "joint": {"maps_finetune_x32": {**joint(0, 1), **tuned}}})
+    assert "4 folds, 2 seeds): MAE 1.00 y, r 0.70, youngest toddler reading -2.00 ± 1.41 y;" in both
     for k, e in enumerate(res["variants"]["bone_maps_jitter"]["seeds"]):  # the head's r recorded: r is read too
         e["cv"][T.SHIPPED_HEAD]["r"] = 0.5 + 0.02 * k
     assert _joint_maps_text({**res, "joint": {"maps_joint_x32": joint(0, 1)}}).endswith(

@@ -67,7 +67,7 @@ def test_joint_rows_and_figure():
                      "joint_x32": {"what": "h", "repeat": 32, "folds": 4, "seeds": []}}}
     rows = R.joint_rows(res)
     assert rows == [{"variant": "joint_x8", "what": "j", "seeds": 2, "4-fold MAE": "2.50 ± 0.71", "r": "0.40 ± 0.00",
-                     "bias": "1.00 ± 0.00", "oldest toddler": "10.00 ± 1.41"}]
+                     "bias": "1.00 ± 0.00", "oldest toddler": "10.00 ± 1.41", "youngest toddler": ""}]
     assert len(D.joint_table(res)) == 1 and R.joint_rows({"variants": {}}) == []
     fig = D.figure_joint(res, baseline=2.9)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["images + ridge_residual (LOO)", "joint_x8 (4-fold)"]
@@ -190,8 +190,14 @@ def test_joint_readings_figure_draws_the_seeds_that_kept_readings():
     assert both[0]["cv"] == T.scores(np.array([3.5, 6.5, 12.0]), np.array([2.0, 6.0, 10.0]))
     rows = R.joint_rows(res)
     assert [r["variant"] for r in rows][:2] == ["maps_finetune_x32", "maps_finetune_x32 + ridge_residual"]
-    assert rows[1]["seeds"] == 2 and rows[1]["oldest toddler"] == ""
-    assert "- **maps_finetune_x32 + ridge_residual** (2 seeds, 4-fold): MAE 1.17 y." in joint_text(res)
+    assert rows[1]["seeds"] == 2 and rows[1]["oldest toddler"] == "" and rows[1]["youngest toddler"] == ""
+    for k, e in enumerate(res["joint"]["maps_finetune_x32"]["seeds"]):  # the toddlers' readings kept: the youngest too
+        e["toddlers"] = {"a.png": -2.0 - k, "b.png": 3.0}
+    assert R.joint_rows(res)[0]["youngest toddler"] == "-3.00 ± 1.00"
+    fig = D.figure_joint({**res, "variants": {}})
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()][1] == "maps_finetune_x32 + ridge_residual (4-fold and leave-one-out)"
+    plt.close("all")
+    assert "- **maps_finetune_x32 + ridge_residual** (2 seeds, 4-fold and leave-one-out): MAE 1.17 y." in joint_text(res)
     assert R.with_head({"joint": {"maps_joint_x32": res["joint"]["maps_joint_x32"]}}) == {
         "maps_joint_x32": res["joint"]["maps_joint_x32"]}  # the phantoms among the films: no head of their own
 

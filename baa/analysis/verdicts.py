@@ -16,7 +16,7 @@ from baa import paper
 from baa.analysis.report import PIPELINE_NAMES, POOR, QUALITY_NAMES, ccs_curves
 from baa.data.augment import TTA_VIEWS
 from baa.experiments.transfer import heldout_mae
-from baa.experiments.transfer_recipes import with_head
+from baa.experiments.transfer_recipes import cross_validation, with_head
 from baa.metrics import seed_difference
 from baa.paper import QUALITIES
 from baa.profiles import is_trial
@@ -452,6 +452,6 @@ def joint_text(res: dict, reference: str = "images", head: str = "ridge_residual
                              + ", ".join(f"{m} {d:+.2f}{unit} ± {se:.2f} ({_verdict(d, se)})" for m, d, se, unit in diffs))
         mae = np.mean([e["cv"]["mae"] for e in runs])
         vs_base = f" (the mean-age baseline: {base:.2f} y)" if base is not None else ""
-        lines.append(f"- **{name}** ({len(runs)} seed{'s' if len(runs) > 1 else ''}, {v['folds']}-fold): MAE "
+        lines.append(f"- **{name}** ({len(runs)} seed{'s' if len(runs) > 1 else ''}, {cross_validation(v)}): MAE "
                      f"{mae:.2f} y{vs_base}" + ("; " + "; ".join(parts) if parts else "") + ".")
     return "\n".join(lines) if lines else "No joint training has been run."

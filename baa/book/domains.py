@@ -26,7 +26,8 @@ from baa.book.viz import image_grid
 from baa.experiments import film_restore, film_router
 from baa.experiments.transfer import (ANATOMY, HEADS, PHANTOM_TEST, TTA, Recipe, mean_sd, network_inputs, phantom_inputs,
                                       real_inputs, scores)
-from baa.experiments.transfer_recipes import RECIPES_JSON, joint_rows, recipe_rows, with_head
+from baa.experiments.transfer_recipes import (RECIPES_JSON, cross_validation, joint_rows, recipe_rows,
+                                              with_head)
 from baa.paper import KINDS
 from baa.train import predict
 from baa.weights import load_shipped
@@ -258,7 +259,7 @@ def figure_joint(res: dict, reference: str = "images", head: str = "ridge_residu
     joint = with_head(res, head)
     recipes = dict.fromkeys([reference, *(v.get("variant", reference) for v in joint.values())])
     rows = [(f"{n} + {head} (LOO)", [e["cv"][head] for e in res["variants"].get(n, {}).get("seeds", [])]) for n in recipes]
-    rows += [(f"{n} ({v['folds']}-fold)", [e["cv"] for e in v["seeds"]]) for n, v in joint.items()]
+    rows += [(f"{n} ({cross_validation(v)})", [e["cv"] for e in v["seeds"]]) for n, v in joint.items()]
     rows = [(n, runs) for n, runs in rows if runs]
     fig, axes = plt.subplots(1, 2, figsize=(8, 0.5 * len(rows) + 1.6), sharey=True)
     for ax, (key, title) in zip(axes, (("mae", "rsna-dev, MAE (y)"), ("r", "rsna-dev, r"))):
@@ -312,7 +313,7 @@ def figure_joint_readings(res: dict, head: str = "ridge_residual"):
         ax.errorbar(y, m, yerr=sd, fmt="o", ms=4, color="C0", elinewidth=0.8, label=f"{name} (out of fold)")
         ax.plot([0, 18], [0, 18], "k--", lw=0.8)
         ax.axhline(y.mean(), color="grey", lw=0.8)
-        ax.set_xlim(0, 18), ax.set_ylim(0, 20), ax.set_title(title, fontsize=8)
+        ax.set_xlim(0, 18), ax.set_ylim(min(0.0, float((m - sd).min()) - 1), 20), ax.set_title(title, fontsize=8)
         ax.set_xlabel("true age (y), rsna-dev", fontsize=8), ax.legend(fontsize=6, loc="upper left")
     axes[0][0].set_ylabel("reading (y), mean over seeds")
     fig.tight_layout()

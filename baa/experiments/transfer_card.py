@@ -181,6 +181,8 @@ def _joint_maps_text(recipes: dict) -> str:
                 f"(leave-one-out)" if "mean_of" in v else f"`{recipe}`'s maps, {how} x{v['repeat']}, {v['folds']} folds")
         text = (f"`{name}` ({what}, {len(runs)} seed{'s' if len(runs) > 1 else ''}): MAE {np.mean(mae):.2f} y, "
                 f"r {np.mean([e['cv']['r'] for e in runs]):.2f}")
+        if all(e.get("toddlers") for e in runs):  # readings kept: the youngest toddler's, unbounded
+            text += f", youngest toddler reading {mean_sd([min(e['toddlers'].values()) for e in runs])} y"
         head = [e["cv"][SHIPPED_HEAD]["mae"] for e in ref]
         if len(runs) >= 2 and len(ref) >= 2:
             d, se = seed_difference(head, mae)

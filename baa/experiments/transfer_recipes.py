@@ -277,18 +277,24 @@ def with_head(res: dict, head: str = SHIPPED_HEAD) -> dict:
     return out
 
 
+def cross_validation(v: dict) -> str:
+    """How a joint setting's films were held out, in words: its folds, and leave-one-out too for a ``with_head``."""
+    return f"{v['folds']}-fold" + (" and leave-one-out" if "mean_of" in v else "")
+
+
 def joint_rows(res: dict) -> list[dict]:
     """One row per ``JOINT`` setting (and each ``with_head``): mean ± SD over seeds of its cross-validated MAE, r
-    and bias on rsna-dev and the oldest toddler reading (blank where the toddlers were not read)."""
+    and bias on rsna-dev and the oldest and youngest toddler readings (blank where those were not kept)."""
     rows = []
     for name, v in with_head(res).items():
         runs = v["seeds"]
         if runs:
             f = lambda get: mean_sd([get(e) for e in runs])
             toddlers = f(lambda e: e["toddler_max"]) if all(e.get("toddler_max") is not None for e in runs) else ""
+            youngest = f(lambda e: min(e["toddlers"].values())) if all(e.get("toddlers") for e in runs) else ""
             rows.append({"variant": name, "what": v["what"], "seeds": len(runs), f"{v['folds']}-fold MAE":
                          f(lambda e: e["cv"]["mae"]), "r": f(lambda e: e["cv"]["r"]), "bias": f(lambda e: e["cv"]["bias"]),
-                         "oldest toddler": toddlers})
+                         "oldest toddler": toddlers, "youngest toddler": youngest})
     return rows
 
 
