@@ -162,11 +162,11 @@ def _decided(d: float, se: float) -> str:
 
 def _joint_maps_text(recipes: dict) -> str:
     """The real labels inside BoNet+'s training on bone maps (the ``transfer_recipes.JOINT`` settings whose recipe
-    reads maps, and each ``with_head``): each one's k-fold MAE and r, against its own recipe's head under leave-one-out
-    on the same seeds
-    (a difference of the means ± its standard error from two seeds of each; with one, the two values, undecided).
-    The head's own mean is named: it comes from the trainings stored beside the joint ones, which on another machine
-    or phantom version are another draw than the recipe's figures elsewhere in the card."""
+    reads maps, and each ``with_head``): each one's k-fold MAE and r (and its youngest toddler reading, where kept),
+    against its own recipe's head under leave-one-out on the same seeds (a difference of the means ± its standard
+    error from two seeds of each; with one, the two values, undecided). The head's own mean is named: it comes from
+    the trainings stored beside the joint ones, which on another machine or phantom version are another draw than
+    the recipe's figures elsewhere in the card."""
     out = []
     for name, v in with_head(recipes, SHIPPED_HEAD).items():
         recipe, runs = v.get("variant", REFERENCE), v.get("seeds") or []

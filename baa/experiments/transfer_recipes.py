@@ -248,7 +248,7 @@ def compare_joint(names=tuple(JOINT), seeds: int = 3, out: Path = RECIPES_JSON, 
                  "pred": j["pred"], "toddlers": j.get("toddlers")}
         runs = res["joint"][name]["seeds"]
         if (old := next((e for e in runs if e["seed"] == s), None)) is not None:  # stored without its readings
-            same = all(np.isclose(old[k]["mae"], entry[k]["mae"], rtol=0, atol=1e-9) for k in ("cv", "zero_shot") if k in old)
+            same = all(old[k] == entry[k] for k in ("cv", "zero_shot", "toddler_max") if k in old)  # to the last bit
             tqdm.write(f"{name}, seed {s}: readings added; its stored scores came out {'the same' if same else 'DIFFERENT'}")
             runs.remove(old)
         runs.append(entry)
@@ -261,8 +261,8 @@ def with_head(res: dict, head: str = SHIPPED_HEAD) -> dict:
     """``res["joint"]`` and, after each setting whose phantoms come before the films and whose seeds kept their
     readings, one more, ``<name> + <head>``: film by film the mean of its out-of-fold reading and its phantom-trained
     network's ``head`` under leave-one-out (``head_pred``), ``mean_of`` naming the setting. Neither model saw the
-    film, so their mean did not either.
-    The rule was set before any reading was kept: it is read against the head alone on the same seeds."""
+    film, so their mean did not either. Its rule was set before any reading was kept: it is read against the head
+    alone on the same seeds."""
     out = {}
     for name, v in res.get("joint", {}).items():
         out[name] = v
