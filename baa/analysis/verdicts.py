@@ -423,7 +423,7 @@ def joint_text(res: dict, reference: str = "images", head: str = "ridge_residual
     twice its standard error. A setting of one seed is compared with the other's training of the same seed, and
     nothing is decided (as ``recipes_text``). The mean-age baseline (leave-one-out) is named beside each MAE.
     A fine-tuning setting's mean with its head (``transfer_recipes.with_head``) is read as a setting too."""
-    joint = with_head(res, head)
+    joint = with_head(res)
     solo = (joint.get(alone) or {}).get("seeds") or []
     base = res.get("baseline", {}).get("mean_loo", {}).get("mae")
     measures = (("MAE", lambda s: s["mae"], "y"), ("r", lambda s: s["r"], ""))

@@ -24,8 +24,8 @@ import torch
 from baa.analysis.saliency import occlusion_bands
 from baa.book.viz import image_grid
 from baa.experiments import film_restore, film_router
-from baa.experiments.transfer import (ANATOMY, HEADS, PHANTOM_TEST, TTA, Recipe, mean_sd, network_inputs, phantom_inputs,
-                                      real_inputs, scores)
+from baa.experiments.transfer import (ANATOMY, HEADS, PHANTOM_TEST, SHIPPED_HEAD, TTA, Recipe, mean_sd, network_inputs,
+                                      phantom_inputs, real_inputs, scores)
 from baa.experiments.transfer_recipes import (RECIPES_JSON, cross_validation, joint_rows, recipe_rows,
                                               with_head)
 from baa.paper import KINDS
@@ -256,7 +256,7 @@ def figure_joint(res: dict, reference: str = "images", head: str = "ridge_residu
     phantom-trained features (leave-one-out), and each joint training (the real films among the phantoms,
     k-fold, and each ``with_head``); ``reference`` and each other recipe a joint training trains (its ``variant``)
     first; ``baseline``, the mean-age MAE, dashed."""
-    joint = with_head(res, head)
+    joint = with_head(res)
     recipes = dict.fromkeys([reference, *(v.get("variant", reference) for v in joint.values())])
     rows = [(f"{n} + {head} (LOO)", [e["cv"][head] for e in res["variants"].get(n, {}).get("seeds", [])]) for n in recipes]
     rows += [(f"{n} ({cross_validation(v)})", [e["cv"] for e in v["seeds"]]) for n, v in joint.items()]
@@ -291,12 +291,12 @@ def joint_readings(v: dict) -> dict | None:
     return out
 
 
-def figure_joint_readings(res: dict, head: str = "ridge_residual"):
+def figure_joint_readings(res: dict):
     """Each joint setting's out-of-fold reading of every rsna-dev film against its true age (mean over the seeds
     that kept readings, bar: SD over seeds); for a setting whose phantoms come before the films, its phantom-trained
-    network's ``head`` (leave-one-out) and zero-shot readings beside, and on how many films the setting reads closer
-    than the head (by the mean over seeds). The identity and the films' mean age on the same axes. None when no
-    setting kept readings."""
+    network's ``SHIPPED_HEAD`` (leave-one-out: the head ``compare_joint`` keeps) and zero-shot readings beside, and
+    on how many films the setting reads closer than the head (by the mean over seeds). The identity and the films'
+    mean age on the same axes. None when no setting kept readings."""
     sets = [(n, r) for n, v in res.get("joint", {}).items() if (r := joint_readings(v))]
     if not sets:
         return None
@@ -307,7 +307,7 @@ def figure_joint_readings(res: dict, head: str = "ridge_residual"):
         if "zero_shot_pred" in r:
             ax.plot(y, r["zero_shot_pred"][0], "x", color="grey", ms=5, label="phantom-trained, zero-shot")
         if "head_pred" in r:
-            ax.plot(y, r["head_pred"][0], "s", mfc="none", color="C1", ms=5, label=f"phantom-trained + {head} (LOO)")
+            ax.plot(y, r["head_pred"][0], "s", mfc="none", color="C1", ms=5, label=f"phantom-trained + {SHIPPED_HEAD} (LOO)")
             closer = int((np.abs(m - y) < np.abs(r["head_pred"][0] - y)).sum())
             title += f"\ncloser than the head on {closer} of {len(y)} films"
         ax.errorbar(y, m, yerr=sd, fmt="o", ms=4, color="C0", elinewidth=0.8, label=f"{name} (out of fold)")

@@ -168,7 +168,7 @@ def _joint_maps_text(recipes: dict) -> str:
     the trainings stored beside the joint ones, which on another machine or phantom version are another draw than
     the recipe's figures elsewhere in the card."""
     out = []
-    for name, v in with_head(recipes, SHIPPED_HEAD).items():
+    for name, v in with_head(recipes).items():
         recipe, runs = v.get("variant", REFERENCE), v.get("seeds") or []
         if not runs or not VARIANTS.get(recipe, ("", {}))[1].get("maps"):
             continue

@@ -257,10 +257,11 @@ def compare_joint(names=tuple(JOINT), seeds: int = 3, out: Path = RECIPES_JSON, 
     return res
 
 
-def with_head(res: dict, head: str = SHIPPED_HEAD) -> dict:
+def with_head(res: dict) -> dict:
     """``res["joint"]`` and, after each setting whose phantoms come before the films and whose seeds kept their
-    readings, one more, ``<name> + <head>``: film by film the mean of its out-of-fold reading and its phantom-trained
-    network's ``head`` under leave-one-out (``head_pred``), ``mean_of`` naming the setting. Neither model saw the
+    readings, one more, ``<name> + <SHIPPED_HEAD>``: film by film the mean of its out-of-fold reading and its
+    phantom-trained network's ``SHIPPED_HEAD`` under leave-one-out (``head_pred``, the head ``compare_joint`` keeps),
+    ``mean_of`` naming the setting. Neither model saw the
     film, so their mean did not either. Its rule was set before any reading was kept: it is read against the head
     alone on the same seeds."""
     out = {}
@@ -270,8 +271,8 @@ def with_head(res: dict, head: str = SHIPPED_HEAD) -> dict:
         if v.get("phantoms") == "before" and runs and "true" in v:
             y = np.asarray(v["true"], np.float64)
             mean = lambda e: (np.asarray(e["pred"]) + np.asarray(e["head_pred"])) / 2  # noqa: E731
-            out[f"{name} + {head}"] = {**v, "mean_of": name, "what": f"the mean of {name}'s reading and its "
-                                       f"phantom-trained network's {head} (leave-one-out), film by film",
+            out[f"{name} + {SHIPPED_HEAD}"] = {**v, "mean_of": name, "what": f"the mean of {name}'s reading and its "
+                                               f"phantom-trained network's {SHIPPED_HEAD} (leave-one-out), film by film",
                                        "seeds": [{"seed": e["seed"], "cv": scores(mean(e), y), "pred": mean(e).tolist()}
                                                  for e in runs]}
     return out
