@@ -261,20 +261,20 @@ def with_head(res: dict) -> dict:
     """``res["joint"]`` and, after each setting whose phantoms come before the films and whose seeds kept their
     readings, one more, ``<name> + <SHIPPED_HEAD>``: film by film the mean of its out-of-fold reading and its
     phantom-trained network's ``SHIPPED_HEAD`` under leave-one-out (``head_pred``, the head ``compare_joint`` keeps),
-    ``mean_of`` naming the setting. Neither model saw the
-    film, so their mean did not either. Its rule was set before any reading was kept: it is read against the head
-    alone on the same seeds."""
+    ``mean_of`` naming the setting. Neither model saw the film, so their mean did not either. Its rule was set
+    before any reading was kept: it is read against the head alone on the same seeds."""
     out = {}
     for name, v in res.get("joint", {}).items():
         out[name] = v
-        runs = [e for e in v["seeds"] if "head_pred" in e and "pred" in e]
-        if v.get("phantoms") == "before" and runs and "true" in v:
+        means = {e["seed"]: (np.asarray(e["pred"]) + np.asarray(e["head_pred"])) / 2
+                 for e in v["seeds"] if "head_pred" in e and "pred" in e}
+        if v.get("phantoms") == "before" and means and "true" in v:
             y = np.asarray(v["true"], np.float64)
-            mean = lambda e: (np.asarray(e["pred"]) + np.asarray(e["head_pred"])) / 2  # noqa: E731
-            out[f"{name} + {SHIPPED_HEAD}"] = {**v, "mean_of": name, "what": f"the mean of {name}'s reading and its "
-                                               f"phantom-trained network's {SHIPPED_HEAD} (leave-one-out), film by film",
-                                       "seeds": [{"seed": e["seed"], "cv": scores(mean(e), y), "pred": mean(e).tolist()}
-                                                 for e in runs]}
+            out[f"{name} + {SHIPPED_HEAD}"] = {
+                **v, "mean_of": name,
+                "what": f"the mean of {name}'s reading and its phantom-trained network's {SHIPPED_HEAD} (leave-one-out), "
+                        "film by film",
+                "seeds": [{"seed": seed, "cv": scores(m, y), "pred": m.tolist()} for seed, m in means.items()]}
     return out
 
 
